@@ -1,0 +1,1 @@
+"""spark-video: a producer for AI-generated short episodes."""

@@ -1,0 +1,426 @@
+"""The data model: one pydantic class per file of the production (SPEC §4).
+
+These classes are the contract between stages; `spark-video schemas` exports them to
+`schemas/*.schema.json` and a test keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .paths import SCENE_ID_RE, SHOT_ID_RE, check_entity_name
+
+AXES = ("logic", "proportion", "physics", "style", "cast_match", "dialog_attribution")
+Kind = Literal["t2v", "i2v", "r2v"]
+Mode = Literal["drama", "narration"]
+Verdict = Literal["ACCEPT", "REJECT", "ERROR"]
+ProviderName = Literal["offline", "bl", "wan27", "openai"]
+
+KIND_MAX_DURATION = {"t2v": 15, "i2v": 15, "r2v": 15}
+MIN_DURATION = 2
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Open(BaseModel):
+    """Front-matter style models: unknown keys are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- project
+
+
+class ImagerySystem(_Open):
+    motifs: list[Any] = Field(default_factory=list)
+    highlight_elements: list[str] = Field(default_factory=list)
+
+
+class Lore(_Open):
+    """Front-matter of projects/<p>/lore.md."""
+
+    title: str
+    mood_anchor: str = ""
+    visual_style: str = ""
+    genre: str = ""
+    duration_target_s: int = Field(180, ge=10, le=7200)
+    forbidden: list[str] = Field(default_factory=list)
+    imagery_system: ImagerySystem = Field(default_factory=ImagerySystem)
+    default_resolution: str | None = None
+    default_ratio: str | None = None
+
+
+class ManifestEntry(_Model):
+    """One cast member, movie set or prop: one folder = one frozen visual state."""
+
+    name: str
+    id: str = Field(description="ASCII slug of the name, safe for file names")
+    tier: str = Field("project", description="'project' or 'episode'")
+    folder: str
+    card: dict[str, Any] = Field(default_factory=dict, description="the card's front-matter")
+    images: list[str] = Field(default_factory=list, description="image paths, sorted")
+    voices: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_entity_name(v)
+
+    @property
+    def image(self) -> str | None:
+        return self.images[0] if self.images else None
+
+
+class Manifest(_Model):
+    """cast.json, movie_set.json and props.json all have this one shape."""
+
+    kind: Literal["cast", "set", "prop"]
+    project: str
+    episode: str | None = None
+    entries: list[ManifestEntry] = Field(default_factory=list)
+
+    def names(self) -> set[str]:
+        return {e.name for e in self.entries}
+
+    def get(self, name: str) -> ManifestEntry | None:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        return None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class OutlineScene(_Model):
+    num: int = Field(ge=1, le=99)
+    id: str
+    title: str
+    location: str = ""
+    time_of_day: str = ""
+    summary: str = ""
+    characters: list[str] = Field(default_factory=list)
+    target_duration_s: int = Field(30, ge=2)
+
+
+class Outline(_Model):
+    """outline.json: the scene list the screenwriter writes first."""
+
+    project: str
+    episode: str
+    mode: Mode = "drama"
+    title: str
+    premise: str
+    target_duration_s: int = 60
+    scenes: list[OutlineScene] = Field(min_length=1)
+
+
+class BGMConfig(_Model):
+    """GATE 0.5 answer: bgm-config.json and Storyboard.bgm."""
+
+    enabled: bool = False
+    mode: Literal["off", "global", "scene"] = "off"
+    forbid_model_bgm: bool = False
+    track: str | None = None
+    volume: float = Field(0.25, ge=0, le=1)
+    fade_in_s: float = Field(0.5, ge=0, le=10)
+    fade_out_s: float = Field(1.0, ge=0, le=10)
+
+
+class Scene(_Model):
+    id: str
+    name: str
+    description: str = Field(min_length=1)
+    characters_present: list[str] = Field(default_factory=list)
+    props_present: list[str] = Field(default_factory=list)
+    set_id: str | None = None
+    bgm_track: str | None = None
+    seed: int | None = Field(None, ge=0, le=2147483647)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not SCENE_ID_RE.match(v):
+            raise ValueError(f"scene id {v!r} must look like S01")
+        return v
+
+
+class Shot(_Model):
+    id: str
+    scene: str
+    kind: Kind = "r2v"
+    duration: int = Field(5, ge=MIN_DURATION, le=15)
+    prompt: str = Field(min_length=1, max_length=5000)
+    negative_prompt: str | None = None
+    narrative_purpose: str | None = None
+    shot_group_id: str | None = None
+    shot_group_role: str | None = None
+    characters: list[str] = Field(default_factory=list)
+    props: list[str] = Field(default_factory=list)
+    set_id: str | None = None
+    use_prev_last_frame_as_first: bool = True
+    seed: int | None = Field(None, ge=0, le=2147483647)
+    candidates: int = Field(1, ge=1, le=4)
+    role: Mode = "drama"
+    narration_text: str | None = None
+    narrator_voice: str | None = None
+    dialog: list[DialogLine] = Field(
+        default_factory=list, description="spoken lines in this shot, for audio and subtitles"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not SHOT_ID_RE.match(v):
+            raise ValueError(f"shot id {v!r} must look like S01-001 (S<NN>-<ZZZ>, letters, no /)")
+        return v
+
+    @model_validator(mode="after")
+    def _narration(self) -> Shot:
+        if self.role == "narration" and not (self.narration_text or "").strip():
+            raise ValueError("narration shots need a non-empty narration_text")
+        if self.role == "drama" and self.narration_text:
+            raise ValueError("narration_text is only allowed on role=narration shots")
+        if not self.id.startswith(self.scene + "-"):
+            raise ValueError(f"shot {self.id} does not belong to scene {self.scene}")
+        return self
+
+
+class DialogLine(_Model):
+    speaker: str
+    text: str = Field(min_length=1)
+
+
+Shot.model_rebuild()
+
+
+class SceneFragment(_Model):
+    """scenes/scene-NN.json: the director's output for one scene."""
+
+    scene: Scene
+    shots: list[Shot] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shots_in_scene(self) -> SceneFragment:
+        for s in self.shots:
+            if s.scene != self.scene.id:
+                raise ValueError(f"shot {s.id} has scene {s.scene!r}, expected {self.scene.id}")
+        return self
+
+
+class Storyboard(_Model):
+    project_id: str | None = None
+    title: str
+    synopsis: str | None = None
+    target_duration_s: int = Field(180, ge=2)
+    resolution: str = "720P"
+    ratio: str = "16:9"
+    provider: ProviderName | None = None
+    mode: Mode = "drama"
+    narrator_voice: str | None = None
+    scenes: list[Scene] = Field(default_factory=list)
+    shots: list[Shot] = Field(min_length=1)
+    bgm: BGMConfig | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Storyboard:
+        seen: set[str] = set()
+        for s in self.shots:
+            if s.id in seen:
+                raise ValueError(f"duplicate shot id {s.id}")
+            seen.add(s.id)
+        if self.mode == "drama":
+            bad = [s.id for s in self.shots if s.role == "narration"]
+            if bad:
+                raise ValueError(f"drama storyboards cannot have narration shots: {bad}")
+        if self.bgm and self.bgm.enabled:
+            if self.bgm.mode == "global" and not self.bgm.track:
+                raise ValueError("bgm.mode=global needs bgm.track")
+            if self.bgm.mode == "scene" and not any(sc.bgm_track for sc in self.scenes):
+                raise ValueError("bgm.mode=scene needs a bgm_track on at least one scene")
+        if not re.match(r"^\d{3,4}P$", self.resolution):
+            raise ValueError(f"resolution {self.resolution!r} must look like 720P")
+        if not re.match(r"^\d{1,2}:\d{1,2}$", self.ratio):
+            raise ValueError(f"ratio {self.ratio!r} must look like 16:9")
+        return self
+
+    def scene(self, scene_id: str) -> Scene | None:
+        return next((s for s in self.scenes if s.id == scene_id), None)
+
+    def shot(self, shot_id: str) -> Shot | None:
+        return next((s for s in self.shots if s.id == shot_id), None)
+
+
+class ShotSpec(_Model):
+    """shots/<id>.json: everything one clip's render depends on, and nothing else.
+
+    Written by the storyboard step only when its content changes, so a clip re-renders
+    exactly when its own spec (or its media) changed.
+    """
+
+    shot: Shot
+    scene: Scene | None = None
+    prev_shot: str | None = Field(None, description="the shot whose last frame starts this one")
+    chain_index: int = 0
+    resolution: str
+    ratio: str
+    provider: ProviderName
+    mode: Mode
+    mood_anchor: str = ""
+    media: list[str] = Field(default_factory=list, description="cast → set → props images")
+    forbid_model_bgm: bool = False
+    scene_color: str = "#336699"
+
+
+# --------------------------------------------------------------------------- render
+
+
+class Review(_Model):
+    breakdown: dict[str, float] | None = None
+    score: float | None = None
+    verdict: Verdict
+    vetoed_axes: list[str] | None = None
+    critique: str = ""
+    model_verdict: str | None = None
+    threshold: float = 7.0
+    veto_floor: float = 5.0
+    version: int = 1
+    shot_id: str | None = None
+    reviewer: str = "offline"
+    ts: str = Field(default_factory=now_iso)
+    error: str | None = None
+    checks: dict[str, Any] = Field(default_factory=dict, description="technical measurements")
+
+
+class Attempt(_Model):
+    version: int = Field(ge=1)
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED"]
+    started_at: str = Field(default_factory=now_iso)
+    finished_at: str | None = None
+    provider: str
+    model: str | None = None
+    prompt: str
+    video_path: str | None = None
+    last_frame_path: str | None = None
+    first_frame: str | None = None
+    elapsed_s: float | None = None
+    task_id: str | None = None
+    base_url: str | None = None
+    duration_s: float | None = None
+    cost: float | None = None
+    error: str | None = None
+    review: Review | None = None
+
+
+class ShotState(_Model):
+    """state/<shot>.json: one shot's render history (single writer: that shot's job)."""
+
+    shot_id: str
+    winner_version: int | None = None
+    winner_path: str | None = None
+    needs_director_rewrite: bool = False
+    accepted_below_threshold: bool = False
+    spec_sha256: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+
+    def attempt(self, version: int) -> Attempt | None:
+        return next((a for a in self.attempts if a.version == version), None)
+
+
+class ModelCall(_Model):
+    """One line of logs/model_calls.jsonl. Never holds a secret."""
+
+    ts: str = Field(default_factory=now_iso)
+    project: str | None = None
+    episode: str | None = None
+    shot: str | None = None
+    phase: str
+    attempt: int | None = None
+    provider: str
+    model: str | None = None
+    endpoint: str | None = None
+    task_id: str | None = None
+    duration_ms: int = 0
+    status: Literal["ok", "error"] = "ok"
+    billed_units: float | None = None
+    unit: str | None = None
+    cost: float | None = None
+    currency: str | None = None
+    error: str | None = None
+    prompt: str | None = None
+
+
+class Approval(_Model):
+    """approvals/<gate>.json: the approval stamp."""
+
+    gate: str
+    approved_by: str
+    approved_at: str = Field(default_factory=now_iso)
+    note: str | None = None
+    artifacts: dict[str, str] = Field(description="relative path -> sha256 at approval time")
+    data: dict[str, Any] = Field(default_factory=dict, description="the gate's answer, e.g. mode")
+
+
+# --------------------------------------------------------------------------- config
+
+
+class WorkflowConfig(BaseModel):
+    """config/config.yaml (and --config overrides); validated when the Snakefile is parsed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    project: str = "demo"
+    episode: str = "001"
+    projects_dir: str = "projects"
+    mode: Mode = "drama"
+    provider: ProviderName = "offline"
+    text_provider: ProviderName | None = None
+    video_provider: ProviderName | None = None
+    review_provider: ProviderName | None = None
+    tts_provider: ProviderName | None = None
+    image_provider: ProviderName | None = None
+    resolution: str | None = None
+    ratio: str | None = None
+    api_slots: int = Field(4, ge=1, le=64)
+    chain_cascade: bool = True
+    review_threshold: float = Field(7.0, ge=0, le=10)
+    review_veto_floor: float = Field(5.0, ge=0, le=10)
+    max_retry: int = Field(3, ge=1, le=10)
+    long_confirm_s: int = Field(600, ge=1)
+    crossfade: float = Field(0.5, ge=0, le=3)
+    burn_subtitles: bool = False
+    narrator_voice: str = "longanyang"
+    narrator_tts_model: str = "cosyvoice-v3-flash"
+    narrator_speech_rate: float = Field(1.2, ge=0.5, le=2.0)
+    budget: float | None = Field(None, ge=0)
+
+    @field_validator("episode", mode="before")
+    @classmethod
+    def _ep(cls, v: Any) -> str:
+        return str(v)
+
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "lore": Lore,
+    "manifest": Manifest,
+    "outline": Outline,
+    "scene-fragment": SceneFragment,
+    "storyboard": Storyboard,
+    "shot-spec": ShotSpec,
+    "bgm-config": BGMConfig,
+    "review": Review,
+    "shot-state": ShotState,
+    "model-call": ModelCall,
+    "approval": Approval,
+    "config": WorkflowConfig,
+}

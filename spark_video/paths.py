@@ -1,0 +1,276 @@
+"""Where every artifact of a project and an episode lives.
+
+IDs become file names, so every id that reaches a path is validated here and every
+path is checked to stay inside its project folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SHOT_ID_RE = re.compile(r"^S\d{2}-\d{3}[a-z]?$")
+SCENE_ID_RE = re.compile(r"^S\d{2}$")
+PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+EPISODE_RE = re.compile(r"^(?:episode-)?(\d{1,4})$")
+# cast / set / prop folder names: any letters (CJK included), digits, '-', '_', '.', ' '
+ENTITY_NAME_RE = re.compile(r"^[^\W][\w .-]{0,79}$")
+
+AUDIO_EXTS = (".mp3", ".wav", ".m4a", ".flac", ".ogg", ".aac")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class PathError(ValueError):
+    """An id or a path that would not be a safe file name inside the project."""
+
+
+def check_project_id(project: str) -> str:
+    if not PROJECT_ID_RE.match(project or ""):
+        raise PathError(
+            f"project id {project!r} is not valid: use letters, digits, '-' or '_' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return project
+
+
+def normalize_episode(episode: str | int) -> str:
+    """'1', '001', 'episode-001' -> '001'."""
+    m = EPISODE_RE.match(str(episode).strip())
+    if not m:
+        raise PathError(f"episode {episode!r} is not valid: use a number such as 001")
+    return f"{int(m.group(1)):03d}"
+
+
+def check_shot_id(shot_id: str) -> str:
+    if not isinstance(shot_id, str) or not SHOT_ID_RE.match(shot_id):
+        raise PathError(f"shot id {shot_id!r} must look like S01-001 (pattern S<NN>-<ZZZ>)")
+    return shot_id
+
+
+def check_scene_id(scene_id: str) -> str:
+    if not isinstance(scene_id, str) or not SCENE_ID_RE.match(scene_id):
+        raise PathError(f"scene id {scene_id!r} must look like S01")
+    return scene_id
+
+
+def check_entity_name(name: str) -> str:
+    if (
+        not isinstance(name, str)
+        or not ENTITY_NAME_RE.match(name)
+        or ".." in name
+        or name.strip() != name
+    ):
+        raise PathError(
+            f"name {name!r} cannot be a folder name: use letters, digits, spaces, '-', '_' or '.'"
+        )
+    return name
+
+
+def inside(base: Path, path: Path) -> Path:
+    """Return path resolved, refusing anything that escapes base."""
+    b = base.resolve()
+    p = path.resolve()
+    if p != b and b not in p.parents:
+        raise PathError(f"path {path} is outside {base}")
+    return path
+
+
+def projects_root() -> Path:
+    return Path(os.environ.get("VIDEOGEN_PROJECTS_DIR", "projects"))
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    project: str
+    root: Path
+
+    @classmethod
+    def of(cls, project: str, root: Path | None = None) -> ProjectPaths:
+        check_project_id(project)
+        return cls(project, (root or projects_root()) / project)
+
+    @property
+    def lore(self) -> Path:
+        return self.root / "lore.md"
+
+    @property
+    def premise(self) -> Path:
+        return self.root / "premise.md"
+
+    @property
+    def cast_dir(self) -> Path:
+        return self.root / "cast"
+
+    @property
+    def set_dir(self) -> Path:
+        return self.root / "movie-set"
+
+    @property
+    def props_dir(self) -> Path:
+        return self.root / "props"
+
+    @property
+    def bgm_dir(self) -> Path:
+        return self.root / "bgm"
+
+    def episode(self, episode: str | int) -> EpisodePaths:
+        ep = normalize_episode(episode)
+        return EpisodePaths(self, ep, self.root / f"episode-{ep}")
+
+
+@dataclass(frozen=True)
+class EpisodePaths:
+    project_paths: ProjectPaths
+    episode: str
+    root: Path
+
+    @classmethod
+    def of(cls, project: str, episode: str | int, root: Path | None = None) -> EpisodePaths:
+        return ProjectPaths.of(project, root).episode(episode)
+
+    @property
+    def project(self) -> str:
+        return self.project_paths.project
+
+    @property
+    def name(self) -> str:
+        """The episode's base name, e.g. demo-001."""
+        return f"{self.project}-{self.episode}"
+
+    def _p(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    # writing
+    @property
+    def premise(self) -> Path:
+        return self._p("premise.md")
+
+    @property
+    def outline(self) -> Path:
+        return self._p("outline.json")
+
+    @property
+    def scenes_dir(self) -> Path:
+        return self._p("scenes")
+
+    def scene_md(self, num: int) -> Path:
+        return self._p("scenes", f"scene-{num:02d}.md")
+
+    def scene_json(self, num: int) -> Path:
+        return self._p("scenes", f"scene-{num:02d}.json")
+
+    @property
+    def script(self) -> Path:
+        return self._p("script.md")
+
+    @property
+    def direction(self) -> Path:
+        return self._p("direction.json")
+
+    @property
+    def storyboard(self) -> Path:
+        return self._p("storyboard.json")
+
+    @property
+    def estimate(self) -> Path:
+        return self._p("estimate.json")
+
+    @property
+    def bgm_config(self) -> Path:
+        return self._p("bgm-config.json")
+
+    @property
+    def bgm_dir(self) -> Path:
+        return self._p("bgm")
+
+    # manifests
+    @property
+    def cast_manifest(self) -> Path:
+        return self._p("cast.json")
+
+    @property
+    def set_manifest(self) -> Path:
+        return self._p("movie_set.json")
+
+    @property
+    def props_manifest(self) -> Path:
+        return self._p("props.json")
+
+    # render
+    def shot_spec(self, shot: str) -> Path:
+        return self._p("shots", f"{check_shot_id(shot)}.json")
+
+    def clip(self, shot: str) -> Path:
+        return self._p("clips", f"{check_shot_id(shot)}.mp4")
+
+    def clip_version(self, shot: str, version: int) -> Path:
+        return self._p("clips", f"{check_shot_id(shot)}-ver{version}.mp4")
+
+    def last_frame(self, shot: str) -> Path:
+        return self._p("frames", f"{check_shot_id(shot)}.last.png")
+
+    def version_last_frame(self, shot: str, version: int) -> Path:
+        return self._p("frames", f"{check_shot_id(shot)}-ver{version}_last.png")
+
+    def review(self, shot: str, version: int) -> Path:
+        return self._p("reviews", f"{check_shot_id(shot)}-ver{version}.json")
+
+    def escalation(self, shot: str) -> Path:
+        return self._p("reviews", f"escalation-{check_shot_id(shot)}.md")
+
+    def shot_state(self, shot: str) -> Path:
+        return self._p("state", f"{check_shot_id(shot)}.json")
+
+    @property
+    def state_dir(self) -> Path:
+        return self._p("state")
+
+    @property
+    def shots_state(self) -> Path:
+        return self._p("shots_state.json")
+
+    @property
+    def needs_director_rewrite(self) -> Path:
+        return self._p("needs_director_rewrite.json")
+
+    # stitch / viewer / logs / gates
+    @property
+    def final_mp4(self) -> Path:
+        return self._p("final", f"{self.name}.mp4")
+
+    @property
+    def final_srt(self) -> Path:
+        return self._p("final", f"{self.name}.srt")
+
+    @property
+    def viewer(self) -> Path:
+        return self._p("viewer.html")
+
+    @property
+    def logs_dir(self) -> Path:
+        return self._p("logs")
+
+    @property
+    def model_calls(self) -> Path:
+        return self._p("logs", "model_calls.jsonl")
+
+    def approval(self, gate: str) -> Path:
+        return self._p("approvals", f"{gate}.json")
+
+    def gate_barrier(self, gate: str) -> Path:
+        return self._p("gates", f"{gate}.closed")
+
+    @property
+    def tts_dir(self) -> Path:
+        return self._p("tts")
+
+    def within(self, path: Path) -> Path:
+        return inside(self.root, path)
+
+    SUBDIRS = ("scenes", "clips", "frames", "reviews", "state", "logs", "approvals", "final")
+
+    def scaffold(self) -> None:
+        for d in self.SUBDIRS:
+            self._p(d).mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,12 @@ ffprobe in that package, so `probe()` reads ffmpeg's own stream header.
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
+import math
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,5 +153,234 @@ def extract_frame(clip: Path, out: Path, *, last: bool) -> Path:
     return out
 
 
-__all__ = ["ffmpeg", "MediaError", "MediaInfo", "canvas_size", "exact_duration",
-           "extract_frame", "ffmpeg_exe", "probe", "run"]
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def has_audio(path: Path) -> bool:
+    """True when the file has at least one audio stream (header only, no decoding)."""
+    return probe(path).has_audio
+
+
+def has_video(path: Path) -> bool:
+    """True when the file has at least one video stream (header only, no decoding)."""
+    return probe(path).has_video
+
+
+_EBUR_I = re.compile(r"Integrated loudness:\s*\n\s*I:\s*(-?[\d.]+|-?inf|nan) LUFS")
+_EBUR_TP = re.compile(r"True peak:\s*\n\s*Peak:\s*(-?[\d.]+|-?inf|nan) dBFS")
+_EBUR_LRA = re.compile(r"Loudness range:\s*\n\s*LRA:\s*(-?[\d.]+|-?inf|nan) LU")
+
+SILENCE_LUFS = -70.0  # ebur128's floor: what it reports for digital silence
+
+
+def _num(text: str | None, default: float) -> float:
+    try:
+        v = float(text) if text is not None else default
+    except ValueError:
+        return default
+    return default if math.isnan(v) or math.isinf(v) else v
+
+
+def parse_ebur128(stderr: str) -> dict[str, float] | None:
+    """The summary of an `ebur128=peak=true` run (None when the filter printed none).
+
+    Keys: integrated_lufs, true_peak_dbtp, lra_lu. Silence reads -70 LUFS / -inf peak
+    (reported as -70.0 and -120.0 so the numbers stay JSON-safe).
+    """
+    i = _EBUR_I.findall(stderr)
+    if not i:
+        return None
+    tp = _EBUR_TP.findall(stderr)
+    lra = _EBUR_LRA.findall(stderr)
+    return {
+        "integrated_lufs": round(_num(i[-1], SILENCE_LUFS), 2),
+        "true_peak_dbtp": round(_num(tp[-1] if tp else None, -120.0), 2),
+        "lra_lu": round(_num(lra[-1] if lra else None, 0.0), 2),
+    }
+
+
+def loudness(path: Path) -> dict[str, float]:
+    """EBU R128 loudness of the first audio stream: {integrated_lufs, true_peak_dbtp, lra_lu}.
+
+    Raises MediaError when the file has no audio stream.
+    """
+    path = Path(path)
+    if not has_audio(path):
+        raise MediaError(f"{path}: no audio stream to measure")
+    proc = run(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet",
+                "-f", "null", "-"], what=f"measuring the loudness of {path}", quiet=False)
+    res = parse_ebur128(proc.stderr)
+    if res is None:
+        raise MediaError(f"{path}: the loudness scan printed no summary")
+    return res
+
+
+def _time_to_s(h: str, m: str, s: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+@dataclass
+class ScanResult:
+    """What one decoding pass of `scan()` measured (times in seconds)."""
+
+    duration: float
+    video_frames: int | None
+    black: list[tuple[float, float]]
+    frozen: list[tuple[float, float]]
+    loudness: dict[str, float] | None  # None when there is no audio stream
+
+    @property
+    def black_s(self) -> float:
+        return round(sum(e - s for s, e in self.black), 3)
+
+    @property
+    def frozen_s(self) -> float:
+        return round(sum(e - s for s, e in self.frozen), 3)
+
+
+def scan(path: Path, *, black_min_s: float = 0.5, freeze_min_s: float = 2.0,
+         black_pix_th: float = 0.10, freeze_noise_db: float = -60.0) -> ScanResult:
+    """Decode the file once: black intervals (blackdetect), frozen intervals
+    (freezedetect), EBU R128 loudness (ebur128, true peak) and the decoded duration.
+
+    The video is analysed at most 640 px wide (enough for both detectors, much faster).
+    """
+    path = Path(path)
+    info = probe(path)
+    args = ["-i", str(path)]
+    if info.has_video:
+        vf = (f"scale='min(640,iw)':-2,blackdetect=d={black_min_s:g}:pix_th={black_pix_th:g},"
+              f"freezedetect=n={freeze_noise_db:g}dB:d={freeze_min_s:g}")
+        args += ["-map", "0:v:0", "-vf", vf]
+    if info.has_audio:
+        args += ["-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet"]
+    args += ["-f", "null", "-"]
+    proc = run(args, what=f"analysing {path}", quiet=False)
+    err = proc.stderr
+    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", err)
+    duration = _time_to_s(*times[-1]) if times else info.duration
+    frames = None
+    fr = re.findall(r"frame=\s*(\d+)", err)
+    if fr and info.has_video:
+        frames = int(fr[-1])
+        if info.fps:
+            # the container's real length is the longer stream; video alone is frames/fps
+            duration = max(duration, frames / info.fps) if info.has_audio else frames / info.fps
+    black = [(float(a), float(b)) for a, b in
+             re.findall(r"black_start:\s*(-?[\d.]+)\s+black_end:\s*(-?[\d.]+)", err)]
+    frozen: list[tuple[float, float]] = []
+    start: float | None = None
+    for key, val in re.findall(r"lavfi\.freezedetect\.freeze_(start|end):\s*(-?[\d.]+)", err):
+        if key == "start":
+            start = float(val)
+        elif start is not None:
+            frozen.append((start, float(val)))
+            start = None
+    if start is not None:  # frozen until the end: freezedetect never closes the interval
+        frozen.append((start, duration))
+    return ScanResult(duration=round(duration, 3), video_frames=frames, black=black,
+                      frozen=frozen, loudness=parse_ebur128(err) if info.has_audio else None)
+
+
+def frame_image(clip: Path, *, last: bool = False, width: int | None = None):
+    """The first (or last) frame of `clip` as a PIL image, read through a pipe (no file).
+
+    `width` downscales while decoding (keeps the aspect ratio).
+    """
+    from PIL import Image
+
+    vf = f"scale={width}:-2" if width else "null"
+    if last:  # decode the last second, every frame goes out as a PNG; the final one wins
+        args = ["-sseof", "-1", "-i", str(clip), "-vf", vf]
+    else:
+        args = ["-i", str(clip), "-frames:v", "1", "-vf", vf]
+    args += ["-an", "-c:v", "png", "-f", "image2pipe", "-"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0 or not proc.stdout:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise MediaError(f"{clip}: no frame could be decoded: {' '.join(tail)}")
+    data = proc.stdout
+    if last:  # several PNGs back to back: keep the final one
+        idx = data.rfind(b"\x89PNG\r\n\x1a\n")
+        data = data[idx:]
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def mean_frame_diff(img_a, img_b, *, size: tuple[int, int] = (64, 36)) -> float:
+    """Mean absolute difference (0–255) of two images, both shrunk to `size` in greyscale.
+
+    Accepts paths or PIL images; different sizes are fine (both are resized). 0 means
+    identical; re-encoded copies of one picture read below ~4, unrelated pictures 20+.
+    """
+    from PIL import Image, ImageChops, ImageStat
+
+    def prep(x):
+        im = x if isinstance(x, Image.Image) else Image.open(x)
+        return im.convert("L").resize(size, Image.Resampling.BILINEAR)
+
+    diff = ImageChops.difference(prep(img_a), prep(img_b))
+    return float(ImageStat.Stat(diff).mean[0])
+
+
+# --------------------------------------------------------------------------- fonts
+
+
+@functools.cache
+def has_filter(name: str) -> bool:
+    """True when the bundled ffmpeg has the filter `name` (e.g. drawtext, subtitles)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True,
+                          text=True, errors="replace")
+    return re.search(rf"^\s*\S+\s+{re.escape(name)}\s", proc.stdout, re.M) is not None
+
+
+@functools.cache
+def default_font_file() -> Path:
+    """A TrueType font file that always exists: Pillow's embedded font, cached on disk.
+
+    Use it for ffmpeg's drawtext (`fontfile=`) or libass, so text rendering does not
+    depend on the machine's installed fonts. Latin only; see `cjk_font_file()`.
+    """
+    from PIL import ImageFont
+
+    data = ImageFont.load_default(size=12).font_bytes  # Pillow >= 10.1
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"spark-video-font-{digest}.ttf"
+    if not path.exists() or path.stat().st_size != len(data):
+        atomic_write_bytes(path, data)
+    return path
+
+
+CJK_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/STHeiti Medium.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+)
+
+
+@functools.cache
+def cjk_font_file() -> Path | None:
+    """A font with Chinese/Japanese glyphs if this machine has one installed, else None."""
+    for cand in CJK_FONT_CANDIDATES:
+        if Path(cand).is_file():
+            return Path(cand)
+    return None
+
+
+__all__ = ["ffmpeg", "MediaError", "MediaInfo", "ScanResult", "SILENCE_LUFS", "canvas_size",
+           "cjk_font_file", "default_font_file", "exact_duration", "extract_frame", "ffmpeg_exe",
+           "frame_image", "has_audio", "has_filter", "has_video", "loudness", "mean_frame_diff",
+           "parse_ebur128", "probe", "run", "scan"]

@@ -320,6 +320,7 @@ class Attempt(_Model):
     cost: float | None = None
     error: str | None = None
     review: Review | None = None
+    input_key: str | None = Field(None, description="hash of spec, first frame and media")
 
 
 class ShotState(_Model):
@@ -330,7 +331,7 @@ class ShotState(_Model):
     winner_path: str | None = None
     needs_director_rewrite: bool = False
     accepted_below_threshold: bool = False
-    spec_sha256: str | None = None
+    input_key: str | None = Field(None, description="input_key of the current winner")
     attempts: list[Attempt] = Field(default_factory=list)
 
     def attempt(self, version: int) -> Attempt | None:
@@ -380,7 +381,7 @@ class WorkflowConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     project: str = "demo"
-    episode: str = "001"
+    episode: str | int = "001"
     projects_dir: str = "projects"
     mode: Mode = "drama"
     provider: ProviderName = "offline"
@@ -404,7 +405,7 @@ class WorkflowConfig(BaseModel):
     narrator_speech_rate: float = Field(1.2, ge=0.5, le=2.0)
     budget: float | None = Field(None, ge=0)
 
-    @field_validator("episode", mode="before")
+    @field_validator("episode", mode="after")
     @classmethod
     def _ep(cls, v: Any) -> str:
         return str(v)

@@ -1,0 +1,124 @@
+# Paths, config validation and every input function (SPEC §5: the verified flat checkpoint
+# shape: per-scene steps are plain rules, each consumer calls exactly one checkpoint get()).
+import json
+import re
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+sys.path.insert(0, workflow.basedir)
+
+from spark_video import gates as sv_gates  # noqa: E402
+from spark_video.paths import EpisodePaths  # noqa: E402
+from spark_video.settings import resolve  # noqa: E402
+
+
+validate(config, schema="../schemas/config.schema.json")
+CFG = resolve(config)
+EP = EpisodePaths.of(CFG.project, CFG.episode, root=Path(CFG.projects_dir))
+E = str(EP.root)
+P = str(EP.project_paths.root)
+LOGS = f"{E}/logs/jobs"
+
+OUTLINE = str(EP.outline)
+SCRIPT = str(EP.script)
+STORYBOARD = str(EP.storyboard)
+ESTIMATE = str(EP.estimate)
+SHOTS_STATE = str(EP.shots_state)
+FINAL_MP4 = str(EP.final_mp4)
+FINAL_SRT = str(EP.final_srt)
+VIEWER = str(EP.viewer)
+PORTRAIT_FOLDERS = re.escape(P) + r"/(?:episode-\d+/)?(?:cast|movie-set|props)/[^/]+"
+MANIFESTS = [str(EP.cast_manifest), str(EP.set_manifest), str(EP.props_manifest)]
+
+
+wildcard_constraints:
+    num=r"\d{2}",
+    shot=r"S\d{2}-\d{3}[a-z]?",
+    gate=r"[a-z]+",
+
+
+def barrier(gate):
+    """A closed gate adds a target whose job fails with the approve command; an open gate
+    adds nothing, so approving never changes what the jobs behind it depend on."""
+    return [] if sv_gates.is_open(EP, gate) else [str(EP.gate_barrier(gate))]
+
+
+def optional(*paths):
+    return [str(p) for p in paths if Path(p).exists()]
+
+
+def scene_nums():
+    with checkpoints.outline.get().output[0].open() as fh:
+        return [s["num"] for s in json.load(fh)["scenes"]]
+
+
+def scene_mds(wildcards):
+    return [str(EP.scene_md(n)) for n in scene_nums()]
+
+
+def scene_jsons(wildcards):
+    return [str(EP.scene_json(n)) for n in scene_nums()] + barrier("bgm")
+
+
+def storyboard_shots():
+    with checkpoints.compile_storyboard.get().output[0].open() as fh:
+        return json.load(fh)["shots"]
+
+
+def read_spec(shot):
+    with open(EP.shot_spec(shot), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def clip_inputs(wildcards):
+    ids = {s["id"] for s in storyboard_shots()}
+    if wildcards.shot not in ids:
+        raise ValueError(f"{wildcards.shot} is not a shot of {STORYBOARD}")
+    spec = read_spec(wildcards.shot)
+    root = EP.project_paths.root.parent
+    inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
+              "media": [str(root / m) for m in spec["media"]],
+              "gate": barrier("storyboard")}
+    prev = spec.get("prev_shot")
+    clip_exists = EP.clip(wildcards.shot).exists()
+    if prev and (CFG.chain_cascade or not clip_exists):
+        inputs["first_frame"] = str(EP.last_frame(prev))
+    return inputs
+
+
+def all_clips(wildcards):
+    return [str(EP.clip(s["id"])) for s in storyboard_shots()]
+
+
+def stitch_inputs(wildcards):
+    return {"clips": all_clips(wildcards), "state": SHOTS_STATE,
+            "gate": barrier("render") + barrier("bgm"),
+            "bgm": optional(EP.bgm_config)}
+
+
+def gate_inputs(wildcards):
+    """What must exist before a closed gate can be shown to the user."""
+    g = wildcards.gate
+    if g == "script":
+        return [SCRIPT]
+    if g == "storyboard":
+        return [STORYBOARD, ESTIMATE]
+    if g == "render":
+        return all_clips(wildcards) + [SHOTS_STATE]
+    return []
+
+
+def portrait_targets():
+    """A placeholder portrait for every cast/set/prop folder that has no image yet."""
+    from spark_video.paths import IMAGE_EXTS
+    from spark_video.project import cast_entities
+
+    out = []
+    for kind in ("cast", "set", "prop"):
+        for folder in cast_entities(EP, kind):
+            if not any(p.suffix.lower() in IMAGE_EXTS and p.name != "portrait.png"
+                       for p in folder.iterdir()):
+                out.append(str(folder / "portrait.png"))
+    return out

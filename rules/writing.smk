@@ -1,0 +1,43 @@
+# Screenwriter: premise -> outline (checkpoint: the scene count) -> scene-NN.md in
+# parallel -> script.md (GATE 1).
+
+
+checkpoint outline:
+    output:
+        OUTLINE,
+    input:
+        premise=optional(EP.premise) or optional(EP.project_paths.premise),
+        lore=optional(EP.project_paths.lore),
+        cast=MANIFESTS[0],
+        mode=optional(EP.approval("mode")),
+    log:
+        f"{LOGS}/outline.log",
+    resources:
+        api_slots=1,
+    script:
+        "../scripts/outline.py"
+
+
+rule scene_md:
+    output:
+        f"{E}/scenes/scene-{{num}}.md",
+    input:
+        outline=OUTLINE,
+        cast=MANIFESTS[0],
+    log:
+        f"{LOGS}/scene-{{num}}.md.log",
+    resources:
+        api_slots=1,
+    script:
+        "../scripts/scene_md.py"
+
+
+rule script_md:
+    output:
+        SCRIPT,
+    input:
+        scene_mds,
+    log:
+        f"{LOGS}/script.log",
+    script:
+        "../scripts/script_md.py"

@@ -1,0 +1,314 @@
+"""Gates as approval stamps (SPEC §6).
+
+A stamp `approvals/<gate>.json` records who approved, when, a note and the sha256 of each
+approved artifact. A gate is open only while every hash still matches, so editing an
+approved artifact closes it again. A stamp is written only after the gate's checks (the
+original gate.py checklists) pass.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .io import InputError, atomic_write_json, load_model, sha256_file
+from .models import Approval, BGMConfig, ShotState, Storyboard
+from .paths import AUDIO_EXTS, EpisodePaths
+
+GATES = ("mode", "bgm", "script", "storyboard", "render", "final")
+LABELS = {"mode": "GATE 0 (mode)", "bgm": "GATE 0.5 (music)", "script": "GATE 1 (script)",
+          "storyboard": "GATE 2 (storyboard)", "render": "GATE 3 (renders)",
+          "final": "GATE 4 (final)"}
+
+
+class GateError(RuntimeError):
+    pass
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    severity: str = "error"  # error | warn
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail,
+                "severity": self.severity}
+
+
+@dataclass
+class GateReport:
+    gate: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.ok for c in self.checks if c.severity == "error")
+
+    def add(self, name: str, ok: bool, detail: str = "", severity: str = "error") -> None:
+        self.checks.append(Check(name, ok, detail, severity))
+
+    def as_dict(self) -> dict:
+        return {"gate": self.gate, "passed": self.passed,
+                "checks": [c.as_dict() for c in self.checks]}
+
+    def text(self) -> str:
+        lines = [f"{LABELS[self.gate]}: {'PASS' if self.passed else 'FAIL'}"]
+        for c in self.checks:
+            tag = "[ ok ]" if c.ok else ("[FAIL]" if c.severity == "error" else "[warn]")
+            lines.append(f"  {tag} {c.name}" + (f" — {c.detail}" if c.detail else ""))
+        return "\n".join(lines)
+
+
+_hash_cache: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _hash_cache:
+        _hash_cache[key] = sha256_file(path)
+    return _hash_cache[key]
+
+
+def bgm_tracks(paths: EpisodePaths) -> list[Path]:
+    out = []
+    for d in (paths.bgm_dir, paths.project_paths.bgm_dir):
+        if d.is_dir():
+            out += sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_EXTS)
+    return out
+
+
+def _scene_files(paths: EpisodePaths, ext: str) -> list[Path]:
+    from .storyboard import scene_files
+
+    return scene_files(paths, ext)
+
+
+def _storyboard(paths: EpisodePaths) -> Storyboard | None:
+    try:
+        return load_model(Storyboard, paths.storyboard)
+    except InputError:
+        return None
+
+
+def artifacts(paths: EpisodePaths, gate: str) -> list[Path]:
+    """The files a gate's stamp covers."""
+    if gate == "mode":
+        return []
+    if gate == "bgm":
+        return [paths.bgm_config] if paths.bgm_config.exists() else []
+    if gate == "script":
+        return [*_scene_files(paths, "md"), paths.script]
+    if gate == "storyboard":
+        return [*_scene_files(paths, "json"), paths.storyboard]
+    if gate == "render":
+        sb = _storyboard(paths)
+        return [paths.clip(s.id) for s in sb.shots] if sb else []
+    if gate == "final":
+        return [p for p in (paths.final_mp4, paths.final_srt) if p.exists()] or [paths.final_mp4]
+    raise GateError(f"unknown gate {gate!r}; gates are {', '.join(GATES)}")
+
+
+def _rel(paths: EpisodePaths, p: Path) -> str:
+    return str(p.relative_to(paths.root))
+
+
+def current_hashes(paths: EpisodePaths, gate: str) -> dict[str, str | None]:
+    return {_rel(paths, p): (file_sha(p) if p.exists() else None)
+            for p in artifacts(paths, gate)}
+
+
+def load_stamp(paths: EpisodePaths, gate: str) -> Approval | None:
+    p = paths.approval(gate)
+    if not p.exists():
+        return None
+    try:
+        return load_model(Approval, p)
+    except InputError:
+        return None
+
+
+def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
+    """Empty list = open. Otherwise the reasons the gate is closed."""
+    if gate == "bgm" and not needs_bgm_gate(paths):
+        return []
+    stamp = load_stamp(paths, gate)
+    if stamp is None:
+        return ["not approved yet"]
+    now = current_hashes(paths, gate)
+    reasons = []
+    for rel, sha in now.items():
+        if sha is None:
+            reasons.append(f"{rel} is missing")
+        elif rel not in stamp.artifacts:
+            reasons.append(f"{rel} is new since approval")
+        elif stamp.artifacts[rel] != sha:
+            reasons.append(f"{rel} changed since approval")
+    for rel in stamp.artifacts:
+        if rel not in now:
+            reasons.append(f"{rel} was removed since approval")
+    return reasons
+
+
+def is_open(paths: EpisodePaths, gate: str) -> bool:
+    return not why_closed(paths, gate)
+
+
+def needs_bgm_gate(paths: EpisodePaths) -> bool:
+    return bool(bgm_tracks(paths))
+
+
+def episode_mode(paths: EpisodePaths, default: str) -> str:
+    stamp = load_stamp(paths, "mode")
+    return str(stamp.data.get("mode", default)) if stamp else default
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check(paths: EpisodePaths, gate: str, *, threshold: float = 7.0) -> GateReport:
+    r = GateReport(gate)
+    if gate == "mode":
+        r.add("episode folder exists", paths.root.is_dir(), str(paths.root))
+    elif gate == "bgm":
+        tracks = bgm_tracks(paths)
+        r.add("music tracks found", True, ", ".join(t.name for t in tracks) or "none",
+              severity="warn")
+        if paths.bgm_config.exists():
+            try:
+                load_model(BGMConfig, paths.bgm_config)
+                r.add("bgm-config.json valid", True)
+            except InputError as e:
+                r.add("bgm-config.json valid", False, str(e))
+    elif gate == "script":
+        mds = _scene_files(paths, "md")
+        r.add("script.md exists and is not empty",
+              paths.script.exists() and paths.script.stat().st_size > 0, _rel(paths, paths.script))
+        r.add("at least one scene-NN.md", bool(mds), f"{len(mds)} scene file(s)")
+        if paths.outline.exists():
+            from .models import Outline
+
+            try:
+                n = len(load_model(Outline, paths.outline).scenes)
+                r.add("every outlined scene written", len(mds) == n, f"{len(mds)} of {n}")
+            except InputError as e:
+                r.add("outline.json valid", False, str(e))
+    elif gate == "storyboard":
+        jsons = _scene_files(paths, "json")
+        mds = _scene_files(paths, "md")
+        r.add("storyboard.json exists", paths.storyboard.exists())
+        sb = None
+        if paths.storyboard.exists():
+            try:
+                sb = load_model(Storyboard, paths.storyboard)
+                r.add("storyboard.json valid", True, f"{len(sb.shots)} shots")
+            except InputError as e:
+                r.add("storyboard.json valid", False, str(e))
+        r.add("scene json count matches scene md count", len(jsons) == len(mds),
+              f"{len(jsons)} json / {len(mds)} md", severity="warn")
+        r.add("estimate.json exists", paths.estimate.exists(), "cost estimate for GATE 2")
+        if sb:
+            from .storyboard import lint
+
+            for w in lint(paths, sb):
+                r.add("lint", False, w, severity="warn")
+    elif gate == "render":
+        sb = _storyboard(paths)
+        r.add("storyboard present with shots", bool(sb and sb.shots))
+        if sb:
+            for s in sb.shots:
+                sp = paths.shot_state(s.id)
+                st = load_model(ShotState, sp) if sp.exists() else None
+                if st is None or st.winner_version is None:
+                    r.add(f"{s.id} has a winner", False,
+                          f"render it: uv run spark-video render --shot {s.id} "
+                          f"--project {paths.project} --episode {paths.episode}")
+                    continue
+                r.add(f"{s.id} winner clip exists", paths.clip(s.id).exists(),
+                      _rel(paths, paths.clip(s.id)))
+                att = st.attempt(st.winner_version)
+                rev = att.review if att else None
+                if rev is None or rev.score is None:
+                    sev = "error" if rev is None else "warn"
+                    r.add(f"{s.id} winner scored", False,
+                          "UNSCORED" if rev is None else f"review {rev.verdict}", severity=sev)
+                elif rev.score < threshold or rev.verdict != "ACCEPT":
+                    r.add(f"{s.id} accepted below threshold", False,
+                          f"score {rev.score} < {threshold} (best of retries)", severity="warn")
+                if st.needs_director_rewrite:
+                    r.add(f"{s.id} escalation resolved", False,
+                          f"see {_rel(paths, paths.escalation(s.id))}; rewrite the shot in its "
+                          f"scene json, or keep the best take: uv run spark-video render --shot "
+                          f"{s.id} --accept-version {st.winner_version} --project "
+                          f"{paths.project} --episode {paths.episode}")
+    elif gate == "final":
+        ok = paths.final_mp4.exists() and paths.final_mp4.stat().st_size > 0
+        r.add("final mp4 exists", ok, _rel(paths, paths.final_mp4))
+        r.add("viewer.html exists", paths.viewer.exists())
+        if ok and paths.viewer.exists():
+            fresh = paths.viewer.stat().st_mtime >= paths.final_mp4.stat().st_mtime - 1
+            r.add("viewer.html is newer than the final", fresh, severity="warn")
+    else:
+        raise GateError(f"unknown gate {gate!r}; gates are {', '.join(GATES)}")
+    return r
+
+
+def approve(paths: EpisodePaths, gate: str, *, note: str | None = None,
+            data: dict | None = None, threshold: float = 7.0, by: str | None = None) -> Approval:
+    report = check(paths, gate, threshold=threshold)
+    if not report.passed:
+        raise GateError(f"cannot approve {LABELS[gate]}: its checks fail\n{report.text()}")
+    hashes = current_hashes(paths, gate)
+    missing = [k for k, v in hashes.items() if v is None]
+    if missing:
+        raise GateError(f"cannot approve {LABELS[gate]}: missing {', '.join(missing)}")
+    stamp = Approval(gate=gate, approved_by=by or os.environ.get("USER") or _user(),
+                     note=note, artifacts={k: v for k, v in hashes.items() if v},
+                     data=data or {})
+    atomic_write_json(paths.approval(gate), stamp)
+    return stamp
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is not an error
+        return "unknown"
+
+
+def closed_message(paths: EpisodePaths, gate: str) -> str:
+    reasons = why_closed(paths, gate)
+    p, e = paths.project, paths.episode
+    revise = {
+        "script": "edit scenes/scene-NN.md (or run: uv run spark-video revise script ...)",
+        "storyboard": "edit scenes/scene-NN.json",
+        "render": "re-render a shot: uv run spark-video render --shot S01-001 ...",
+        "bgm": "choose music: uv run spark-video approve bgm --bgm-mode off|global|scene ...",
+    }.get(gate, "")
+    lines = [
+        f"{LABELS[gate]} is closed: {'; '.join(reasons) or 'not approved yet'}.",
+        f"  Review:  {paths.viewer}",
+        f"  Check:   uv run spark-video gate check {gate} --project {p} --episode {e}",
+        f"  Approve: uv run spark-video approve {gate} --project {p} --episode {e}",
+    ]
+    if revise:
+        lines.append(f"  Revise:  {revise}")
+    lines.append("Then run the build again.")
+    return "\n".join(lines)
+
+
+def status(paths: EpisodePaths) -> list[dict]:
+    out = []
+    for g in GATES:
+        if g == "bgm" and not needs_bgm_gate(paths):
+            continue
+        stamp = load_stamp(paths, g)
+        out.append({"gate": g, "label": LABELS[g], "open": is_open(paths, g),
+                    "approved_at": stamp.approved_at if stamp else None,
+                    "note": stamp.note if stamp else None,
+                    "problems": why_closed(paths, g)})
+    return out

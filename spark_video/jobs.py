@@ -1,0 +1,192 @@
+"""What each Snakemake job does. `scripts/*.py` are one-line calls into `run()`.
+
+A job logs to its rule's `log:` file and, on failure, prints one clear message (no
+traceback for expected errors) to the console, then exits non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import gates, roles, storyboard
+from .io import InputError, atomic_write_json, atomic_write_text
+from .paths import EpisodePaths, PathError
+from .project import load_lore, load_manifest, load_premise, write_manifest
+from .providers import get_provider
+from .providers.base import CallContext, ProviderError
+from .settings import WorkflowConfig, resolve
+
+EXPECTED = (InputError, PathError, ProviderError, gates.GateError)
+
+
+class Job:
+    def __init__(self, smk: Any):
+        self.smk = smk
+        self.cfg: WorkflowConfig = resolve(dict(smk.config))
+        self.paths = EpisodePaths.of(self.cfg.project, self.cfg.episode,
+                                     root=Path(self.cfg.projects_dir))
+        self.mode = gates.episode_mode(self.paths, self.cfg.mode)
+        self.log_path = Path(smk.log[0]) if smk.log else None
+        self._log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
+
+    def log(self, msg: str) -> None:
+        if self._log:
+            self._log.write(msg + "\n")
+            self._log.flush()
+
+    def ctx(self, phase: str, shot: str | None = None) -> CallContext:
+        return CallContext(self.paths, self.cfg, phase=phase, shot=shot)
+
+
+def job_outline(j: Job) -> None:
+    lore, _ = load_lore(j.paths)
+    outline = roles.write_outline(j.ctx("screenwriter"), premise=load_premise(j.paths),
+                                  lore=lore, cast=load_manifest(j.paths, "cast"), mode=j.mode)
+    atomic_write_json(j.paths.outline, outline)
+    j.log(f"outline: {len(outline.scenes)} scenes, mode {outline.mode}")
+
+
+def job_manifests(j: Job) -> None:
+    for kind in ("cast", "set", "prop"):
+        m = write_manifest(j.paths, kind)
+        j.log(f"{kind}: {len(m.entries)} entries")
+
+
+def job_portrait(j: Job) -> None:
+    out = Path(j.smk.output[0])
+    folder = out.parent
+    card = j.smk.input.get("card") if hasattr(j.smk.input, "get") else None
+    lore, _ = load_lore(j.paths)
+    from .project import split_front_matter
+
+    desc = folder.name
+    if card and Path(card).exists():
+        fm, _ = split_front_matter(Path(card), Path(card).read_text(encoding="utf-8"))
+        desc = fm.get("visual_anchor") or fm.get("description") or desc
+    prompt = f"Portrait of {folder.name}: {desc}. {lore.mood_anchor}".strip()
+    get_provider("image", j.cfg).generate(j.ctx("portrait"), prompt, out, size="768*1024",
+                                          label=folder.name)
+    j.log(f"portrait: {out}")
+
+
+def job_scene_md(j: Job) -> None:
+    from .io import load_model
+    from .models import Outline
+
+    num = int(j.smk.wildcards.num)
+    outline = load_model(Outline, j.paths.outline)
+    lore, _ = load_lore(j.paths)
+    text = roles.write_scene(j.ctx("screenwriter"), outline=outline, num=num, lore=lore,
+                             cast=load_manifest(j.paths, "cast"))
+    atomic_write_text(j.paths.scene_md(num), text)
+    j.log(f"scene {num:02d} written")
+
+
+def job_script(j: Job) -> None:
+    storyboard.compile_script(j.paths)
+
+
+def job_scene_json(j: Job) -> None:
+    gates_require(j, "script")
+    num = int(j.smk.wildcards.num)
+    lore, _ = load_lore(j.paths)
+    md = j.paths.scene_md(num).read_text(encoding="utf-8")
+    frag = roles.direct_scene(j.ctx("director"), scene_md=md, num=num, lore=lore,
+                              cast=load_manifest(j.paths, "cast"),
+                              sets=load_manifest(j.paths, "set"),
+                              props=load_manifest(j.paths, "prop"), mode=j.mode)
+    atomic_write_json(j.paths.scene_json(num), frag)
+    j.log(f"scene {num:02d}: {len(frag.shots)} shots")
+
+
+def job_storyboard(j: Job) -> None:
+    sb = storyboard.compile_storyboard(j.paths, j.cfg, j.mode)
+    j.log(f"storyboard: {len(sb.shots)} shots in {len(storyboard.chain_groups(sb))} chains")
+
+
+def job_estimate(j: Job) -> None:
+    est = storyboard.estimate(storyboard.load_storyboard(j.paths), j.cfg)
+    atomic_write_json(j.paths.estimate, est)
+
+
+def job_render_clip(j: Job) -> None:
+    gates_require(j, "storyboard")
+    from .render import render_shot
+
+    render_shot(j.paths, j.cfg, j.smk.wildcards.shot, log=j.log)
+
+
+def job_last_frame(j: Job) -> None:
+    from .media import extract_frame
+
+    extract_frame(Path(j.smk.input[0]), Path(j.smk.output[0]), last=True)
+
+
+def job_shots_state(j: Job) -> None:
+    from .render import derive_shots_state
+
+    sb = storyboard.load_storyboard(j.paths)
+    derive_shots_state(j.paths, [s.id for s in sb.shots])
+
+
+def job_stitch(j: Job) -> None:
+    gates_require(j, "render")
+    from .stitch import stitch_episode
+
+    res = stitch_episode(j.paths, j.cfg)
+    j.log(f"final: {res}")
+
+
+def job_viewer(j: Job) -> None:
+    build_viewer(j.paths)
+
+
+def job_gate_closed(j: Job) -> None:
+    gate = j.smk.wildcards.gate
+    try:
+        build_viewer(j.paths)
+    except Exception as e:  # noqa: BLE001 - the gate message matters more than the viewer
+        j.log(f"viewer not refreshed: {e}")
+    if gates.is_open(j.paths, gate):
+        # approved meanwhile: write nothing (the barrier is only asked for while closed)
+        raise gates.GateError(f"{gates.LABELS[gate]} is open now: run the build again")
+    raise gates.GateError(gates.closed_message(j.paths, gate))
+
+
+def gates_require(j: Job, gate: str) -> None:
+    """Belt and braces: the DAG already holds jobs behind closed gates; this catches a gate
+    that closed during the run (e.g. clips re-rendered before the stitch)."""
+    if not gates.is_open(j.paths, gate):
+        raise gates.GateError(gates.closed_message(j.paths, gate))
+
+
+def build_viewer(paths: EpisodePaths) -> Path:
+    from .viewer import build_viewer as _build
+
+    return _build(paths, gate_status=gates.status(paths))
+
+
+JOBS: dict[str, Callable[[Job], None]] = {
+    name[4:]: fn for name, fn in globals().items() if name.startswith("job_") and callable(fn)
+}
+
+
+def run(smk: Any, name: str) -> None:
+    """Entry point for `script:` rules."""
+    j = Job(smk)
+    try:
+        JOBS[name](j)
+    except EXPECTED as e:
+        msg = str(e)
+        j.log(msg)
+        print(f"\n{msg}\n", file=sys.stderr)
+        sys.exit(1)
+    except Exception:
+        tb = traceback.format_exc()
+        j.log(tb)
+        print(tb, file=sys.stderr)
+        sys.exit(1)

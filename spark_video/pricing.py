@@ -1,0 +1,98 @@
+"""The price table (config/models.jsonl) and the render cost estimate.
+
+Unknown price -> "no price data": never guess, never borrow another model's price.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .settings import REPO_ROOT
+
+PRICE_TABLE = REPO_ROOT / "config" / "models.jsonl"
+
+# which concrete model renders each shot kind, per provider family
+VIDEO_MODELS: dict[str, dict[str, str]] = {
+    "bl": {"t2v": "happyhorse-1.0-t2v", "i2v": "happyhorse-1.0-i2v", "r2v": "happyhorse-1.0-r2v"},
+    "wan27": {"t2v": "wan2.7-t2v-2026-04-25", "i2v": "wan2.7-i2v-2026-04-25",
+              "r2v": "wan2.7-r2v"},
+    "offline": {"t2v": "offline-animatic", "i2v": "offline-animatic", "r2v": "offline-animatic"},
+}
+FREE_MODELS = {"offline-animatic", "offline-tts", "offline-text", "offline-technical",
+               "offline-portrait", "espeak-ng"}
+
+
+class Price(BaseModel):
+    type: str
+    unit: str
+    price: float
+
+
+class PricedModel(BaseModel):
+    model: str
+    name: str = ""
+    family: str = ""
+    currency: str = "CNY"
+    prices: list[Price] = Field(default_factory=list)
+
+
+@functools.cache
+def price_table(path: Path = PRICE_TABLE) -> dict[str, PricedModel]:
+    out: dict[str, PricedModel] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                m = PricedModel.model_validate(json.loads(line))
+            except Exception as e:  # noqa: BLE001 - report the line, whatever went wrong
+                raise ValueError(f"{path}:{n}: bad price line: {e}") from e
+            out[m.model] = m
+    return out
+
+
+def video_price_type(resolution: str) -> str:
+    return f"video_ratio_{resolution.lower()}"
+
+
+def unit_price(model: str, price_type: str) -> float | None:
+    """Price per unit, 0.0 for our free offline models, None when there is no price data."""
+    if model in FREE_MODELS:
+        return 0.0
+    entry = price_table().get(model)
+    if entry is None:
+        return None
+    for p in entry.prices:
+        if p.type == price_type:
+            return p.price
+    return None
+
+
+def currency(model: str) -> str:
+    entry = price_table().get(model)
+    return entry.currency if entry else "CNY"
+
+
+def video_cost(model: str, resolution: str, seconds: float) -> float | None:
+    price = unit_price(model, video_price_type(resolution))
+    return None if price is None else round(price * seconds, 4)
+
+
+def tts_cost(model: str, chars: int) -> float | None:
+    if model in FREE_MODELS:
+        return 0.0
+    entry = price_table().get(model)
+    if entry is None:
+        return None
+    for p in entry.prices:
+        if p.unit == "10k_chars":
+            return round(p.price * chars / 10000, 4)
+    return None
+
+
+def tts_billed_chars(text: str) -> int:
+    """DashScope bills each CJK character as 2."""
+    return sum(2 if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1
+               for ch in text)

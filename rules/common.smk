@@ -5,6 +5,7 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
@@ -59,7 +60,22 @@ def scene_mds(wildcards):
 
 
 def scene_jsons(wildcards):
-    return [str(EP.scene_json(n)) for n in scene_nums()] + barrier("bgm")
+    files = [EP.scene_json(n) for n in scene_nums()]
+    validate_scenes([f for f in files if f.exists()])
+    return [str(f) for f in files] + barrier("bgm")
+
+
+def validate_scenes(files):
+    """Refuse bad director output before any job runs (a failing job would delete its old
+    storyboard.json): the error names the file and the field."""
+    from spark_video.io import InputError
+    from spark_video.storyboard import load_fragments
+
+    if files:
+        try:
+            load_fragments(EP, files)
+        except InputError as e:
+            raise WorkflowError(f"invalid scene file: {e}") from None
 
 
 def storyboard_shots():

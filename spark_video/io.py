@@ -81,7 +81,8 @@ def read_json(path: Path) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(path, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+        raise InputError(path, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") \
+            from e
 
 
 def format_validation_error(err: ValidationError, data: object = None) -> str:

@@ -6,6 +6,7 @@ traceback for expected errors) to the console, then exits non-zero.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -59,7 +60,8 @@ def job_manifests(j: Job) -> None:
 def job_portrait(j: Job) -> None:
     out = Path(j.smk.output[0])
     folder = out.parent
-    card = j.smk.input.get("card") if hasattr(j.smk.input, "get") else None
+    cards = list(j.smk.input.card)
+    card = cards[0] if cards else None
     lore, _ = load_lore(j.paths)
     from .project import split_front_matter
 
@@ -117,7 +119,9 @@ def job_render_clip(j: Job) -> None:
     gates_require(j, "storyboard")
     from .render import render_shot
 
-    render_shot(j.paths, j.cfg, j.smk.wildcards.shot, log=j.log)
+    shot = j.smk.wildcards.shot
+    force = shot in os.environ.get("SPARK_VIDEO_RERENDER", "").split(",")
+    render_shot(j.paths, j.cfg, shot, force=force, log=j.log)
 
 
 def job_last_frame(j: Job) -> None:

@@ -14,8 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .io import InputError, atomic_write_json, atomic_write_text, \
-    load_model
+from .io import InputError, atomic_write_json, atomic_write_text, load_model
 from .media import extract_frame
 from .models import AXES, Attempt, Review, ShotSpec, ShotState, now_iso
 from .paths import EpisodePaths

@@ -37,6 +37,8 @@ ENV_KNOBS: dict[str, tuple[str, type]] = {
     "SPARK_VIDEO_BUDGET": ("budget", float),
     "SPARK_VIDEO_CHAIN_CASCADE": ("chain_cascade", bool),
     "SPARK_VIDEO_CROSSFADE": ("crossfade", float),
+    "SPARK_VIDEO_RESOLUTION": ("resolution", str),
+    "SPARK_VIDEO_RATIO": ("ratio", str),
     "VIDEOGEN_PROJECTS_DIR": ("projects_dir", str),
 }
 
@@ -59,7 +61,8 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         try:
             out[key] = _coerce(raw, typ)
         except ValueError:
-            raise InputError(None, f"environment variable {var}={raw!r} is not a {typ.__name__}")
+            raise InputError(None, f"environment variable {var}={raw!r} is not a {typ.__name__}"
+                             ) from None
     return out
 
 

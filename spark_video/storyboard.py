@@ -14,11 +14,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .io import InputError, atomic_write_json, atomic_write_text, dump_json, load_model, \
-    write_if_changed
+from .io import (
+    InputError,
+    atomic_write_json,
+    atomic_write_text,
+    dump_json,
+    load_model,
+    write_if_changed,
+)
 from .models import KIND_MAX_DURATION, BGMConfig, SceneFragment, Shot, ShotSpec, Storyboard
 from .pricing import VIDEO_MODELS, currency, tts_billed_chars, tts_cost, video_cost
-from .project import load_lore, load_manifest, media_path
+from .project import load_lore, load_manifest
 from .roles import check_fragment
 from .settings import WorkflowConfig, provider_for
 

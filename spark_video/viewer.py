@@ -63,7 +63,7 @@ MAX_LOG_ROWS = 5000  # raw rows shown; counts and sums always cover every line
 MAX_SRT_BYTES = 1024 * 1024
 
 SCENE_MD_RE = re.compile(r"^scene-(\d{1,3})\.md$")
-VERSION_RE = r"^{shot}-ver(\d+)\.mp4$"
+CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 
 # shown first, in this order, when present (the original viewer's choice of card keys)
 CARD_KEYS = ("age", "gender", "occupation", "archetype", "voice_style")
@@ -543,15 +543,17 @@ class _Reader:
         for c in calls:
             if c.shot:
                 by_shot[c.shot].append(c)
+        on_disk: dict[str, set[int]] = defaultdict(set)
         clips = self.paths.root / "clips"
-        clip_names = [p.name for p in clips.iterdir()] if clips.is_dir() else []
-        views = []
-        for i, shot in enumerate(storyboard.shots, 1):
-            views.append(self._shot(i, shot, by_shot.get(shot.id, []), clip_names))
-        return views
+        if clips.is_dir():
+            for p in clips.iterdir():
+                if m := CLIP_VERSION_RE.match(p.name):
+                    on_disk[m.group(1)].add(int(m.group(2)))
+        return [self._shot(i, shot, by_shot.get(shot.id, []), on_disk.get(shot.id, set()))
+                for i, shot in enumerate(storyboard.shots, 1)]
 
     def _shot(self, index: int, shot: Shot, calls: list[ModelCall],
-              clip_names: list[str]) -> ShotView:
+              on_disk: set[int]) -> ShotView:
         v = ShotView(shot=shot, index=index)
         state: ShotState | None = None
         sp = self.paths.shot_state(shot.id)
@@ -560,8 +562,6 @@ class _Reader:
                 state = load_model(ShotState, sp)
             except READ_ERRORS as e:
                 v.state_error = self.err(e)
-        pat = re.compile(VERSION_RE.format(shot=re.escape(shot.id)))
-        on_disk = {int(m.group(1)) for n in clip_names if (m := pat.match(n))}
         in_state = {a.version for a in state.attempts} if state else set()
         if state:
             v.winner_version = state.winner_version
@@ -648,6 +648,21 @@ def _call_summary(calls: list[ModelCall]) -> dict[str, Any]:
     }
 
 
+def _gate_row(g: Any) -> dict[str, Any]:
+    g = g if isinstance(g, dict) else {"gate": str(g)}
+    problems = g.get("problems") or []
+    if isinstance(problems, str):
+        problems = [problems]
+    return {
+        "gate": str(g.get("gate") or ""),
+        "label": str(g.get("label") or ""),
+        "open": bool(g.get("open")),
+        "approved_at": str(g.get("approved_at") or ""),
+        "note": str(g.get("note") or ""),
+        "problems": [str(p) for p in problems],
+    }
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -686,7 +701,8 @@ def render_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None)
                  r.manifest("prop", "Props")]
     scenes_by_id = {s.id: s for s in storyboard.scenes} if storyboard else {}
     escalations = [s for s in shots if s.escalation or s.needs_rewrite]
-    verdicts = Counter((s.best_review.verdict if s.best_review else "—") for s in shots)
+    verdicts = Counter(
+        (s.best_review.verdict if s.best_review else "not reviewed") for s in shots)
 
     ctx = {
         "paths": paths,
@@ -713,7 +729,7 @@ def render_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None)
         "calls": calls,
         "calls_shown": calls["calls"][:MAX_LOG_ROWS],
         "summary": summary,
-        "gates": gate_status,
+        "gates": None if gate_status is None else [_gate_row(g) for g in gate_status],
         "axes": AXES,
         "script_hash": "sha256-" + base64.b64encode(
             hashlib.sha256(TABS_JS.encode("utf-8")).digest()).decode("ascii"),

@@ -71,7 +71,7 @@ class OfflineText:
         scenes = []
         for i in range(1, n + 1):
             k = _h(d["premise"], i)
-            chars = [cast[(i - 1 + j) % len(cast)] for j in range(min(2, len(cast)))] if cast else []
+            chars = [cast[(i - 1 + j) % len(cast)] for j in range(min(2, len(cast)))]
             scenes.append({
                 "num": i, "id": f"S{i:02d}",
                 "title": f"Part {i}",

@@ -1,0 +1,443 @@
+"""DashScope providers (`bl`, `wan27`): video, review, text, TTS and images over HTTP.
+
+The HTTP plumbing (retries, uploads, tasks, downloads, slots) is in dashscope_http.py; chat
+(text and review) in openai_compat.py against DashScope's compatible-mode base. This module
+holds the capability clients and `make()`, which the registry calls.
+
+Video lifecycle (crash-safe, cost-aware), `DashScopeVideo.render`:
+  plan model/kind (capabilities.plan) → check the request against the model's table (before
+  paying) → upload local media (oss://, or small images as data URIs) → take a per-model slot
+  → under the episode's budget lock: check the budget, submit, log the submit line, call
+  `on_submitted(PendingTask)` → poll with growing interval → download at once → verify the
+  mp4 (media.probe) → log the settling line with usage seconds and cost.
+  With `pending` (or an unsettled submit for the same shot, attempt, model and prompt found in
+  the call log) it never submits: it polls that task on the base URL it was submitted to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import capabilities
+from ..budget import budget_lock, ensure_budget, is_settling, read_calls
+from ..io import atomic_write_bytes
+from ..media import MediaError, canvas_size, probe, run
+from ..models import ShotSpec
+from ..pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
+from .base import (
+    CallContext,
+    ContentRejected,
+    PendingTask,
+    ProviderError,
+    RenderResult,
+)
+from .dashscope_http import (
+    MODERATION_CODES,
+    TERMINAL,
+    ConnSettings,
+    DashScopeTransport,
+    HttpTransport,
+)
+from .openai_compat import DEFAULT_REVIEW_MODEL, DEFAULT_TEXT_MODEL, ChatClient, ChatReview, ChatText
+
+VIDEO_PATH = "services/aigc/video-generation/video-synthesis"
+MM_GEN_PATH = "services/aigc/multimodal-generation/generation"
+COSY_PATH = "services/audio/tts/SpeechSynthesizer"
+DEFAULT_IMAGE_MODEL = "wan2.6-t2i"
+TRANSIENT_TASK_CODES = {"InternalError", "ServiceUnavailable", "Throttling", "RequestTimeOut",
+                        "InternalError.Algo", "InternalError.Timeout"}
+
+
+def _env_or(cfg: Any, env: str, key: str, default: str) -> str:
+    return os.environ.get(env) or getattr(cfg, key, None) or default
+
+
+def make(capability: str, name: str, cfg: Any) -> Any:
+    """The DashScope client for one capability; fails at once without DASHSCOPE_API_KEY."""
+    settings = ConnSettings.from_env(cfg, provider=name)
+    if capability == "video":
+        return DashScopeVideo(name, settings, cfg)
+    if capability in ("text", "review"):
+        chat = ChatClient(name, HttpTransport(settings.compatible_base_url, settings.api_key,
+                                              settings), dashscope=True)
+        if capability == "text":
+            return ChatText(chat, _env_or(cfg, "SPARK_VIDEO_TEXT_MODEL", "text_model",
+                                          DEFAULT_TEXT_MODEL))
+        model = (os.environ.get("SPARK_VIDEO_REVIEW_MODEL")
+                 or os.environ.get("SPARK_VIDEO_REVIEW_OMNI_MODEL")
+                 or getattr(cfg, "review_model", None) or DEFAULT_REVIEW_MODEL)
+        native = DashScopeTransport(settings)
+        return ChatReview(chat, model, media_url=native.media_url)
+    if capability == "tts":
+        return DashScopeTTS(name, settings, cfg)
+    if capability == "image":
+        return DashScopeImage(name, settings, cfg)
+    raise ValueError(f"unknown capability {capability!r}")
+
+
+def pending_from_log(paths: Any, shot: str | None, attempt: int | None, model: str,
+                     prompt: str | None) -> PendingTask | None:
+    """An unsettled submit in the call log for exactly this shot, attempt, model and prompt:
+    the previous run was killed after paying; resume it instead of paying again."""
+    recs = read_calls(paths.model_calls)
+    settled = {r["task_id"] for r in recs if is_settling(r)}
+    for r in reversed(recs):
+        ep = str(r.get("endpoint") or "")
+        if (ep.endswith("(submit)") and r.get("task_id") and r["task_id"] not in settled
+                and r.get("shot") == shot and r.get("attempt") == attempt
+                and r.get("model") == model and r.get("prompt") == prompt):
+            base = ep[: -len(" (submit)")]
+            base = base[: -len("/" + VIDEO_PATH)] if base.endswith("/" + VIDEO_PATH) else None
+            return PendingTask(task_id=r["task_id"], base_url=base)
+    return None
+
+
+def _refs_to_names(prompt: str, names: list[str]) -> str:
+    """r2v prompt rendered as i2v: '[Image 2]' / 'Image 2' / '图2' -> the character's name."""
+    def sub(m: re.Match[str]) -> str:
+        i = int(m.group(1)) - 1
+        return names[i] if 0 <= i < len(names) else "the character"
+    prompt = re.sub(r"\[?\bImage\s*(\d+)\]?", sub, prompt)
+    return re.sub(r"图(\d+)", sub, prompt)
+
+
+class DashScopeVideo:
+    """happyhorse-1.0 (bl default), wan2.6 (legacy protocol) and wan2.7 (wan27) video."""
+
+    def __init__(self, name: str, settings: ConnSettings, cfg: Any,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.name = name
+        self.settings = settings
+        self.cfg = cfg
+        self.sleep = sleep
+
+    # ---------------------------------------------------------------- request building
+    def build(self, ctx: CallContext, spec: ShotSpec, prompt: str, first_frame: Path | None,
+              media: list[Path], transport: DashScopeTransport | None
+              ) -> tuple[capabilities.CheckedRequest, dict[str, Any], str, bool]:
+        """(checked request, body, prompt sent, uses oss://). transport=None: dry (no upload)."""
+        shot = spec.shot
+        kind = shot.kind
+        if kind == "r2v" and not media and not first_frame:
+            kind = "t2v"  # nothing to reference: plain text-to-video
+        if kind == "i2v" and not first_frame and not media:
+            raise capabilities.CapabilityError(
+                f"shot {shot.id} is i2v but has neither a first frame nor an image")
+        model, eff = capabilities.plan(self.name, kind, first_frame=bool(first_frame),
+                                       cfg=self.cfg)
+        c = capabilities.caps(model)
+        sent = prompt
+        frame: Path | None = None
+        refs: list[Path] = []
+        if eff == "i2v":
+            frame = first_frame or media[0]
+            if kind == "r2v":  # references cannot ride along: name them in the prompt
+                sent = _refs_to_names(prompt, list(shot.characters))
+        elif eff == "r2v":
+            refs = list(media)
+            frame = first_frame  # wan2.7 only (plan() guarantees)
+        checked = capabilities.check_request(
+            model, eff, shot.duration, spec.resolution, spec.ratio, sent,
+            len(refs) + (1 if frame else 0), first_frame=bool(frame and refs))
+
+        def url(p: Path) -> str:
+            return transport.media_url(p, model) if transport else f"file://{p}"
+
+        seed = shot.seed if shot.seed is not None else (spec.scene.seed if spec.scene else None)
+        params: dict[str, Any] = {"resolution": checked.resolution, "duration": checked.duration,
+                                  "watermark": False}
+        inp: dict[str, Any] = {"prompt": sent}
+        if c.protocol == "media":
+            items: list[dict[str, Any]] = [{"type": "reference_image", "url": url(p)}
+                                           for p in refs]
+            if frame:
+                items.append({"type": "first_frame", "url": url(frame)})
+            if items:
+                inp["media"] = items
+            if c.family == "wan2.7":
+                params["prompt_extend"] = False
+                if shot.negative_prompt:
+                    inp["negative_prompt"] = shot.negative_prompt
+            if checked.ratio and not frame:
+                params["ratio"] = checked.ratio
+        else:  # legacy wan2.6: img_url / reference_urls / size
+            params["prompt_extend"] = False
+            if shot.negative_prompt:
+                inp["negative_prompt"] = shot.negative_prompt
+            if eff == "i2v":
+                inp["img_url"] = url(frame)  # type: ignore[arg-type]
+            else:
+                w, h = canvas_size(checked.resolution, checked.ratio or "16:9")
+                params.pop("resolution")
+                params["size"] = f"{w}*{h}"
+                if refs:
+                    inp["reference_urls"] = [url(p) for p in refs]
+        if seed is not None:
+            params["seed"] = seed
+        body = {"model": model, "input": inp, "parameters": params}
+        uses_oss = "oss://" in repr(inp)
+        return checked, body, sent, uses_oss
+
+    def estimate(self, spec: ShotSpec, *, first_frame: bool) -> tuple[str, int, float | None]:
+        """(model, billed seconds, cost) the render of `spec` will have (no retries)."""
+        model, _ = capabilities.plan(self.name, spec.shot.kind, first_frame=first_frame,
+                                     cfg=self.cfg)
+        secs = capabilities.effective_duration(model, spec.shot.duration)
+        return model, secs, video_cost(model, spec.resolution.upper(), secs)
+
+    # ---------------------------------------------------------------- render
+    def render(self, ctx: CallContext, spec: ShotSpec, prompt: str, out: Path, *,
+               first_frame: Path | None, media: list[Path],
+               pending: PendingTask | None = None,
+               on_submitted: Callable[[PendingTask], None] | None = None) -> RenderResult:
+        out = Path(out)
+        checked, body, sent, uses_oss = self.build(ctx, spec, prompt, first_frame, media, None)
+        model = checked.model
+        if pending is None:
+            pending = pending_from_log(ctx.paths, ctx.shot, ctx.attempt, model, sent)
+            if pending and on_submitted:
+                on_submitted(pending)
+        if pending is not None:
+            t = DashScopeTransport(self.settings, base_url=pending.base_url, sleep=self.sleep)
+            with capabilities_slot(model, self.settings):
+                return self._finish(ctx, t, pending.task_id, checked, sent, out, resumed=True)
+
+        t = DashScopeTransport(self.settings, sleep=self.sleep)
+        if any(not str(p).startswith(("http", "oss:", "data:")) for p in
+               [*(media or []), *([first_frame] if first_frame else [])]):
+            with ctx.timed(self.name, model, "uploads (getPolicy + oss)") as rec:
+                checked, body, sent, uses_oss = self.build(ctx, spec, prompt, first_frame,
+                                                           media, t)
+                rec["billed_units"] = None
+        est = video_cost(model, checked.resolution, checked.duration)
+        with capabilities_slot(model, self.settings):
+            with budget_lock(ctx.paths):
+                ensure_budget(ctx, est, what=f"{spec.shot.id} ({model}, {checked.duration}s "
+                              f"at {checked.resolution})", model=model)
+                submit_ep = f"{t.base_url}/{VIDEO_PATH} (submit)"
+                with ctx.timed(self.name, model, submit_ep, prompt=sent) as rec:
+                    ans = t.submit(VIDEO_PATH, body, oss=uses_oss)
+                    task_id = ans["output"]["task_id"]
+                    rec.update(task_id=task_id, billed_units=float(checked.duration),
+                               unit="second")
+            task = PendingTask(task_id=task_id, base_url=t.base_url)
+            if on_submitted:
+                on_submitted(task)
+            return self._finish(ctx, t, task_id, checked, sent, out, resumed=False)
+
+    def _poll(self, t: DashScopeTransport, task_id: str) -> dict[str, Any]:
+        s = self.settings
+        interval = s.poll_interval_s
+        deadline = time.monotonic() + s.render_timeout_s
+        while True:
+            ans = t.get_task(task_id)
+            status = (ans.get("output") or {}).get("task_status", "UNKNOWN")
+            if status in TERMINAL:
+                return ans
+            if time.monotonic() + interval > deadline:
+                raise ProviderError(
+                    f"task {task_id} is still {status} after {s.render_timeout_s:.0f}s "
+                    "(SPARK_VIDEO_RENDER_TIMEOUT_S). Its id is kept in the shot's state: "
+                    "running the build again resumes polling it (no new submission).",
+                    code="PollTimeout", retryable=True)
+            self.sleep(interval)
+            interval = min(s.poll_max_s, interval + max(0.5 * s.poll_interval_s, 0.001))
+
+    def _finish(self, ctx: CallContext, t: DashScopeTransport, task_id: str,
+                checked: capabilities.CheckedRequest, sent: str, out: Path, *,
+                resumed: bool) -> RenderResult:
+        model = checked.model
+        ep = f"tasks/{task_id}"
+        t0 = time.monotonic()
+        try:
+            ans = self._poll(t, task_id)
+        except ProviderError as e:
+            ctx.record(provider=self.name, model=model, endpoint=ep, task_id=task_id,
+                       status="error", error=str(e),
+                       duration_ms=int((time.monotonic() - t0) * 1000))
+            raise
+        o = ans.get("output") or {}
+        status = o.get("task_status")
+        if status != "SUCCEEDED":
+            code, msg = o.get("code"), o.get("message")
+            billed = 0.0
+            if status == "UNKNOWN":
+                billed = float(checked.duration)  # may have run and expired: assume paid
+                err = (f"task {task_id} on {t.base_url} is UNKNOWN: it does not exist or has "
+                       "expired (task ids live 24 h). Its result cannot be fetched; render "
+                       "the shot again (a new paid task).")
+                code = "TaskExpired"
+            else:
+                err = (f"task {task_id} ({model}) {status}: {code or 'error'}: "
+                       f"{msg or '(no message)'}")
+            ctx.record(provider=self.name, model=model, endpoint=ep, task_id=task_id,
+                       status="error", error=err, billed_units=billed, unit="second",
+                       cost=video_cost(model, checked.resolution, billed) if billed else 0.0,
+                       currency=currency(model),
+                       duration_ms=int((time.monotonic() - t0) * 1000))
+            if code in MODERATION_CODES or (msg and "inappropriate" in msg.lower()):
+                raise ContentRejected(err + " — content moderation; rewrite the prompt",
+                                      code=code)
+            raise ProviderError(err, code=code, retryable=code in TRANSIENT_TASK_CODES)
+        usage = ans.get("usage") or {}
+        billed = usage.get("duration")
+        if billed is None:
+            billed = usage.get("video_duration") or checked.duration
+        billed = float(billed)
+        sr = usage.get("SR")
+        res = f"{sr}P" if sr else checked.resolution
+        cost = video_cost(model, res, billed)
+        video_url = o.get("video_url") or ((o.get("results") or [{}])[0].get("url"))
+        rec: dict[str, Any] = dict(provider=self.name, model=model, endpoint=ep,
+                                   task_id=task_id, billed_units=billed, unit="second",
+                                   cost=cost, currency=currency(model))
+        try:
+            if not video_url:
+                raise ProviderError(f"task {task_id} SUCCEEDED without a video_url",
+                                    code="BadResponse")
+            tmp = out.with_name(f".{out.stem}.download.mp4")
+            t.download(video_url, tmp, what=f"result of task {task_id}")
+            try:
+                info = probe(tmp)
+                if not info.has_video or info.duration <= 0:
+                    raise MediaError(f"{tmp}: no video stream")
+            except MediaError as e:
+                tmp.unlink(missing_ok=True)
+                raise ProviderError(f"task {task_id}: the downloaded file is not a playable "
+                                    f"mp4 ({e})", code="BadVideo", retryable=True) from None
+            os.replace(tmp, out)
+        except ProviderError as e:
+            ctx.record(status="error", error=str(e),
+                       duration_ms=int((time.monotonic() - t0) * 1000), **rec)
+            raise
+        ctx.record(status="ok", duration_ms=int((time.monotonic() - t0) * 1000), **rec)
+        return RenderResult(model=model, duration_s=info.duration, task_id=task_id,
+                            billed_seconds=billed, cost=cost, sent_prompt=sent)
+
+
+def capabilities_slot(model: str, settings: ConnSettings):  # noqa: ANN201 - context manager
+    from .dashscope_http import model_slot
+
+    return model_slot(model, settings)
+
+
+# --------------------------------------------------------------------------- TTS
+
+
+class DashScopeTTS:
+    """CosyVoice over HTTP (SpeechSynthesizer) and Qwen-TTS (multimodal-generation)."""
+
+    def __init__(self, name: str, settings: ConnSettings, cfg: Any):
+        self.name = name
+        self.settings = settings
+        self.cfg = cfg
+
+    def synthesize(self, ctx: CallContext, text: str, out: Path, *, voice: str,
+                   rate: float) -> Path:
+        out = Path(out)
+        model = getattr(ctx.cfg, "narrator_tts_model", None) or "cosyvoice-v3-flash"
+        chars = tts_billed_chars(text)
+        est = tts_cost(model, chars)
+        t = DashScopeTransport(self.settings)
+        fmt = "wav" if out.suffix.lower() == ".wav" else "mp3"
+        with budget_lock(ctx.paths):
+            ensure_budget(ctx, est, what=f"TTS of {chars} characters", model=model)
+        with ctx.timed(self.name, model, COSY_PATH if model.startswith("cosyvoice")
+                       else MM_GEN_PATH, prompt=text[:500]) as rec:
+            if model.startswith("cosyvoice"):
+                ans = t.json("POST", COSY_PATH, where=f"tts {model}", json_body={
+                    "model": model, "input": {"text": text, "voice": voice, "format": fmt,
+                                              "sample_rate": 24000, "rate": rate}})
+                got_fmt, stretch = fmt, 1.0
+            else:  # Qwen-TTS: wav, no rate parameter -> atempo afterwards
+                ans = t.json("POST", MM_GEN_PATH, where=f"tts {model}", json_body={
+                    "model": model, "input": {"text": text, "voice": voice}})
+                got_fmt, stretch = "wav", rate
+            audio = (ans.get("output") or {}).get("audio") or {}
+            if not audio.get("url"):
+                raise ProviderError(f"tts {model}: no output.audio.url in the answer",
+                                    code="BadResponse")
+            tmp = out.with_name(f".{out.stem}.download.{got_fmt}")
+            t.download(audio["url"], tmp, what=f"tts audio ({model})")
+            if got_fmt != fmt or abs(stretch - 1.0) > 1e-3:
+                conv = out.with_name(f".{out.stem}.conv{out.suffix}")
+                args = ["-y", "-i", str(tmp)]
+                if abs(stretch - 1.0) > 1e-3:
+                    args += ["-filter:a", f"atempo={min(max(stretch, 0.5), 2.0):.3f}"]
+                run([*args, str(conv)], what=f"converting TTS audio to {out.name}")
+                tmp.unlink(missing_ok=True)
+                tmp = conv
+            try:
+                probe(tmp)
+            except MediaError as e:
+                raise ProviderError(f"tts {model}: the audio is unreadable ({e})",
+                                    code="BadAudio") from None
+            os.replace(tmp, out)
+            usage = ans.get("usage") or {}
+            billed = int(usage.get("characters") or chars)
+            rec.update(billed_units=float(billed), unit="char", cost=tts_cost(model, billed),
+                       currency=currency(model))
+        return out
+
+
+# --------------------------------------------------------------------------- images
+
+
+class DashScopeImage:
+    """Portraits, sets, props through the synchronous multimodal-generation endpoint."""
+
+    def __init__(self, name: str, settings: ConnSettings, cfg: Any):
+        self.name = name
+        self.settings = settings
+        self.cfg = cfg
+
+    def generate(self, ctx: CallContext, prompt: str, out: Path, *, size: str,
+                 label: str = "") -> Path:
+        out = Path(out)
+        model = _env_or(self.cfg, "SPARK_VIDEO_IMAGE_MODEL", "image_model", DEFAULT_IMAGE_MODEL)
+        est = unit_price(model, "image_number")
+        size = re.sub(r"\s*[x×X]\s*", "*", size.strip())
+        t = DashScopeTransport(self.settings)
+        with budget_lock(ctx.paths):
+            ensure_budget(ctx, est, what=f"image {label or out.name}", model=model)
+        with ctx.timed(self.name, model, MM_GEN_PATH, prompt=prompt[:500]) as rec:
+            ans = t.json("POST", MM_GEN_PATH, where=f"image {model}", json_body={
+                "model": model,
+                "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+                "parameters": {"size": size, "n": 1, "watermark": False,
+                               "prompt_extend": False}})
+            url = None
+            for ch in (ans.get("output") or {}).get("choices") or []:
+                for part in ((ch.get("message") or {}).get("content") or []):
+                    if isinstance(part, dict) and part.get("image"):
+                        url = part["image"]
+                        break
+                if url:
+                    break
+            if not url:
+                raise ProviderError(f"image {model}: no image URL in the answer",
+                                    code="BadResponse")
+            tmp = out.with_name(f".{out.stem}.download")
+            t.download(url, tmp, what=f"image ({model})")
+            try:
+                from PIL import Image
+
+                with Image.open(tmp) as im:
+                    im.load()
+                    import io as _io
+
+                    buf = _io.BytesIO()
+                    im.convert("RGB").save(buf, format="PNG")
+                atomic_write_bytes(out, buf.getvalue())
+            except Exception as e:  # noqa: BLE001 - any decode failure is a bad image
+                raise ProviderError(f"image {model}: unreadable image ({e})",
+                                    code="BadImage") from None
+            finally:
+                tmp.unlink(missing_ok=True)
+            rec.update(billed_units=1.0, unit="image", cost=est, currency=currency(model))
+        return out

@@ -1,0 +1,348 @@
+"""OpenAI-compatible chat: text roles and clip review, for DashScope's compatible mode and for
+any OpenAI-compatible server (provider `openai`: OPENAI_BASE_URL, OPENAI_API_KEY).
+
+- `ChatClient.chat()` posts /chat/completions, plain JSON or SSE (`stream: true`, which the
+  Qwen-Omni models require), joins `delta.content`, and logs one call line with token usage
+  and cost (from the price table, or None = no price data).
+- `ChatText.complete()` answers a role prompt, with JSON mode where the role needs structure.
+- `ChatReview.review()` sends the clip (and the cast portraits) with the six-axis rubric and
+  parses {"breakdown", "verdict", "critique"}; our ACCEPT rule decides (roles.decide), the
+  model's verdict is kept as model_verdict; an unusable answer is an ERROR review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..models import AXES, Review, ShotSpec
+from ..pricing import price_table
+from .base import CallContext, ProviderError
+from .dashscope_http import (
+    RETRY_STATUS,
+    ConnSettings,
+    DashScopeError,
+    HttpTransport,
+    data_uri,
+    error_fields,
+    raise_for_code,
+)
+
+DEFAULT_TEXT_MODEL = "qwen-plus"
+DEFAULT_REVIEW_MODEL = "qwen3.5-omni-plus"  # the original's `bl omni` default
+
+RUBRIC = """You are a strict film editor reviewing one AI-generated video clip for a short \
+episode. Score six axes, each an integer 0-10:
+- logic: action and camera serve the narrative purpose; continuity with the first frame.
+- proportion: anatomy, scale, perspective, hands.
+- physics: gravity, collisions, cloth, hair, fluids.
+- style: matches the mood anchor and visual style; no forbidden items.
+- cast_match: each visible face matches the same-named attached portrait; strangers score low.
+- dialog_attribution: the right mouth speaks each line; 10 if there is no dialog.
+Write the critique in English with timecodes (e.g. "0:02 the left hand melts").
+Answer with ONE JSON object and nothing else:
+{"breakdown": {"logic": n, "proportion": n, "physics": n, "style": n, "cast_match": n, \
+"dialog_attribution": n}, "verdict": "ACCEPT" or "REJECT", "critique": "..."}"""
+
+
+def token_cost(model: str, usage: dict[str, Any]) -> float | None:
+    entry = price_table().get(model)
+    if not entry or not entry.prices or not usage:
+        return None
+    prices = {p.type: p.price for p in entry.prices if p.unit == "1M_tokens"}
+    if "input_token" not in prices or "output_token" not in prices:
+        return None
+    pin = int(usage.get("prompt_tokens") or 0)
+    pout = int(usage.get("completion_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    audio_in = int(details.get("audio_tokens") or 0) if isinstance(details, dict) else 0
+    cost = (pin - audio_in) * prices["input_token"] + pout * prices["output_token"]
+    cost += audio_in * prices.get("input_token_audio", prices["input_token"])
+    return round(cost / 1e6, 6)
+
+
+def _needs_stream(model: str) -> bool:
+    flag = os.environ.get("SPARK_VIDEO_REVIEW_STREAM")
+    if flag:
+        return flag.strip().lower() in ("1", "true", "yes", "on")
+    return "omni" in model.lower()
+
+
+class ChatClient:
+    """POST {base}/chat/completions with retries; SSE when streaming."""
+
+    def __init__(self, provider: str, transport: HttpTransport, *, dashscope: bool):
+        self.provider = provider
+        self.t = transport
+        self.dashscope = dashscope
+
+    def chat(self, ctx: CallContext, *, model: str, messages: list[dict[str, Any]],
+             json_mode: bool = False, stream: bool = False, oss: bool = False,
+             extra: dict[str, Any] | None = None, prompt_note: str | None = None) -> str:
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        if json_mode:
+            body["response_format"] = {"type": "json_object"}
+        if self.dashscope and not stream:
+            body["enable_thinking"] = False  # hybrid-thinking Qwen3 models refuse non-stream
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+            if "omni" in model.lower():
+                body["modalities"] = ["text"]
+        body.update(extra or {})
+        headers = {"X-DashScope-OssResourceResolve": "enable"} if oss else None
+        with ctx.timed(self.provider, model, "chat/completions",
+                       prompt=prompt_note) as rec:
+            if stream:
+                text, usage = self._stream(body, headers, model)
+            else:
+                out = self.t.json("POST", "chat/completions", json_body=body, headers=headers,
+                                  where=f"chat {model}")
+                try:
+                    text = out["choices"][0]["message"]["content"] or ""
+                except (KeyError, IndexError, TypeError):
+                    raise DashScopeError(f"chat {model}: no choices[0].message.content in the "
+                                         "answer", code="BadResponse") from None
+                if isinstance(text, list):  # some servers answer content parts
+                    text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+                usage = out.get("usage") or {}
+            if usage:
+                rec["billed_units"] = float(usage.get("total_tokens") or
+                                            (usage.get("prompt_tokens") or 0)
+                                            + (usage.get("completion_tokens") or 0))
+                rec["unit"] = "token"
+                rec["cost"] = token_cost(model, usage)
+                if rec["cost"] is not None:
+                    rec["currency"] = price_table()[model].currency
+        return text
+
+    def _stream(self, body: dict[str, Any], headers: dict[str, str] | None,
+                model: str) -> tuple[str, dict[str, Any]]:
+        where = f"chat {model} (stream)"
+        for attempt in range(self.t.settings.retries + 1):
+            try:
+                with self.t.client.stream("POST", self.t.url("chat/completions"), json=body,
+                                          headers=headers) as r:
+                    if r.status_code >= 400:
+                        r.read()
+                        try:
+                            err = r.json()
+                        except ValueError:
+                            err = None
+                        code, message, rid = error_fields(err)
+                        if r.status_code in RETRY_STATUS and attempt < self.t.settings.retries:
+                            self.t.sleep(self.t.backoff(attempt, r.headers.get("retry-after")))
+                            continue
+                        raise_for_code(code, message or r.text[:300], status=r.status_code,
+                                       request_id=rid, where=where)
+                    return parse_sse(r.iter_lines(), where)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout,
+                    httpx.RemoteProtocolError) as e:
+                if attempt >= self.t.settings.retries:
+                    raise ProviderError(f"{where}: {type(e).__name__}", code="TransportError",
+                                        retryable=True) from None
+                self.t.sleep(self.t.backoff(attempt))
+        raise ProviderError(f"{where}: gave up after retries", code="Throttling",
+                            retryable=True)
+
+
+def parse_sse(lines: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """Join `delta.content` of an SSE chat stream; events may span several data: lines."""
+    parts: list[str] = []
+    usage: dict[str, Any] = {}
+    buf: list[str] = []
+
+    def flush() -> bool:
+        nonlocal usage
+        if not buf:
+            return False
+        data = "\n".join(buf)
+        buf.clear()
+        if data.strip() == "[DONE]":
+            return True
+        try:
+            ev = json.loads(data)
+        except json.JSONDecodeError:
+            raise DashScopeError(f"{where}: malformed SSE event", code="BadResponse") from None
+        if ev.get("error") or (ev.get("code") and not ev.get("choices")):
+            code, message, rid = error_fields(ev)
+            raise_for_code(code, message, status=None, request_id=rid, where=where)
+        for ch in ev.get("choices") or []:
+            c = (ch.get("delta") or {}).get("content")
+            if isinstance(c, str):
+                parts.append(c)
+        if ev.get("usage"):
+            usage = ev["usage"]
+        return False
+
+    for line in lines:
+        if line == "":
+            if flush():
+                break
+        elif line.startswith("data:"):
+            buf.append(line[5:].lstrip(" "))
+        # comments (":...") and other fields (event:, id:) are ignored
+    else:
+        flush()
+    return "".join(parts), usage
+
+
+class ChatText:
+    def __init__(self, chat: ChatClient, model: str):
+        self.chat = chat
+        self.model = model
+        self.name = chat.provider
+
+    def complete(self, ctx: CallContext, *, role: str, system: str, user: str,
+                 json_mode: bool = False, data: dict[str, Any] | None = None) -> str:
+        if json_mode and "json" not in (system + user).lower():
+            system = f"{system}\nReply with one JSON object."  # JSON mode requires the word
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return self.chat.chat(ctx, model=self.model, messages=messages, json_mode=json_mode,
+                              stream=_needs_stream(self.model) and "omni" in self.model,
+                              prompt_note=f"role={role}")
+
+
+def extract_json_object(text: str) -> dict[str, Any]:
+    s = text.strip()
+    fence = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", s, re.S)
+    if fence:
+        s = fence.group(1)
+    elif not s.startswith("{"):
+        a, b = s.find("{"), s.rfind("}")
+        if a < 0 or b <= a:
+            raise ValueError("no JSON object in the answer")
+        s = s[a:b + 1]
+    obj = json.loads(s)
+    if not isinstance(obj, dict):
+        raise ValueError("the answer is not a JSON object")
+    return obj
+
+
+def parse_review(text: str) -> tuple[dict[str, float], str | None, str]:
+    """(breakdown, model verdict, critique) from the reviewer's answer; ValueError if unusable."""
+    try:
+        obj = extract_json_object(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg})") from e
+    bd = obj.get("breakdown")
+    if not isinstance(bd, dict):
+        raise ValueError("no 'breakdown' object")
+    out: dict[str, float] = {}
+    for axis in AXES:
+        v = bd.get(axis)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"axis {axis!r} is missing or not a number")
+        if not 0 <= v <= 10:
+            raise ValueError(f"axis {axis!r}={v} is outside 0-10")
+        out[axis] = float(v)
+    verdict = obj.get("verdict")
+    verdict = str(verdict).upper() if verdict is not None else None
+    critique = obj.get("critique") or ""
+    if not isinstance(critique, str):
+        critique = json.dumps(critique, ensure_ascii=False)
+    return out, verdict, critique
+
+
+class ChatReview:
+    """Six-axis clip review through a multimodal chat model."""
+
+    def __init__(self, chat: ChatClient, model: str, *, media_url: Any = None):
+        self.chat = chat
+        self.model = model
+        self.name = chat.provider
+        # media_url(path, model) -> URL; default: data URIs (generic OpenAI servers)
+        self.media_url = media_url
+
+    def _url(self, path: Path) -> str:
+        return self.media_url(path, self.model) if self.media_url else data_uri(Path(path))
+
+    def brief(self, ctx: CallContext, spec: ShotSpec, version: int,
+              portraits: list[Path]) -> str:
+        s = spec.shot
+        lines = [f"Shot {s.id} (version {version}), {s.kind}, {s.duration}s.",
+                 f"Prompt: {s.prompt}"]
+        if s.narrative_purpose:
+            lines.append(f"Narrative purpose: {s.narrative_purpose}")
+        if spec.mood_anchor:
+            lines.append(f"Mood anchor: {spec.mood_anchor}")
+        if s.characters:
+            names = ", ".join(s.characters)
+            lines.append(f"Characters: {names}. The images after the video are their "
+                         f"portraits, in this order: {names}."[: 2000])
+        if s.dialog:
+            lines.append("Dialog: " + " / ".join(f"{d.speaker}: {d.text}" for d in s.dialog))
+        else:
+            lines.append("Dialog: none (dialog_attribution = 10).")
+        lines.append("Answer in JSON as instructed.")
+        return "\n".join(lines)
+
+    def review(self, ctx: CallContext, spec: ShotSpec, clip: Path, *, version: int,
+               first_frame: Path | None, portraits: list[Path]) -> Review:
+        from ..roles import decide  # late import: roles imports the provider registry
+
+        thr, floor = ctx.cfg.review_threshold, ctx.cfg.review_veto_floor
+        base = {"version": version, "shot_id": spec.shot.id, "reviewer": self.model,
+                "threshold": thr, "veto_floor": floor}
+        try:
+            content: list[dict[str, Any]] = [
+                {"type": "video_url", "video_url": {"url": self._url(clip)}}]
+            for p in portraits:
+                content.append({"type": "image_url", "image_url": {"url": self._url(p)}})
+            content.append({"type": "text", "text": self.brief(ctx, spec, version, portraits)})
+            messages = [{"role": "system", "content": RUBRIC},
+                        {"role": "user", "content": content}]
+            text = self.chat.chat(ctx, model=self.model, messages=messages,
+                                  stream=_needs_stream(self.model),
+                                  oss=any(str(c.get(c["type"], {}).get("url", "")).startswith(
+                                      "oss://") for c in content if c["type"] != "text"),
+                                  json_mode=not _needs_stream(self.model),
+                                  prompt_note=f"review {spec.shot.id} v{version}")
+        except ProviderError as e:
+            return Review(verdict="ERROR", error=str(e), critique="", **base)
+        try:
+            breakdown, model_verdict, critique = parse_review(text)
+        except ValueError as e:
+            return Review(verdict="ERROR", error=f"unusable review answer: {e}",
+                          critique=text[:2000], **base)
+        review = Review(verdict="REJECT", breakdown=breakdown, model_verdict=model_verdict,
+                        critique=critique, **base)
+        return decide(review, thr, floor)
+
+
+# --------------------------------------------------------------------------- openai provider
+
+
+def openai_settings(cfg: Any = None) -> tuple[str, str]:
+    base = (os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
+    key = (os.environ.get("OPENAI_API_KEY") or "").strip()
+    if not base:
+        raise ProviderError("provider 'openai' needs OPENAI_BASE_URL (an OpenAI-compatible "
+                            "base such as http://127.0.0.1:8000/v1)", code="MissingBaseUrl")
+    if not key:
+        raise ProviderError("provider 'openai' needs OPENAI_API_KEY (set any value if your "
+                            "server needs no key)", code="MissingApiKey")
+    return base, key
+
+
+def make(capability: str, cfg: Any) -> Any:
+    """The `openai` provider: text and review through any OpenAI-compatible server."""
+    if capability not in ("text", "review"):
+        raise ProviderError(f"provider 'openai' serves text and review only, not {capability}; "
+                            f"set SPARK_VIDEO_{capability.upper()}_PROVIDER to bl or offline",
+                            code="Unsupported")
+    base, key = openai_settings(cfg)
+    settings = ConnSettings.with_knobs(ConnSettings(api_key=key, base_url=base), cfg)
+    chat = ChatClient("openai", HttpTransport(base, key, settings), dashscope=False)
+    if capability == "text":
+        model = (os.environ.get("SPARK_VIDEO_TEXT_MODEL") or os.environ.get("OPENAI_MODEL")
+                 or getattr(cfg, "text_model", None) or DEFAULT_TEXT_MODEL)
+        return ChatText(chat, model)
+    model = (os.environ.get("SPARK_VIDEO_REVIEW_MODEL") or os.environ.get("OPENAI_MODEL")
+             or getattr(cfg, "review_model", None) or DEFAULT_REVIEW_MODEL)
+    return ChatReview(chat, model)

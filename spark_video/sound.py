@@ -1,0 +1,272 @@
+"""Sound: loudness targets, narration fitting, TTS cache, BGM choice and tracks, ducking.
+
+Levels (EBU R128):
+- speech (clip dialog + narration) is normalised to -16 LUFS integrated;
+- music to -30 LUFS (14 LU under the voice) at the default `bgm.volume` 0.25; the volume
+  moves that reference: `music dB = -30 + 20·log10(volume / 0.25)` (0.5 → -24, 1.0 → -18,
+  0 → muted). With no speech at all the music alone sits at -16 LUFS (as the original did);
+- music is ducked under speech by a sidechain compressor, faded in and out;
+- the master goes through a 4x-oversampled limiter, so its true peak stays <= -1.5 dBTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .io import load_model
+from .media import MediaError, ffmpeg_exe, probe
+from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
+from .paths import AUDIO_EXTS, EpisodePaths
+
+VOICE_LUFS = -16.0
+MUSIC_LUFS = -30.0
+TRUE_PEAK_DBTP = -1.5
+LIMIT_DBFS = -2.0  # limiter ceiling at 192 kHz: 0.5 dB of margin for the AAC encoder
+DEFAULT_VOLUME = 0.25
+SILENCE_LUFS = -70.0
+
+MAX_TEMPO = 1.8  # narration speed-up cap (the original's)
+FIT_TOLERANCE_S = 0.05
+MAX_TAIL_S = 1.0  # a narration shot ends at most this long after its TTS
+
+SAMPLE_RATE = 48000
+
+# sidechain ducking of the music under speech (speech sits around -19 dBFS RMS at -16 LUFS):
+# ~8-10 dB of gain reduction while someone speaks, back within half a second after.
+DUCK = "threshold=0.03:ratio=5:attack=15:release=450:knee=3:detection=rms"
+
+NO_MUSIC_PROMPT = (
+    "No background music, no score, no soundtrack: only diegetic sound, ambience and dialog."
+)
+NO_MUSIC_NEGATIVE = "background music, score, melody, BGM, music, soundtrack"
+
+
+class SoundError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------- forbid_model_bgm
+
+
+def apply_forbid_model_bgm(prompt: str, negative_prompt: str | None) -> tuple[str, str]:
+    """Add the no-music instruction to a video prompt and its negative prompt (idempotent)."""
+    prompt = (prompt or "").rstrip()
+    if NO_MUSIC_PROMPT not in prompt:
+        prompt = f"{prompt} {NO_MUSIC_PROMPT}".strip() if prompt else NO_MUSIC_PROMPT
+    neg = (negative_prompt or "").strip().rstrip(",").strip()
+    if NO_MUSIC_NEGATIVE not in neg:
+        neg = f"{neg}, {NO_MUSIC_NEGATIVE}" if neg else NO_MUSIC_NEGATIVE
+    return prompt, neg
+
+
+# --------------------------------------------------------------------------- BGM choice
+
+
+def load_bgm_config(paths: EpisodePaths, storyboard: Storyboard | None = None) -> BGMConfig:
+    """The episode's music choice: storyboard.bgm, else bgm-config.json, else off."""
+    if storyboard is not None and storyboard.bgm is not None:
+        return storyboard.bgm
+    if paths.bgm_config.exists():
+        return load_model(BGMConfig, paths.bgm_config)
+    return BGMConfig()
+
+
+def music_enabled(bgm: BGMConfig) -> bool:
+    return bool(bgm.enabled and bgm.mode != "off" and bgm.volume > 0)
+
+
+def list_bgm_tracks(paths: EpisodePaths) -> dict[str, Path]:
+    """Available tracks by stem; the episode's bgm/ overrides the project's bgm/."""
+    out: dict[str, Path] = {}
+    for folder in (paths.project_paths.bgm_dir, paths.bgm_dir):
+        if folder.is_dir():
+            for p in sorted(folder.iterdir()):
+                if p.is_file() and p.suffix.lower() in AUDIO_EXTS and not p.name.startswith("."):
+                    out[p.stem] = p
+    return out
+
+
+def resolve_bgm_track(paths: EpisodePaths, name: str) -> Path:
+    """A track name (stem, or file name with extension) → its file: episode bgm/ first."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise SoundError(f"bgm track {name!r} is not a plain track name")
+    for folder in (paths.bgm_dir, paths.project_paths.bgm_dir):
+        exact = folder / name
+        if exact.is_file() and exact.suffix.lower() in AUDIO_EXTS:
+            return exact
+        for ext in AUDIO_EXTS:
+            p = folder / f"{name}{ext}"
+            if p.is_file():
+                return p
+    have = ", ".join(sorted(list_bgm_tracks(paths))) or "none"
+    raise SoundError(
+        f"bgm track {name!r} not found in {paths.bgm_dir} or {paths.project_paths.bgm_dir} "
+        f"(available: {have}); fix bgm-config.json / the scene's bgm_track, or add the file"
+    )
+
+
+def music_gain_db(measured_lufs: float, volume: float, speech_present: bool) -> float:
+    target = (MUSIC_LUFS if speech_present else VOICE_LUFS) + 20 * math.log10(
+        max(volume, 1e-6) / DEFAULT_VOLUME)
+    if not math.isfinite(measured_lufs) or measured_lufs <= SILENCE_LUFS:
+        return 0.0
+    return target - measured_lufs
+
+
+def speech_gain_db(measured_lufs: float) -> float:
+    if not math.isfinite(measured_lufs) or measured_lufs <= SILENCE_LUFS:
+        return 0.0
+    return VOICE_LUFS - measured_lufs
+
+
+# --------------------------------------------------------------------------- loudness
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated: float  # LUFS (-inf/-70 for silence)
+    true_peak: float  # dBTP
+    lra: float = 0.0
+
+
+_I = re.compile(r"I:\s+(-?[\d.]+|-inf|nan)\s+LUFS")
+_LRA = re.compile(r"LRA:\s+(-?[\d.]+|nan)\s+LU\b")
+_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf|nan)\s+dBFS")
+
+
+def _num(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        return float("-inf")
+    return v if math.isfinite(v) else float("-inf")
+
+
+def parse_ebur128_summary(stderr: str) -> Loudness:
+    """Parse the (last) summary an `ebur128=peak=true` filter logs when it ends."""
+    idx = stderr.rfind("Summary:")
+    if idx < 0:
+        raise MediaError("ebur128 printed no summary")
+    tail = stderr[idx:]
+    mi, ml, mp = _I.search(tail), _LRA.search(tail), _PEAK.search(tail)
+    if not mi:
+        raise MediaError("ebur128 summary has no integrated loudness")
+    return Loudness(_num(mi.group(1)), _num(mp.group(1)) if mp else float("-inf"),
+                    _num(ml.group(1)) if ml else 0.0)
+
+
+def measure_graph(input_args: list[str], graph: str, label: str, *, what: str) -> Loudness:
+    """Integrated loudness and true peak of the audio label `label` of a filter graph."""
+    g = f"{graph};[{label}]ebur128=peak=true:framelog=quiet[_meas]" if graph else (
+        f"[{label}]ebur128=peak=true:framelog=quiet[_meas]")
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *input_args,
+            "-filter_complex", g, "-map", "[_meas]", "-f", "null", "-"]
+    proc = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise MediaError(f"ffmpeg failed while {what}: {tail}")
+    return parse_ebur128_summary(proc.stderr)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_loudness(path: str, _mtime: float, _size: int, start: float | None,
+                   duration: float | None) -> Loudness:
+    args = []
+    if start is not None:
+        args += ["-ss", f"{start:.3f}"]
+    if duration is not None:
+        args += ["-t", f"{duration:.3f}"]
+    args += ["-i", path]
+    return measure_graph(args, "", "0:a:0", what=f"measuring the loudness of {path}")
+
+
+def file_loudness(path: Path, start: float | None = None,
+                  duration: float | None = None) -> Loudness:
+    """EBU R128 loudness of an audio (or a/v) file's first audio stream (cached per file)."""
+    st = Path(path).stat()
+    return _file_loudness(str(Path(path).resolve()), st.st_mtime, st.st_size, start, duration)
+
+
+# --------------------------------------------------------------------------- narration
+
+
+@dataclass(frozen=True)
+class NarrationFit:
+    tts_s: float  # the TTS audio as synthesized
+    tempo: float  # atempo factor applied (1.0 = none; at most MAX_TEMPO)
+    spoken_s: float  # TTS length after the speed-up
+    span_s: float  # the shot's length in the cut (voice plays from its start)
+    freeze_s: float  # last frame held this long because the voice outlasts the clip
+    cut_s: float  # clip footage dropped because the clip outlasts voice + 1 s
+
+
+def fit_narration(tts_s: float, clip_s: float) -> NarrationFit:
+    """The original's fitting: speed up (≤1.8×) when the voice is longer than the clip; final
+    length = min(max(voice, clip), voice + 1 s): freeze the last frame or cut the clip."""
+    tempo = 1.0
+    if tts_s > clip_s + FIT_TOLERANCE_S and clip_s > 0:
+        tempo = min(MAX_TEMPO, tts_s / clip_s)
+    spoken = tts_s / tempo
+    span = min(max(spoken, clip_s), spoken + MAX_TAIL_S)
+    freeze = max(0.0, span - clip_s)
+    if freeze < 1e-3:
+        freeze = 0.0
+    return NarrationFit(tts_s, round(tempo, 4), spoken, span, freeze, max(0.0, clip_s - span))
+
+
+def atempo_chain(tempo: float) -> str:
+    """atempo accepts 0.5..100 per instance in recent ffmpeg; keep the chain form anyway."""
+    if abs(tempo - 1.0) < 1e-4:
+        return ""
+    parts = []
+    t = tempo
+    while t > 2.0:
+        parts.append("atempo=2.0")
+        t /= 2.0
+    parts.append(f"atempo={t:.5f}")
+    return ",".join(parts)
+
+
+def narrator_voice(shot: Shot, storyboard: Storyboard, cfg: WorkflowConfig) -> str:
+    return shot.narrator_voice or storyboard.narrator_voice or cfg.narrator_voice
+
+
+def tts_cache_key(text: str, voice: str, rate: float, model: str, provider: str = "") -> str:
+    blob = "\x1f".join([text.strip(), voice, f"{rate:.4f}", model, provider])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+
+def cached_tts(paths: EpisodePaths, cfg: WorkflowConfig, shot: Shot, storyboard: Storyboard,
+               tts: object) -> Path:
+    """The narration audio of one shot, synthesized once per (text, voice, rate, model)."""
+    from .providers.base import CallContext
+
+    text = (shot.narration_text or "").strip()
+    voice = narrator_voice(shot, storyboard, cfg)
+    rate = cfg.narrator_speech_rate
+    provider = str(getattr(tts, "name", type(tts).__name__))
+    key = tts_cache_key(text, voice, rate, cfg.narrator_tts_model, provider)
+    folder = paths.tts_dir
+    for p in sorted(folder.glob(f"{key}.*")) if folder.is_dir() else []:
+        if p.suffix.lower() in AUDIO_EXTS and p.stat().st_size > 0:
+            return p
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.partial.wav"
+    tmp.unlink(missing_ok=True)
+    ctx = CallContext(paths, cfg, phase="tts", shot=shot.id)
+    try:
+        produced = Path(tts.synthesize(ctx, text, tmp, voice=voice, rate=rate))
+        info = probe(produced)
+        if not info.has_audio or info.duration <= 0:
+            raise SoundError(f"TTS for shot {shot.id} produced no audio ({produced})")
+        final = folder / f"{key}{produced.suffix.lower() or '.wav'}"
+        produced.replace(final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final

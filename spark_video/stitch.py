@@ -1,0 +1,754 @@
+"""Stitch and sound (SPEC §9): every shot's winner onto one canvas, one ffmpeg pass.
+
+The plan (`plan_stitch`) decides, before any encoding, where every shot sits in the final
+cut: clip lengths (frame-exact), continuation takes (joined with a 1 s crossfade), narration
+fitting (speed-up ≤1.8×, freeze or cut so the shot lasts [TTS, TTS + 1 s]), crossfades
+between shots, music runs (global, or per scene with crossfades at scene boundaries). The
+SRT is written from the same plan, so cues match the cut.
+
+The render is then one ffmpeg run: every clip is decoded once, letterboxed onto the canvas at
+a constant frame rate, joined by `xfade`/`acrossfade` (or `concat` for hard cuts), narration
+laid in with `adelay`, speech normalised to -16 LUFS, music to -30 LUFS and ducked under the
+speech with `sidechaincompress`, master fades and a true-peak limiter, subtitles optionally
+burned in, encoded once (libx264 veryfast + AAC). Only the speech loudness is measured first,
+by an audio-only pass (no video is decoded), so the gain is exact and linear.
+
+Nothing in clips/ is ever written: re-stitching after a music change re-runs this function
+only. The final mp4 and srt are written to temporary files and renamed into place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from . import sound, subtitles
+from .io import atomic_write_text, load_model
+from .media import MediaError, MediaInfo, canvas_size, ffmpeg_exe, probe
+from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
+from .paths import SHOT_ID_RE, EpisodePaths
+
+SR = sound.SAMPLE_RATE
+CONTINUATION_XFADE_S = 1.0
+SCENE_MUSIC_XFADE_S = 1.5
+DEFAULT_FPS = Fraction(24)
+X264_PRESET = "veryfast"
+X264_CRF = 20
+AUDIO_BITRATE = "192k"
+SUB_STYLE = ("FontName=DejaVu Sans,FontSize=16,PrimaryColour=&H00FFFFFF,OutlineColour=&H80000000,"
+             "BorderStyle=1,Outline=1.2,Shadow=0,MarginV=18")
+
+
+class StitchError(RuntimeError):
+    """The episode cannot be stitched as it is; the message says what to do."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+class Freeze(BaseModel):
+    shot: str
+    seconds: float
+
+
+class Speedup(BaseModel):
+    shot: str
+    factor: float
+
+
+class Placement(BaseModel):
+    shot: str
+    scene: str
+    start: float = Field(description="segment start in the cut (the crossfade in begins here)")
+    end: float
+    span_start: float = Field(description="the shot's own start: middle of its crossfade in")
+    span_end: float
+    clips: list[str]
+    narration: bool = False
+
+
+class StitchResult(BaseModel):
+    final_path: str
+    srt_path: str
+    duration_s: float
+    shots_count: int
+    size_bytes: int
+    width: int
+    height: int
+    fps: float
+    crossfade: float
+    bgm_mode: str = "off"
+    bgm_tracks: list[str] = Field(default_factory=list)
+    speech_lufs: float | None = None
+    freezes: list[Freeze] = Field(default_factory=list)
+    speedups: list[Speedup] = Field(default_factory=list)
+    cues: list[subtitles.Cue] = Field(default_factory=list)
+    timeline: list[Placement] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+    passes: int = 1
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class ClipIn:
+    path: Path
+    info: MediaInfo
+    frames: int  # length in frames at the episode's fps
+
+    def seconds(self, fps: Fraction) -> float:
+        return float(self.frames / fps)
+
+
+@dataclass
+class Segment:
+    shot: Shot
+    clips: list[ClipIn]
+    video_s: float  # what the footage gives (continuation joined)
+    length: float = 0.0  # length in the graph (crossfade overlaps included)
+    start: float = 0.0
+    c_in: float = 0.0
+    c_out: float = 0.0
+    fit: sound.NarrationFit | None = None
+    tts_path: Path | None = None
+    tts_gain_db: float = 0.0
+
+    @property
+    def narration(self) -> bool:
+        return self.fit is not None
+
+    @property
+    def end(self) -> float:
+        return self.start + self.length
+
+    @property
+    def span_start(self) -> float:
+        return self.start + self.c_in / 2
+
+    @property
+    def span_end(self) -> float:
+        return self.end - self.c_out / 2
+
+    @property
+    def freeze_s(self) -> float:
+        return max(0.0, self.length - self.video_s)
+
+
+@dataclass
+class MusicRun:
+    track: Path
+    start: float
+    end: float
+    gain_db: float = 0.0
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+
+
+@dataclass
+class Plan:
+    storyboard: Storyboard
+    segments: list[Segment]
+    width: int
+    height: int
+    fps: Fraction
+    crossfade: float
+    bgm: BGMConfig
+    music: list[MusicRun] = field(default_factory=list)
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.segments[-1].end if self.segments else 0.0
+
+
+def load_storyboard(paths: EpisodePaths) -> Storyboard:
+    if not paths.storyboard.exists():
+        raise StitchError(f"{paths.storyboard}: no storyboard; run `spark-video storyboard "
+                          "compile` first")
+    return load_model(Storyboard, paths.storyboard)
+
+
+def continuation_take(paths: EpisodePaths, shot_id: str, storyboard: Storyboard) -> Path | None:
+    """`<id>b.mp4`, else the highest `<id>b-ver<N>.mp4` (unless <id>b is a shot of its own)."""
+    take_id = f"{shot_id}b"
+    if not SHOT_ID_RE.match(take_id) or storyboard.shot(take_id) is not None:
+        return None
+    direct = paths.clip(take_id)
+    if direct.is_file():
+        return direct
+    best: tuple[int, Path] | None = None
+    for p in direct.parent.glob(f"{take_id}-ver*.mp4") if direct.parent.is_dir() else []:
+        m = re.fullmatch(re.escape(take_id) + r"-ver(\d+)\.mp4", p.name)
+        if m and (best is None or int(m.group(1)) > best[0]):
+            best = (int(m.group(1)), p)
+    return best[1] if best else None
+
+
+def _fps_of(infos: list[MediaInfo]) -> Fraction:
+    counts: dict[Fraction, int] = {}
+    for info in infos:
+        f = info.fps
+        if not f or f <= 0 or f > 120:
+            continue
+        if abs(f - 23.976) < 0.01:
+            fr = Fraction(24000, 1001)
+        elif abs(f - 29.97) < 0.01:
+            fr = Fraction(30000, 1001)
+        elif abs(f - 59.94) < 0.01:
+            fr = Fraction(60000, 1001)
+        elif abs(f - round(f)) < 0.02:
+            fr = Fraction(round(f))
+        else:
+            fr = Fraction(f).limit_denominator(1001)
+        counts[fr] = counts.get(fr, 0) + 1
+    if not counts:
+        return DEFAULT_FPS
+    return max(counts, key=lambda k: (counts[k], k))
+
+
+def _canvas(storyboard: Storyboard, infos: list[MediaInfo]) -> tuple[int, int]:
+    """The storyboard's ratio at its resolution, shrunk so no clip gets upscaled for nothing
+    (offline 320x180 clips stitch at 320x180, not 1280x720). Always even."""
+    try:
+        w, h = canvas_size(storyboard.resolution, storyboard.ratio)
+    except (MediaError, ValueError, ZeroDivisionError):
+        w, h = 1280, 720
+    fit = 0.0
+    for info in infos:
+        if info.width and info.height:
+            fit = max(fit, min(info.width / w, info.height / h))
+    if 0 < fit < 1:
+        w, h = w * fit, h * fit
+    return max(2, int(round(w / 2)) * 2), max(2, int(round(h / 2)) * 2)
+
+
+def _frames(seconds: float, fps: Fraction) -> int:
+    return max(1, int(round(seconds * fps)))
+
+
+def _ceil_frames(seconds: float, fps: Fraction) -> int:
+    return max(1, math.ceil(seconds * fps - 1e-6))
+
+
+def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
+                tts: Any = None, storyboard: Storyboard | None = None,
+                bgm: BGMConfig | None = None) -> Plan:
+    """Decide the whole cut (no encoding). Synthesizes missing narration TTS (cached)."""
+    sb = storyboard or load_storyboard(paths)
+    c = float(cfg.crossfade if crossfade is None else crossfade)
+    if c < 0 or c > 3:
+        raise StitchError(f"crossfade {c} s is out of range (0 to 3 s)")
+
+    missing = [s.id for s in sb.shots if not paths.clip(s.id).is_file()]
+    if missing:
+        cmds = "; ".join(f"`spark-video render --shot {m}`" for m in missing[:5])
+        more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+        raise StitchError(
+            f"{len(missing)} shot(s) have no winner clip: {', '.join(missing)} (expected "
+            f"{paths.clip(missing[0])}); render them first: {cmds}{more}")
+
+    raw: list[tuple[Shot, list[tuple[Path, MediaInfo]]]] = []
+    for s in sb.shots:
+        files = [paths.clip(s.id)]
+        take = continuation_take(paths, s.id, sb)
+        if take:
+            files.append(take)
+        items = []
+        for f in files:
+            try:
+                info = probe(f)
+            except MediaError as e:
+                raise StitchError(f"shot {s.id}: {e}; re-render it with "
+                                  f"`spark-video render --shot {s.id}`") from None
+            if not info.has_video or info.duration <= 0:
+                raise StitchError(f"shot {s.id}: {f} has no video stream; re-render it with "
+                                  f"`spark-video render --shot {s.id}`")
+            items.append((f, info))
+        raw.append((s, items))
+
+    infos = [i for _, items in raw for _, i in items]
+    fps = _fps_of(infos)
+    width, height = _canvas(sb, infos)
+
+    segs: list[Segment] = []
+    for s, items in raw:
+        clips = [ClipIn(f, i, _frames(i.duration, fps)) for f, i in items]
+        if len(clips) > 1:
+            for cl in clips:
+                if cl.seconds(fps) <= CONTINUATION_XFADE_S:
+                    raise StitchError(f"shot {s.id}: {cl.path.name} is {cl.seconds(fps):.2f} s, "
+                                      f"too short for the {CONTINUATION_XFADE_S} s continuation "
+                                      "crossfade")
+        video = sum(cl.seconds(fps) for cl in clips) - CONTINUATION_XFADE_S * (len(clips) - 1)
+        segs.append(Segment(shot=s, clips=clips, video_s=video))
+
+    n = len(segs)
+    for k, seg in enumerate(segs):
+        seg.c_in = c if k > 0 else 0.0
+        seg.c_out = c if k < n - 1 else 0.0
+
+    # narration fitting
+    narr = [seg for seg in segs if seg.shot.role == "narration" and seg.shot.narration_text]
+    if narr:
+        if tts is None:
+            from .providers import get_provider
+
+            tts = get_provider("tts", cfg)
+        for seg in narr:
+            seg.tts_path = sound.cached_tts(paths, cfg, seg.shot, sb, tts)
+            tts_s = probe(seg.tts_path).duration
+            usable = seg.video_s - seg.c_in / 2 - seg.c_out / 2
+            seg.fit = sound.fit_narration(tts_s, max(0.1, usable))
+            lvl = sound.file_loudness(seg.tts_path).integrated
+            seg.tts_gain_db = sound.speech_gain_db(lvl)
+
+    for seg in segs:
+        if seg.fit is not None:
+            want = seg.fit.span_s + seg.c_in / 2 + seg.c_out / 2
+            seg.length = float(_ceil_frames(want, fps) / fps)
+        else:
+            seg.length = seg.video_s
+        if seg.length <= c + 1e-6 and n > 1:
+            raise StitchError(
+                f"shot {seg.shot.id} lasts {seg.length:.2f} s, not longer than the {c} s "
+                "crossfade; use a shorter --crossfade (or 0 for hard cuts)")
+
+    t = 0.0
+    for k, seg in enumerate(segs):
+        seg.start = t
+        t = seg.start + seg.length - (c if k < n - 1 else 0.0)
+
+    bgm_cfg = bgm or sound.load_bgm_config(paths, sb)
+    plan = Plan(sb, segs, width, height, fps, c, bgm_cfg)
+    total = plan.duration
+    plan.fade_in = min(bgm_cfg.fade_in_s, total / 4)
+    plan.fade_out = min(bgm_cfg.fade_out_s, total / 4)
+    if sound.music_enabled(bgm_cfg):
+        plan.music = _music_runs(paths, plan)
+    return plan
+
+
+def _music_runs(paths: EpisodePaths, plan: Plan) -> list[MusicRun]:
+    bgm, sb, total = plan.bgm, plan.storyboard, plan.duration
+    runs: list[MusicRun] = []
+    if bgm.mode == "global":
+        if not bgm.track:
+            raise StitchError("bgm.mode=global needs bgm.track (bgm-config.json)")
+        runs.append(MusicRun(sound.resolve_bgm_track(paths, bgm.track), 0.0, total))
+    elif bgm.mode == "scene":
+        # consecutive shots of scenes with the same track make one run; scenes without a
+        # track are silent; the track changes at the scene's first shot (its crossfade middle)
+        cur: tuple[str | None, float] | None = None
+        spans: list[tuple[str, float, float]] = []
+        for k, seg in enumerate(plan.segments):
+            scene = sb.scene(seg.shot.scene)
+            name = (scene.bgm_track if scene else None) or None
+            boundary = 0.0 if k == 0 else seg.span_start
+            if cur is None:
+                cur = (name, boundary)
+            elif name != cur[0]:
+                if cur[0]:
+                    spans.append((cur[0], cur[1], boundary))
+                cur = (name, boundary)
+        if cur and cur[0]:
+            spans.append((cur[0], cur[1], total))
+        for name, a, b in spans:
+            runs.append(MusicRun(sound.resolve_bgm_track(paths, name), a, b))
+    xf = SCENE_MUSIC_XFADE_S
+    for i, r in enumerate(runs):
+        first, last = r.start <= 1e-6, r.end >= total - 1e-6
+        # widen inner boundaries by half the crossfade on each side so the tracks overlap
+        if not first:
+            r.start = max(0.0, r.start - xf / 2)
+        if not last:
+            r.end = min(total, r.end + xf / 2)
+        r.fade_in = plan.fade_in if first else min(xf, (r.end - r.start) / 2)
+        r.fade_out = plan.fade_out if last else min(xf, (r.end - r.start) / 2)
+        runs[i] = r
+    return [r for r in runs if r.end - r.start > 0.05]
+
+
+# --------------------------------------------------------------------------- subtitles
+
+
+def build_cues(plan: Plan) -> list[subtitles.Cue]:
+    cues: list[subtitles.Cue] = []
+    for seg in plan.segments:
+        s = seg.shot
+        if seg.fit is not None and s.narration_text:
+            a = seg.span_start
+            cues += subtitles.narration_cues(s.id, s.narration_text, a, a + seg.fit.spoken_s)
+        if s.dialog:
+            # clip audio starts where the segment starts (fading in under the crossfade)
+            a, b = seg.start, seg.end - seg.c_out
+            cues += subtitles.dialog_cues(s.id, [(d.speaker, d.text) for d in s.dialog], a, b)
+    return subtitles.number(cues)
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def _n(x: float) -> str:
+    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def _fps_str(fps: Fraction) -> str:
+    return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
+
+
+AFMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+
+
+@dataclass
+class Graph:
+    inputs: list[list[str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    audio_lines: list[str] = field(default_factory=list)  # the speech bus, for measuring
+    music_from: int = 0  # index of the first music input
+
+    def add_input(self, path: Path, *pre: str) -> int:
+        self.inputs.append([*pre, "-i", str(Path(path).resolve())])
+        return len(self.inputs) - 1
+
+    def input_args(self, upto: int | None = None) -> list[str]:
+        out: list[str] = []
+        for a in self.inputs[:upto]:
+            out += a
+        return out
+
+
+def _video_clip(i: int, cl: ClipIn, plan: Plan, label: str) -> str:
+    w, h, fps = plan.width, plan.height, plan.fps
+    chain = [f"[{i}:v:0]setpts=PTS-STARTPTS", f"fps={_fps_str(fps)}"]
+    if (cl.info.width, cl.info.height) != (w, h):
+        chain.append(f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2")
+        chain.append(f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black")
+    chain += ["setsar=1", "format=yuv420p", "tpad=stop_mode=clone:stop_duration=1",
+              f"trim=end_frame={cl.frames}", "setpts=PTS-STARTPTS"]
+    return ",".join(chain) + f"[{label}]"
+
+
+def _audio_clip(i: int, cl: ClipIn, plan: Plan, label: str) -> str:
+    samples = int(round(cl.seconds(plan.fps) * SR))
+    if cl.info.has_audio:
+        return (f"[{i}:a:0]asetpts=PTS-STARTPTS,aresample={SR},{AFMT},apad,"
+                f"atrim=end_sample={samples}[{label}]")
+    return f"anullsrc=r={SR}:cl=stereo,{AFMT},atrim=end_sample={samples}[{label}]"
+
+
+def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[float] | None = None,
+                subtitles_file: str | None = None) -> Graph:
+    g = Graph()
+    fps, c, total = plan.fps, plan.crossfade, plan.duration
+    n = len(plan.segments)
+    vlabels, alabels = [], []
+    for k, seg in enumerate(plan.segments):
+        idx = [g.add_input(cl.path) for cl in seg.clips]
+        # video
+        parts = []
+        for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
+            parts.append(f"s{k}v{j}")
+            g.lines.append(_video_clip(i, cl, plan, parts[-1]))
+        cur = parts[0]
+        off = seg.clips[0].seconds(fps)
+        for j in range(1, len(parts)):
+            off -= CONTINUATION_XFADE_S
+            g.lines.append(f"[{cur}][{parts[j]}]xfade=transition=fade:"
+                           f"duration={_n(CONTINUATION_XFADE_S)}:offset={_n(off)}[s{k}vj{j}]")
+            cur = f"s{k}vj{j}"
+            off += seg.clips[j].seconds(fps)
+        seg_frames = _frames(seg.length, fps)
+        if abs(seg.length - seg.video_s) > 0.5 / float(fps):
+            pad = _n(seg.freeze_s + 1.0)
+            g.lines.append(f"[{cur}]tpad=stop_mode=clone:stop_duration={pad},"
+                           f"trim=end_frame={seg_frames},setpts=PTS-STARTPTS[v{k}]")
+        else:
+            g.lines.append(f"[{cur}]null[v{k}]")
+        vlabels.append(f"v{k}")
+        # clip audio (silence under narration: the voice replaces the clip's sound)
+        samples = int(round(seg.length * SR))
+        if seg.narration:
+            g.audio_lines.append(f"anullsrc=r={SR}:cl=stereo,{AFMT},"
+                                 f"atrim=end_sample={samples}[a{k}]")
+        else:
+            aparts = []
+            for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
+                aparts.append(f"s{k}a{j}")
+                g.audio_lines.append(_audio_clip(i, cl, plan, aparts[-1]))
+            acur = aparts[0]
+            for j in range(1, len(aparts)):
+                g.audio_lines.append(f"[{acur}][{aparts[j]}]acrossfade=d="
+                                     f"{_n(CONTINUATION_XFADE_S)}:c1=qsin:c2=qsin[s{k}aj{j}]")
+                acur = f"s{k}aj{j}"
+            g.audio_lines.append(f"[{acur}]apad,atrim=end_sample={samples}[a{k}]")
+        alabels.append(f"a{k}")
+
+    # join the shots
+    if n == 1:
+        g.lines.append("[v0]null[vcat]")
+        g.audio_lines.append("[a0]anull[acat]")
+    elif c <= 0:
+        pairs = "".join(f"[{v}][{a}]" for v, a in zip(vlabels, alabels, strict=True))
+        # concat needs both streams in one filter; the audio half goes to the speech bus
+        g.lines.append(f"{pairs}concat=n={n}:v=1:a=1[vcat][acat]")
+    else:
+        cur, t = vlabels[0], 0.0
+        for k in range(1, n):
+            t += plan.segments[k - 1].length - c
+            nxt = "vcat" if k == n - 1 else f"x{k}"
+            g.lines.append(f"[{cur}][{vlabels[k]}]xfade=transition=fade:duration={_n(c)}:"
+                           f"offset={_n(t)}[{nxt}]")
+            cur = nxt
+        ins = "".join(f"[{a}]" for a in alabels)
+        g.audio_lines.append(f"{ins}acrossfade=n={n}:d={_n(c)}:c1=qsin:c2=qsin[acat]")
+
+    # narration voices, laid at their shots' starts
+    voices = []
+    for k, seg in enumerate(plan.segments):
+        if seg.fit is None or seg.tts_path is None:
+            continue
+        i = g.add_input(seg.tts_path)
+        tempo = sound.atempo_chain(seg.fit.tempo)
+        ms = int(round(seg.span_start * 1000))
+        chain = [f"[{i}:a:0]asetpts=PTS-STARTPTS", f"aresample={SR}", AFMT,
+                 f"volume={seg.tts_gain_db:.2f}dB"]
+        if tempo:
+            chain.append(tempo)
+        chain.append(f"atrim=end_sample={int(round(seg.fit.spoken_s * SR)) + 1}")
+        if ms > 0:
+            chain.append(f"adelay=delays={ms}:all=1")
+        g.audio_lines.append(",".join(chain) + f"[vo{k}]")
+        voices.append(f"vo{k}")
+    total_samples = int(round(total * SR))
+    if voices:
+        ins = "[acat]" + "".join(f"[{v}]" for v in voices)
+        g.audio_lines.append(f"{ins}amix=inputs={len(voices) + 1}:normalize=0:duration=first:"
+                             f"dropout_transition=0,atrim=end_sample={total_samples}[speech_raw]")
+    else:
+        g.audio_lines.append(f"[acat]atrim=end_sample={total_samples}[speech_raw]")
+
+    g.lines += g.audio_lines
+    g.lines.append(f"[speech_raw]volume={speech_gain_db:.2f}dB[speech]")
+
+    # music
+    g.music_from = len(g.inputs)
+    if plan.music:
+        mlabels = []
+        gains = music_gains or [0.0] * len(plan.music)
+        for r_i, (run, gain) in enumerate(zip(plan.music, gains, strict=True)):
+            i = g.add_input(run.track, "-stream_loop", "-1")
+            length = run.end - run.start
+            chain = [f"[{i}:a:0]aresample={SR}", AFMT,
+                     f"atrim=end_sample={int(round(length * SR))}", "asetpts=PTS-STARTPTS",
+                     f"volume={gain:.2f}dB"]
+            if run.fade_in > 0:
+                chain.append(f"afade=t=in:d={_n(run.fade_in)}:curve=qsin")
+            if run.fade_out > 0:
+                chain.append(f"afade=t=out:st={_n(max(0.0, length - run.fade_out))}:"
+                             f"d={_n(run.fade_out)}:curve=qsin")
+            ms = int(round(run.start * 1000))
+            if ms > 0:
+                chain.append(f"adelay=delays={ms}:all=1")
+            g.lines.append(",".join(chain) + f"[mr{r_i}]")
+            mlabels.append(f"mr{r_i}")
+        if len(mlabels) > 1:
+            g.lines.append("".join(f"[{m}]" for m in mlabels)
+                           + f"amix=inputs={len(mlabels)}:normalize=0:duration=longest[mall]")
+        else:
+            g.lines.append(f"[{mlabels[0]}]anull[mall]")
+        g.lines.append(f"[mall]apad,atrim=end_sample={total_samples}[music]")
+        g.lines.append("[speech]asplit=2[sp_mix][sp_sc]")
+        g.lines.append(f"[music][sp_sc]sidechaincompress={sound.DUCK}[mduck]")
+        g.lines.append("[sp_mix][mduck]amix=inputs=2:normalize=0:duration=first[mix]")
+    else:
+        g.lines.append("[speech]anull[mix]")
+
+    # master audio: fades, 4x oversampled limiter (≈ true peak), back to 48 kHz
+    limit = 10 ** (sound.LIMIT_DBFS / 20)
+    master = ["[mix]"]
+    fades = []
+    if plan.fade_in > 0:
+        fades.append(f"afade=t=in:d={_n(plan.fade_in)}")
+    if plan.fade_out > 0:
+        fades.append(f"afade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
+    master_chain = fades + [f"aresample={SR * 4}",
+                            f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:"
+                            "latency=true", f"aresample={SR}", AFMT,
+                            f"atrim=end_sample={total_samples}"]
+    g.lines.append(master[0] + ",".join(master_chain) + "[aout]")
+
+    vchain = []
+    if plan.fade_in > 0:
+        vchain.append(f"fade=t=in:d={_n(plan.fade_in)}")
+    if plan.fade_out > 0:
+        vchain.append(f"fade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
+    if subtitles_file:
+        vchain.append(f"subtitles=filename={subtitles_file}:force_style='{SUB_STYLE}'")
+    vchain.append(f"trim=end_frame={_frames(total, fps)}")
+    g.lines.append("[vcat]" + ",".join(vchain) + "[vout]")
+    return g
+
+
+def encode_args(fps: Fraction) -> list[str]:
+    """The encoder settings of the final cut (also used by the benchmark's plain re-encode)."""
+    gop = max(1, int(round(float(fps) * 2)))
+    return ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
+            "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(gop),
+            "-r", _fps_str(fps), "-fps_mode", "cfr",
+            "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SR), "-ac", "2",
+            "-movflags", "+faststart"]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _default_progress() -> Callable[[float], None]:
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def report(frac: float) -> None:
+        pct = int(frac * 100)
+        if tty:
+            if pct != last[0]:
+                sys.stderr.write(f"\rstitch {pct:3d}%")
+                if pct >= 100:
+                    sys.stderr.write("\n")
+                sys.stderr.flush()
+        elif pct // 10 != last[0] // 10 or (pct >= 100 > last[0]):
+            sys.stderr.write(f"stitch {pct:3d}%\n")
+            sys.stderr.flush()
+        last[0] = pct
+
+    return report
+
+
+def run_ffmpeg_progress(args: list[str], *, expected_s: float, what: str,
+                        progress: Callable[[float], None] | None, cwd: Path | None = None) -> None:
+    """Run ffmpeg with `-progress pipe:1`, reporting out_time / expected_s."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+           "-progress", "pipe:1", *args]
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                errors="replace", cwd=cwd)
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                key, _, val = line.strip().partition("=")
+                if key in ("out_time_us", "out_time_ms") and val.lstrip("-").isdigit():
+                    if progress and expected_s > 0:
+                        progress(max(0.0, min(1.0, int(val) / 1e6 / expected_s)))
+                elif key == "progress" and val == "end" and progress:
+                    progress(1.0)
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if rc != 0:
+            err.seek(0)
+            tail = "\n".join(err.read().strip().splitlines()[-12:])
+            raise MediaError(f"ffmpeg failed while {what}: {tail}")
+
+
+def measure_speech(plan: Plan) -> sound.Loudness:
+    """Loudness of the speech bus (clip audio + narration) as it will be mixed: audio only."""
+    g = build_graph(plan)
+    upto = g.music_from
+    lines = list(g.audio_lines)
+    if plan.crossfade <= 0 and len(plan.segments) > 1:
+        # hard cuts: concat the audio alone (the video concat is not needed to measure)
+        n = len(plan.segments)
+        lines.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1[acat]")
+    return sound.measure_graph(g.input_args(upto), ";".join(lines), "speech_raw",
+                               what="measuring the speech loudness")
+
+
+def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
+                   burn_subtitles: bool | None = None,
+                   progress: Callable[[float], None] | None = None,
+                   tts: Any = None) -> StitchResult:
+    """Stitch the episode into paths.final_mp4 (+ paths.final_srt). See the module docstring.
+
+    `tts` overrides the TTS provider (tests); by default `get_provider("tts", cfg)`.
+    """
+    t0 = time.monotonic()
+    plan = plan_stitch(paths, cfg, crossfade=crossfade, tts=tts)
+    burn = cfg.burn_subtitles if burn_subtitles is None else burn_subtitles
+    total = plan.duration
+    cues = build_cues(plan)
+    srt_text = subtitles.to_srt(cues)
+
+    speech = measure_speech(plan)
+    speech_present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
+    sgain = sound.speech_gain_db(speech.integrated)
+    mgains = []
+    for run in plan.music:
+        lvl = sound.file_loudness(run.track).integrated
+        mgains.append(sound.music_gain_db(lvl, plan.bgm.volume, speech_present))
+
+    final = paths.final_mp4
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp_mp4 = final.with_name(f".{final.stem}.partial.mp4")
+    report = progress or _default_progress()
+    with tempfile.TemporaryDirectory(prefix="spark-stitch-") as td:
+        tdir = Path(td)
+        sub_name = None
+        if burn and cues:
+            (tdir / "subs.srt").write_text(srt_text, encoding="utf-8")
+            sub_name = "subs.srt"
+        g = build_graph(plan, speech_gain_db=sgain, music_gains=mgains,
+                        subtitles_file=sub_name)
+        script = tdir / "graph.txt"
+        script.write_text(";\n".join(g.lines), encoding="utf-8")
+        args = ["-y", *g.input_args(), "-/filter_complex", str(script),
+                "-map", "[vout]", "-map", "[aout]", *encode_args(plan.fps),
+                "-metadata", f"title={plan.storyboard.title}", "-f", "mp4", str(tmp_mp4)]
+        try:
+            run_ffmpeg_progress(args, expected_s=total, what=f"stitching {paths.name}",
+                                progress=report, cwd=tdir)
+            info = probe(tmp_mp4)
+            if not info.has_video or not info.has_audio:
+                raise StitchError(f"stitched file {tmp_mp4} lacks a stream")
+            os.replace(tmp_mp4, final)
+        finally:
+            tmp_mp4.unlink(missing_ok=True)
+    atomic_write_text(paths.final_srt, srt_text)
+
+    return StitchResult(
+        final_path=str(final), srt_path=str(paths.final_srt), duration_s=round(total, 3),
+        shots_count=len(plan.segments), size_bytes=final.stat().st_size,
+        width=plan.width, height=plan.height, fps=round(float(plan.fps), 3),
+        crossfade=plan.crossfade,
+        bgm_mode=plan.bgm.mode if plan.music else "off",
+        bgm_tracks=[str(r.track) for r in plan.music],
+        speech_lufs=round(speech.integrated, 2) if speech_present else None,
+        freezes=[Freeze(shot=s.shot.id, seconds=round(s.freeze_s, 3))
+                 for s in plan.segments if s.narration and s.freeze_s > 0.01],
+        speedups=[Speedup(shot=s.shot.id, factor=s.fit.tempo)
+                  for s in plan.segments if s.fit is not None and s.fit.tempo > 1.0],
+        cues=cues,
+        timeline=[Placement(shot=s.shot.id, scene=s.shot.scene, start=round(s.start, 3),
+                            end=round(s.end, 3), span_start=round(s.span_start, 3),
+                            span_end=round(s.span_end, 3), clips=[str(c.path) for c in s.clips],
+                            narration=s.narration) for s in plan.segments],
+        elapsed_s=round(time.monotonic() - t0, 2),
+        passes=2,
+    )
+
+
+__all__ = ["StitchError", "StitchResult", "build_cues", "build_graph", "encode_args",
+           "plan_stitch", "stitch_episode"]

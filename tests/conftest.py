@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated copy of the demo project and ways to run the real tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "projects" / "demo"
+
+
+@pytest.fixture
+def projects(tmp_path: Path) -> Path:
+    """tmp/projects/demo: the shipped demo project (sources only, no episodes)."""
+    root = tmp_path / "projects"
+    shutil.copytree(DEMO, root / "demo",
+                    ignore=shutil.ignore_patterns("episode-*", "portrait.png"))
+    return root
+
+
+@pytest.fixture
+def run_env(projects: Path, monkeypatch) -> dict[str, str]:
+    """Environment for subprocess runs: offline, small frames, isolated projects folder."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_"))}
+    env.update({"VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_RESOLUTION": "360P"})
+    for k in list(os.environ):
+        if k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_")):
+            monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("VIDEOGEN_PROJECTS_DIR", str(projects))
+    monkeypatch.setenv("SPARK_VIDEO_RESOLUTION", "360P")
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, check: bool = False,
+            timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "spark_video.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"spark-video {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_snakemake(env: dict[str, str], projects: Path, *args: str, project: str = "demo",
+                  episode: str = "001", timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", *args, "--directory", str(REPO),
+           "--config", f"project={project}", f"episode={episode}",
+           f"projects_dir={projects}"]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)

@@ -1,0 +1,101 @@
+"""The per-shot render loop with the real offline renderer and technical review:
+REJECT -> rewrite -> retry -> ACCEPT, escalation after max_retry, resume without repaying."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_core import shot, write_fragment
+
+from spark_video import gates, storyboard
+from spark_video.models import Attempt, ShotState
+from spark_video.paths import EpisodePaths
+from spark_video.project import write_manifest
+from spark_video.render import derive_shots_state, render_shot, save_state
+from spark_video.settings import resolve
+
+
+@pytest.fixture
+def ep(projects, monkeypatch):
+    monkeypatch.delenv("SPARK_VIDEO_OFFLINE_FAULTS", raising=False)
+    paths = EpisodePaths.of("demo", "9", root=projects)
+    paths.scaffold()
+    for kind in ("cast", "set", "prop"):
+        write_manifest(paths, kind)
+    return paths
+
+
+@pytest.fixture
+def cfg():
+    return resolve({"resolution": "360P"}, environ={}, config_file=None)
+
+
+def compile_one(ep, cfg, n=1, **kw):
+    write_fragment(ep, 1, [shot(f"S01-{i:03d}", duration=2, **kw) for i in range(1, n + 1)])
+    return storyboard.compile_storyboard(ep, cfg, "drama")
+
+
+def test_reject_rewrite_retry_accept(ep, cfg, monkeypatch):
+    compile_one(ep, cfg)
+    monkeypatch.setenv("SPARK_VIDEO_OFFLINE_FAULTS", "S01-001:1=black")
+    st = render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    assert [a.review.verdict for a in st.attempts] == ["REJECT", "ACCEPT"]
+    assert st.attempts[0].review.vetoed_axes  # the black frames were caught
+    assert st.attempts[1].prompt != st.attempts[0].prompt  # rewritten before retrying
+    assert st.winner_version == 2 and ep.clip("S01-001").read_bytes() == \
+        ep.clip_version("S01-001", 2).read_bytes()
+    assert json.loads(ep.review("S01-001", 1).read_text())["verdict"] == "REJECT"
+    phases = [json.loads(x)["phase"] for x in ep.model_calls.read_text().splitlines()]
+    assert phases.count("render") == 2 and phases.count("review") == 2 and "rewrite" in phases
+
+
+def test_retries_exhausted_promote_best_and_escalate(ep, cfg, monkeypatch):
+    compile_one(ep, cfg)
+    monkeypatch.setenv("SPARK_VIDEO_OFFLINE_FAULTS", "S01-001:*=silent")
+    st = render_shot(ep, cfg.model_copy(update={"max_retry": 2}), "S01-001",
+                     log=lambda m: None)
+    assert len(st.attempts) == 2 and st.needs_director_rewrite
+    assert st.winner_version in (1, 2) and ep.clip("S01-001").exists()
+    assert ep.escalation("S01-001").exists()
+    derive_shots_state(ep, ["S01-001"])
+    esc = json.loads(ep.needs_director_rewrite.read_text())
+    assert esc["shots"] == ["S01-001"]
+    rep = gates.check(ep, "render")
+    assert not rep.passed and any("escalation" in c.name for c in rep.checks)
+
+
+def test_unchanged_inputs_restore_the_winner_instead_of_repaying(ep, cfg):
+    compile_one(ep, cfg)
+    render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    ep.clip("S01-001").unlink()
+    st = render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    assert len(st.attempts) == 1 and ep.clip("S01-001").exists()
+    st = render_shot(ep, cfg, "S01-001", force=True, log=lambda m: None)
+    assert len(st.attempts) == 2 and st.winner_version == 2
+
+
+def test_interrupted_attempt_resumes_with_the_same_version(ep, cfg):
+    compile_one(ep, cfg)
+    from spark_video.render import input_key, load_spec
+
+    spec = load_spec(ep, "S01-001")
+    key = input_key(ep, spec, None)
+    save_state(ep, ShotState(shot_id="S01-001", attempts=[
+        Attempt(version=1, status="RUNNING", provider="offline", prompt=spec.shot.prompt,
+                input_key=key)]))
+    st = render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    assert [a.version for a in st.attempts] == [1] and st.attempts[0].status == "SUCCEEDED"
+
+
+def test_chained_shot_starts_on_previous_last_frame(ep, cfg):
+    from spark_video.media import extract_frame
+
+    compile_one(ep, cfg, n=2, kind="t2v")
+    render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    extract_frame(ep.clip("S01-001"), ep.last_frame("S01-001"), last=True)
+    st = render_shot(ep, cfg, "S01-002", log=lambda m: None)
+    att = st.attempts[-1]
+    assert att.first_frame == "frames/S01-001.last.png"
+    assert att.review.checks["first_frame_diff"] <= att.review.checks["first_frame_max_diff"]
+    assert att.review.verdict == "ACCEPT"

@@ -1,0 +1,168 @@
+"""End to end on the real Snakemake graph: gates stop the build, edits re-render exactly the
+affected shots, the checkpoint re-detection trap (reference/snakemake.md §0) stays fixed,
+and bad input fails clearly without overwriting anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+EP = "007"
+
+
+def ep_dir(projects: Path, episode: str = EP) -> Path:
+    return projects / "demo" / f"episode-{episode}"
+
+
+def final(env, projects, episode=EP, *extra):
+    return run_snakemake(env, projects, "final", "-j4", "--resources", "api_slots=4", *extra,
+                         episode=episode)
+
+
+def approve(env, gate, episode=EP):
+    run_cli(env, "approve", gate, "--project", "demo", "--episode", episode, check=True)
+
+
+def clip_mtimes(d: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted((d / "clips").glob("*.mp4"))}
+
+
+def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(run_env,
+                                                                               projects):
+    env = run_env
+    d = ep_dir(projects)
+    # a new episode stops at GATE 1 with nothing rendered
+    r = final(env, projects)
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "GATE 1 (script) is closed" in out
+    assert f"spark-video approve script --project demo --episode {EP}" in out
+    assert (d / "script.md").exists() and not (d / "clips").exists()
+    assert (d / "viewer.html").exists()
+
+    approve(env, "script")
+    r = final(env, projects)
+    assert "GATE 2 (storyboard) is closed" in r.stdout + r.stderr
+    assert (d / "storyboard.json").exists() and (d / "estimate.json").exists()
+    assert not list((d / "clips").glob("*.mp4")) if (d / "clips").exists() else True
+
+    approve(env, "storyboard")
+    r = final(env, projects)
+    assert "GATE 3 (renders) is closed" in r.stdout + r.stderr, r.stderr[-2000:]
+    sb = json.loads((d / "storyboard.json").read_text())
+    ids = [s["id"] for s in sb["shots"]]
+    assert all((d / "clips" / f"{i}.mp4").exists() for i in ids)
+    assert not (d / "final").exists() or not list((d / "final").glob("*.mp4"))
+
+    approve(env, "render")
+    r = final(env, projects)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (d / "final" / f"demo-{EP}.mp4").exists()
+
+    # a rebuild with no change does nothing
+    t0 = time.monotonic()
+    r = final(env, projects)
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr
+    noop_s = time.monotonic() - t0
+    assert noop_s < 60
+
+    # edit one chained shot's prompt: GATE 2 closes, and after re-approval exactly that
+    # shot and the shots chained after it re-render
+    groups = json.loads(run_cli(env, "storyboard", "graph", "--json", "--project", "demo",
+                                "--episode", EP, check=True).stdout)
+    group = next(g for g in groups if len(g) >= 3)
+    target = group[1]
+    affected = set(group[1:])
+    scene_file = d / "scenes" / f"scene-{target[1:3]}.json"
+    frag = json.loads(scene_file.read_text())
+    for s in frag["shots"]:
+        if s["id"] == target:
+            s["prompt"] = "Medium shot, the lamp gutters and flares. " + s["prompt"]
+    scene_file.write_text(json.dumps(frag, indent=2))
+    before = clip_mtimes(d)
+
+    r = final(env, projects)
+    assert "GATE 2 (storyboard) is closed" in r.stdout + r.stderr
+    assert clip_mtimes(d) == before, "nothing may render behind a closed gate"
+
+    approve(env, "storyboard")
+    r = final(env, projects)
+    assert "GATE 3 (renders) is closed" in r.stdout + r.stderr, r.stderr[-3000:]
+    after = clip_mtimes(d)
+    changed = {n for n in after if after[n] != before.get(n)}
+    winners_changed = {n[:-4] for n in changed if "-ver" not in n}
+    assert winners_changed == affected
+    assert {n for n in changed if "-ver" in n} == {f"{s}-ver2.mp4" for s in affected}
+    state = json.loads((d / "state" / f"{target}.json").read_text())
+    assert "lamp gutters" in state["attempts"][-1]["prompt"]
+
+    approve(env, "render")
+    mtime_final = (d / "final" / f"demo-{EP}.mp4").stat().st_mtime_ns
+    r = final(env, projects)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (d / "final" / f"demo-{EP}.mp4").stat().st_mtime_ns != mtime_final
+    r = final(env, projects)
+    assert "Nothing to be done" in r.stdout + r.stderr
+
+    # the checkpoint trap: a deleted or edited clip is rebuilt by `final`
+    victim = d / "clips" / f"{ids[-1]}.mp4"
+    victim.unlink()
+    r = final(env, projects)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert victim.exists()
+    other = d / "clips" / f"{ids[0]}.mp4"
+    time.sleep(0.01)
+    other.write_bytes(other.read_bytes())  # touched: newer than its winner copy's inputs
+    os.utime(other, None)
+    victim_mtime = victim.stat().st_mtime_ns
+    (d / "clips" / f"{ids[0]}.mp4").unlink()
+    r = final(env, projects)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (d / "clips" / f"{ids[0]}.mp4").exists()
+    assert victim.stat().st_mtime_ns == victim_mtime or ids[0] in group
+
+
+@pytest.mark.parametrize("breakage, field", [
+    ("malformed", "malformed JSON"),
+    ("unknown_character", "unknown character 'Nobody'"),
+    ("duplicate_id", "duplicate shot id"),
+    ("path_like_id", "shot id"),
+])
+def test_bad_scene_json_fails_clearly_and_overwrites_nothing(run_env, projects, breakage,
+                                                             field):
+    env = run_env
+    ep = "008"
+    d = ep_dir(projects, ep)
+    run_cli(env, "episode", "demo", ep, "--yes", check=True)
+    scene_file = d / "scenes" / "scene-01.json"
+    frag = json.loads(scene_file.read_text())
+    if breakage == "malformed":
+        text = scene_file.read_text()[:-20]
+    else:
+        s = frag["shots"]
+        if breakage == "unknown_character":
+            s[1]["characters"] = ["Nobody"]
+        elif breakage == "duplicate_id":
+            s[1]["id"] = s[0]["id"]
+        else:
+            s[1]["id"] = "../../etc/passwd"
+        text = json.dumps(frag, indent=2)
+    scene_file.write_text(text)
+    protected = {p: p.read_bytes() for p in
+                 [d / "storyboard.json", *sorted((d / "shots").glob("*.json")),
+                  *sorted((d / "clips").glob("*.mp4"))]}
+    r = run_cli(env, "storyboard", "compile", "--project", "demo", "--episode", ep)
+    assert r.returncode == 1
+    assert "scene-01.json" in r.stderr and field in r.stderr, r.stderr
+    r = final(env, projects, ep)
+    assert r.returncode != 0
+    assert "scene-01.json" in r.stdout + r.stderr
+    for p, data in protected.items():
+        assert p.read_bytes() == data, f"{p} was overwritten"

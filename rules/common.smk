@@ -30,7 +30,7 @@ SHOTS_STATE = str(EP.shots_state)
 FINAL_MP4 = str(EP.final_mp4)
 FINAL_SRT = str(EP.final_srt)
 VIEWER = str(EP.viewer)
-PORTRAIT_FOLDERS = re.escape(P) + r"/(?:episode-\d+/)?(?:cast|movie-set|props)/[^/]+"
+PORTRAIT_FOLDERS = re.escape(P) + r"[/](?:episode-\d+[/])?(?:cast|movie-set|props)[/][^/]+"
 MANIFESTS = [str(EP.cast_manifest), str(EP.set_manifest), str(EP.props_manifest)]
 
 

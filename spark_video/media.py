@@ -2,6 +2,11 @@
 
 The ffmpeg binary comes from imageio-ffmpeg (so `uv sync` is enough); there is no
 ffprobe in that package, so `probe()` reads ffmpeg's own stream header.
+
+Analysis helpers: `scan()` (one decoding pass: black and frozen intervals, EBU R128
+loudness, decoded duration), `loudness()`, `has_audio()`, `frame_image()` (a frame as a
+PIL image), `mean_frame_diff()` (how alike two pictures are). Fonts that never depend on
+the machine: `default_font_file()` (for drawtext/libass), `cjk_font_file()` when installed.
 """
 
 from __future__ import annotations

@@ -168,6 +168,18 @@ def test_chained_render_with_missing_first_frame_fails_and_is_logged(ov_paths, o
     assert calls(ov_paths)[-1]["status"] == "error"
 
 
+@pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng is not installed")
+def test_narration_is_spoken_and_fitted_to_the_clip(ov_paths, ov_cfg):
+    long_text = ("Long before the lamps were lit, the harbour kept its own time, and every "
+                 "sailor knew the bells by heart, even the ones that never rang.")
+    spec = make_spec("S03-001", duration=2, narration=long_text)
+    clip = ov_paths.root / "n.mp4"
+    render(ov_paths, ov_cfg, spec, clip)
+    assert abs(media.exact_duration(clip) - 2.0) <= 0.05  # sped up / trimmed, never longer
+    assert media.loudness(clip)["integrated_lufs"] > -26  # speech over the bed
+    assert review(ov_paths, ov_cfg, spec, clip).verdict == "ACCEPT"
+
+
 # --------------------------------------------------------------------------- review
 
 

@@ -42,8 +42,15 @@ from .dashscope_http import (
     ConnSettings,
     DashScopeTransport,
     HttpTransport,
+    model_slot,
 )
-from .openai_compat import DEFAULT_REVIEW_MODEL, DEFAULT_TEXT_MODEL, ChatClient, ChatReview, ChatText
+from .openai_compat import (
+    DEFAULT_REVIEW_MODEL,
+    DEFAULT_TEXT_MODEL,
+    ChatClient,
+    ChatReview,
+    ChatText,
+)
 
 VIDEO_PATH = "services/aigc/video-generation/video-synthesis"
 MM_GEN_PATH = "services/aigc/multimodal-generation/generation"
@@ -204,7 +211,7 @@ class DashScopeVideo:
                 on_submitted(pending)
         if pending is not None:
             t = DashScopeTransport(self.settings, base_url=pending.base_url, sleep=self.sleep)
-            with capabilities_slot(model, self.settings):
+            with model_slot(model, self.settings):
                 return self._finish(ctx, t, pending.task_id, checked, sent, out, resumed=True)
 
         t = DashScopeTransport(self.settings, sleep=self.sleep)
@@ -215,7 +222,7 @@ class DashScopeVideo:
                                                            media, t)
                 rec["billed_units"] = None
         est = video_cost(model, checked.resolution, checked.duration)
-        with capabilities_slot(model, self.settings):
+        with model_slot(model, self.settings):
             with budget_lock(ctx.paths):
                 ensure_budget(ctx, est, what=f"{spec.shot.id} ({model}, {checked.duration}s "
                               f"at {checked.resolution})", model=model)
@@ -318,12 +325,6 @@ class DashScopeVideo:
         ctx.record(status="ok", duration_ms=int((time.monotonic() - t0) * 1000), **rec)
         return RenderResult(model=model, duration_s=info.duration, task_id=task_id,
                             billed_seconds=billed, cost=cost, sent_prompt=sent)
-
-
-def capabilities_slot(model: str, settings: ConnSettings):  # noqa: ANN201 - context manager
-    from .dashscope_http import model_slot
-
-    return model_slot(model, settings)
 
 
 # --------------------------------------------------------------------------- TTS

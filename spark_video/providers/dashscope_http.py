@@ -210,8 +210,9 @@ class HttpTransport:
                 continue
             if resp.status_code in RETRY_STATUS:
                 code, message, rid = error_fields(_json_or_none(resp))
+                detail = message or resp.reason_phrase
                 last = DashScopeError(
-                    f"{where}: HTTP {resp.status_code} {code or ''}: {message or resp.reason_phrase}"
+                    f"{where}: HTTP {resp.status_code} {code or ''}: {detail}"
                     + (f" [request_id {rid}]" if rid else ""), code=code or str(resp.status_code),
                     status=resp.status_code, request_id=rid, retryable=True)
                 if attempt < self.settings.retries:

@@ -133,16 +133,24 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_w: float, max_lines: i
     lines: list[str] = []
     cur = ""
     for tok in tokens:
+        if len(lines) > max_lines:
+            break
         cand = cur + tok
         if _text_w(draw, cand.strip(), font) <= max_w or not cur.strip():
             cur = cand
-            # a single over-long word: hard-cut it
+            # a single over-long word: hard-cut it (binary search for the cut)
             while _text_w(draw, cur.strip(), font) > max_w and len(cur.strip()) > 1:
-                cut = len(cur)
-                while cut > 1 and _text_w(draw, cur[:cut].strip(), font) > max_w:
-                    cut -= 1
-                lines.append(cur[:cut].strip())
-                cur = cur[cut:]
+                lo, hi = 1, len(cur)
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    if _text_w(draw, cur[:mid].strip(), font) <= max_w:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                lines.append(cur[:lo].strip())
+                cur = cur[lo:]
+                if len(lines) > max_lines:
+                    break
             continue
         lines.append(cur.strip())
         cur = "" if tok.isspace() else tok
@@ -398,7 +406,7 @@ def _esc(value: str) -> str:
 
 def _atomic_target(out: Path, suffix: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{suffix}", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
     os.close(fd)
     return Path(tmp)
 
@@ -523,7 +531,7 @@ class OfflineVideo:
                 speech = None
                 if fault not in ("silent",):
                     speech = speech_track(spec, work, max_s=duration - 0.5)
-                tmp = _atomic_target(out, ".mp4")
+                tmp = _atomic_target(out, ".part")
                 try:
                     args = animatic_command(card=card, size=size, duration=duration, out=tmp,
                                             first_frame=Path(first_frame) if first_frame
@@ -723,7 +731,7 @@ class OfflineTTS:
         rate = rate if rate and rate > 0 else 1.0
         engine = TTS_MODEL if espeak_path() else "offline-silence"
         with ctx.timed("offline", engine, "tts", prompt=text) as log:
-            tmp = _atomic_target(out, ".wav")
+            tmp = _atomic_target(out, ".part")
             try:
                 ok = _espeak(text, tmp, voice=_espeak_voice(voice, text),
                              wpm=round(175 * rate))
@@ -847,7 +855,7 @@ class OfflineImage:
         out = Path(out)
         with ctx.timed("offline", IMAGE_MODEL, "image", prompt=prompt) as log:
             img = placeholder_image(prompt, _parse_size(size), label)
-            tmp = _atomic_target(out, ".png")
+            tmp = _atomic_target(out, ".part")
             try:
                 img.save(tmp, format="PNG", optimize=False)
                 os.replace(tmp, out)

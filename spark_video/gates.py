@@ -137,6 +137,8 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
     if gate == "bgm" and not needs_bgm_gate(paths):
         return []
     stamp = load_stamp(paths, gate)
+    if gate == "mode" and stamp is None:
+        return []  # no answer recorded: the configured mode (default drama) is used
     if stamp is None:
         return ["not approved yet"]
     now = current_hashes(paths, gate)

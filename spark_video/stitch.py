@@ -43,6 +43,7 @@ from .paths import SHOT_ID_RE, EpisodePaths
 SR = sound.SAMPLE_RATE
 CONTINUATION_XFADE_S = 1.0
 SCENE_MUSIC_XFADE_S = 1.5
+MIX_TOLERANCE_LU = 0.3
 DEFAULT_FPS = Fraction(24)
 X264_PRESET = "veryfast"
 X264_CRF = 20
@@ -417,7 +418,9 @@ AFMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 class Graph:
     inputs: list[list[str]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
-    audio_lines: list[str] = field(default_factory=list)  # the speech bus, for measuring
+    audio_lines: list[str] = field(default_factory=list)  # the speech bus
+    master_lines: list[str] = field(default_factory=list)  # gain, music, ducking, master
+    audio_concat: str = ""  # hard cuts: the audio-only concat (for the measuring passes)
     music_from: int = 0  # index of the first music input
 
     def add_input(self, path: Path, *pre: str) -> int:
@@ -505,6 +508,7 @@ def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[fl
         pairs = "".join(f"[{v}][{a}]" for v, a in zip(vlabels, alabels, strict=True))
         # concat needs both streams in one filter; the audio half goes to the speech bus
         g.lines.append(f"{pairs}concat=n={n}:v=1:a=1[vcat][acat]")
+        g.audio_concat = "".join(f"[{a}]" for a in alabels) + f"concat=n={n}:v=0:a=1[acat]"
     else:
         cur, t = vlabels[0], 0.0
         for k in range(1, n):
@@ -542,6 +546,8 @@ def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[fl
         g.audio_lines.append(f"[acat]atrim=end_sample={total_samples}[speech_raw]")
 
     g.lines += g.audio_lines
+    video_lines = g.lines
+    g.lines = g.master_lines
     g.lines.append(f"[speech_raw]volume={speech_gain_db:.2f}dB[speech]")
 
     # music
@@ -590,6 +596,7 @@ def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[fl
                             "latency=true", f"aresample={SR}", AFMT,
                             f"atrim=end_sample={total_samples}"]
     g.lines.append(master[0] + ",".join(master_chain) + "[aout]")
+    g.lines = video_lines + g.master_lines
 
     vchain = []
     if plan.fade_in > 0:
@@ -664,17 +671,47 @@ def run_ffmpeg_progress(args: list[str], *, expected_s: float, what: str,
             raise MediaError(f"ffmpeg failed while {what}: {tail}")
 
 
+def _audio_only(g: Graph) -> list[str]:
+    return g.audio_lines + ([g.audio_concat] if g.audio_concat else [])
+
+
 def measure_speech(plan: Plan) -> sound.Loudness:
-    """Loudness of the speech bus (clip audio + narration) as it will be mixed: audio only."""
+    """Loudness of the speech bus (clip audio + narration) as it will be mixed: audio only,
+    no video is decoded."""
     g = build_graph(plan)
-    upto = g.music_from
-    lines = list(g.audio_lines)
-    if plan.crossfade <= 0 and len(plan.segments) > 1:
-        # hard cuts: concat the audio alone (the video concat is not needed to measure)
-        n = len(plan.segments)
-        lines.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1[acat]")
-    return sound.measure_graph(g.input_args(upto), ";".join(lines), "speech_raw",
-                               what="measuring the speech loudness")
+    return sound.measure_graph(g.input_args(g.music_from), ";".join(_audio_only(g)),
+                               "speech_raw", what="measuring the speech loudness")
+
+
+def measure_master(plan: Plan, speech_gain_db: float, music_gains: list[float]) -> sound.Loudness:
+    """Loudness of the finished mix (after ducking, fades and the limiter): audio only."""
+    g = build_graph(plan, speech_gain_db=speech_gain_db, music_gains=music_gains)
+    return sound.measure_graph(g.input_args(), ";".join(_audio_only(g) + g.master_lines),
+                               "aout", what="measuring the mix loudness")
+
+
+def mix_gains(plan: Plan) -> tuple[sound.Loudness, float, list[float], int]:
+    """Speech and music gains that put the finished mix at -16 LUFS: measure the speech bus,
+    then correct for what the limiter (and the music) did. Returns (speech loudness, speech
+    gain, music gains, audio passes run)."""
+    speech = measure_speech(plan)
+    present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
+    sgain = sound.speech_gain_db(speech.integrated)
+    mgains = [sound.music_gain_db(sound.file_loudness(r.track).integrated, plan.bgm.volume,
+                                  present) for r in plan.music]
+    passes = 1
+    if not present and not plan.music:
+        return speech, sgain, mgains, passes
+    for _ in range(2):
+        got = measure_master(plan, sgain, mgains).integrated
+        passes += 1
+        if not math.isfinite(got) or abs(got - sound.VOICE_LUFS) <= MIX_TOLERANCE_LU:
+            break
+        delta = max(-6.0, min(6.0, sound.VOICE_LUFS - got))
+        if present:
+            sgain += delta
+        mgains = [m + delta for m in mgains]
+    return speech, sgain, mgains, passes
 
 
 def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
@@ -692,13 +729,8 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     cues = build_cues(plan)
     srt_text = subtitles.to_srt(cues)
 
-    speech = measure_speech(plan)
+    speech, sgain, mgains, passes = mix_gains(plan)
     speech_present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
-    sgain = sound.speech_gain_db(speech.integrated)
-    mgains = []
-    for run in plan.music:
-        lvl = sound.file_loudness(run.track).integrated
-        mgains.append(sound.music_gain_db(lvl, plan.bgm.volume, speech_present))
 
     final = paths.final_mp4
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -746,7 +778,7 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                             span_end=round(s.span_end, 3), clips=[str(c.path) for c in s.clips],
                             narration=s.narration) for s in plan.segments],
         elapsed_s=round(time.monotonic() - t0, 2),
-        passes=2,
+        passes=passes + 1,
     )
 
 

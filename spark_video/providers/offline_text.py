@@ -88,6 +88,7 @@ class OfflineText:
         k = _h(d["premise"], sc["num"])
         chars = sc["characters"]
         summary = sc["summary"].rstrip(".")
+        earlier = f"Earlier: {summary[:1].lower()}{summary[1:]}."
         action = (f"{summary}. " if summary else "") + (
             f"{chars[0]} crosses the {sc['location']} and stops at the edge of the light."
             if chars else f"Wind moves across the empty {sc['location']}.")
@@ -107,7 +108,7 @@ class OfflineText:
             script = SceneScript(num=sc["num"], location=sc["location"],
                                  time_of_day=sc["time_of_day"], mode="narration",
                                  characters=chars, estimated_duration=sc["target_duration_s"],
-                                 backstory=f"Earlier: {summary.lower()}.", beats=beats)
+                                 backstory=earlier, beats=beats)
         else:
             script = SceneScript(
                 num=sc["num"], location=sc["location"], time_of_day=sc["time_of_day"],
@@ -115,7 +116,7 @@ class OfflineText:
                 pacing=f"{EXTERNAL[k % len(EXTERNAL)]} (external) + "
                        f"{INTERNAL[(k // 5) % len(INTERNAL)]} (internal)",
                 estimated_duration=sc["target_duration_s"],
-                backstory=f"Earlier: {summary.lower()}.", action=action, dialog=lines)
+                backstory=earlier, action=action, dialog=lines)
         if d.get("last"):
             leads = ", ".join(d["cast"]) or "none"
             script.trailer = (f"<!-- CAST CHECK\nLeads: {leads}\nNamed NPCs: none\n"

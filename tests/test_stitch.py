@@ -1,0 +1,583 @@
+"""Stitch and sound, measured on real ffmpeg output (lavfi clips, espeak-ng speech).
+
+Nothing is mocked but the TTS provider (a sine or espeak-ng wav of a known length); every
+check decodes the final mp4 with ffmpeg's own filters (ebur128, framecrc, raw samples).
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from spark_video import sound
+from spark_video.io import atomic_write_json
+from spark_video.media import exact_duration, ffmpeg_exe, probe
+from spark_video.models import BGMConfig, Storyboard, WorkflowConfig
+from spark_video.paths import EpisodePaths
+from spark_video.stitch import StitchError, plan_stitch, stitch_episode
+from spark_video.subtitles import parse_srt
+
+FF = ffmpeg_exe()
+ESPEAK = "/usr/bin/espeak-ng"
+CHROMIUM = "/usr/bin/chromium"
+
+COLORS = ["red", "blue", "green", "yellow", "magenta", "cyan", "white", "orange"]
+RGB = {"red": (255, 0, 0), "blue": (0, 0, 255), "green": (0, 128, 0), "yellow": (255, 255, 0),
+       "magenta": (255, 0, 255), "cyan": (0, 255, 255), "white": (255, 255, 255),
+       "orange": (255, 165, 0)}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def ff(*args: str) -> None:
+    subprocess.run([FF, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+                   check=True)
+
+
+def make_clip(path: Path, dur: float, *, size: str = "320x180", fps: int = 24,
+              color: str | None = None, audio: str | None = "sine", freq: int = 440,
+              amp: float = 0.3, wav: Path | None = None) -> Path:
+    """A synthetic clip: a solid colour (or testsrc2) and a sine / a wav / no audio."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    src = (f"color=c={color}:s={size}:r={fps}:d={dur}" if color
+           else f"testsrc2=size={size}:rate={fps}:duration={dur}")
+    args = ["-f", "lavfi", "-i", src]
+    if wav is not None:
+        args += ["-i", str(wav), "-filter_complex", f"[1:a]apad,atrim=0:{dur}[a]",
+                 "-map", "0:v", "-map", "[a]"]
+    elif audio == "sine":
+        args += ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=48000:duration={dur}",
+                 "-filter_complex", f"[1:a]volume={amp}[a]", "-map", "0:v", "-map", "[a]"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if wav is not None or audio:
+        args += ["-c:a", "aac", "-b:a", "128k"]
+    ff(*args, str(path))
+    return path
+
+
+def make_tone(path: Path, dur: float, freq: float, amp: float = 0.3) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ff("-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=48000:duration={dur}",
+       "-af", f"volume={amp}", str(path))
+    return path
+
+
+def make_music(path: Path, dur: float, cutoff: int = 300) -> Path:
+    """'Music' that lives below `cutoff` Hz (pink noise, low-passed), so it can be told apart
+    from a 2 kHz 'voice' in the mix with band filters."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ff("-f", "lavfi", "-i", f"anoisesrc=color=pink:sample_rate=48000:duration={dur}:seed=7",
+       "-af", f"lowpass=f={cutoff},lowpass=f={cutoff},volume=0.5", "-ac", "2", str(path))
+    return path
+
+
+def espeak_wav(path: Path, text: str, speed: int = 175) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ESPEAK, "-w", str(path), "-s", str(speed), text], check=True,
+                   capture_output=True)
+    return path
+
+
+class FakeTTS:
+    """TTS provider double: a 1 kHz tone whose length is given by the text ('[3.5s] ...'),
+    or real espeak-ng speech when espeak=True. Counts its calls."""
+
+    name = "fake-tts"
+
+    def __init__(self, espeak: bool = False):
+        self.espeak = espeak
+        self.calls: list[str] = []
+
+    def synthesize(self, ctx, text: str, out: Path, *, voice: str, rate: float) -> Path:
+        assert ctx.phase == "tts" and ctx.shot
+        self.calls.append(text)
+        if self.espeak:
+            return espeak_wav(Path(out), text, speed=int(175 * rate))
+        secs = float(text.split("]")[0].strip("[s")) if text.startswith("[") else 2.0
+        return make_tone(Path(out), secs, 1000, 0.3)
+
+
+def episode(tmp_path: Path, shots: list[dict], **sb: object) -> EpisodePaths:
+    paths = EpisodePaths.of("demo", "001", root=tmp_path / "projects")
+    paths.scaffold()
+    board = Storyboard(title="Test", resolution=sb.pop("resolution", "720P"),
+                       ratio=sb.pop("ratio", "16:9"), shots=shots, **sb)
+    atomic_write_json(paths.storyboard, board)
+    return paths
+
+
+def shot(sid: str, **kw: object) -> dict:
+    return {"id": sid, "scene": sid[:3], "prompt": "a shot", "duration": 3, **kw}
+
+
+def loudness(path: Path, start: float | None = None, dur: float | None = None,
+             af: str = "") -> sound.Loudness:
+    args = []
+    if start is not None:
+        args += ["-ss", f"{start:.3f}"]
+    if dur is not None:
+        args += ["-t", f"{dur:.3f}"]
+    args += ["-i", str(path)]
+    chain = f"[0:a:0]{af + ',' if af else ''}anull[a]"
+    return sound.measure_graph(args, chain, "a", what="test measurement")
+
+
+def samples(path: Path, rate: int = 8000) -> array.array:
+    out = subprocess.run([FF, "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1",
+                          "-ar", str(rate), "-f", "f32le", "-"], capture_output=True,
+                         check=True).stdout
+    a = array.array("f")
+    a.frombytes(out)
+    return a
+
+
+def rms(a: array.array, t0: float, t1: float, rate: int = 8000) -> float:
+    seg = a[int(t0 * rate):int(t1 * rate)]
+    return math.sqrt(sum(x * x for x in seg) / max(1, len(seg)))
+
+
+def frame_colors(path: Path) -> list[tuple[int, int, int]]:
+    """Mean colour of every frame (the video scaled to 1x1)."""
+    out = subprocess.run([FF, "-v", "error", "-i", str(path), "-map", "0:v:0", "-vf",
+                          "scale=1:1:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return [tuple(out[i:i + 3]) for i in range(0, len(out) - 2, 3)]
+
+
+def frame_durations(path: Path) -> list[tuple[int, int]]:
+    """(pts, duration) of every video packet, from ffmpeg's framecrc muxer."""
+    out = subprocess.run([FF, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+                          "-f", "framecrc", "-"], capture_output=True, text=True,
+                         check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        rows.append((int(parts[2]), int(parts[3])))
+    return sorted(rows)
+
+
+def near(c: tuple[int, int, int], name: str, tol: int = 60) -> bool:
+    return all(abs(a - b) <= tol for a, b in zip(c, RGB[name], strict=True))
+
+
+def cfg(**kw: object) -> WorkflowConfig:
+    return WorkflowConfig(**kw)
+
+
+QUIET = {"progress": lambda f: None}
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def test_crossfade_length_total_duration_and_srt(tmp_path):
+    durs = [2.0, 2.5, 3.0, 2.0]
+    shots = []
+    for i in range(1, len(durs) + 1):
+        sid = f"S01-{i:03d}"
+        shots.append(shot(sid, dialog=[{"speaker": "Ann", "text": f"Line number {i}."}]))
+    paths = episode(tmp_path, shots)
+    for i, d in enumerate(durs):
+        make_clip(paths.clip(shots[i]["id"]), d, color=COLORS[i], freq=300 + 100 * i)
+    c = 0.5
+    seen: list[float] = []
+    res = stitch_episode(paths, cfg(crossfade=c), progress=seen.append)
+    total = sum(durs) - (len(durs) - 1) * c
+    assert abs(exact_duration(paths.final_mp4) - total) <= 0.1
+    assert abs(res.duration_s - total) <= 0.01
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    assert res.shots_count == 4 and res.size_bytes == paths.final_mp4.stat().st_size
+
+    # crossfade length, measured on the frames: blended frames between two solid colours
+    fps = probe(paths.final_mp4).fps
+    colors = frame_colors(paths.final_mp4)
+    starts = []  # where each shot's colour first shows (its segment start)
+    for k in range(1, len(durs)):
+        a, b = COLORS[k - 1], COLORS[k]
+        mixed = [i for i, col in enumerate(colors)
+                 if not near(col, a, 25) and not near(col, b, 25)
+                 and i / fps > 1.5 + sum(durs[:k - 1]) - (k - 1) * c - 0.1
+                 and i / fps < sum(durs[:k]) - (k - 1) * c + 0.1]
+        assert mixed, f"no blended frames between shot {k} and {k + 1}"
+        blend_s = (mixed[-1] - mixed[0] + 2) / fps
+        assert abs(blend_s - c) <= 0.1, (k, blend_s)
+        starts.append((mixed[0] - 1) / fps)
+
+    # SRT: every dialog line, first cue of each shot within 0.3 s of the shot's start
+    cues = parse_srt(paths.final_srt.read_text(encoding="utf-8"))
+    assert [q.text for q in cues] == [f"Ann: Line number {i}." for i in range(1, 5)]
+    assert abs(cues[0].start) <= 0.3
+    for q, measured in zip(cues[1:], starts, strict=True):
+        assert abs(q.start - measured) <= 0.3, (q, measured)
+    for q, p in zip(cues, res.timeline, strict=True):
+        assert p.start - 0.01 <= q.start <= p.end and q.end <= p.end
+    assert not list(paths.final_mp4.parent.glob(".*"))  # no temporary file left behind
+
+
+def test_hard_cuts_keep_every_frame(tmp_path):
+    durs = [2.0, 3.0, 2.5]
+    shots = [shot(f"S01-{i:03d}") for i in range(1, 4)]
+    paths = episode(tmp_path, shots)
+    for i, d in enumerate(durs):
+        make_clip(paths.clip(shots[i]["id"]), d, color=COLORS[i])
+    res = stitch_episode(paths, cfg(crossfade=0), **QUIET)
+    assert abs(exact_duration(paths.final_mp4) - sum(durs)) <= 0.1
+    colors = frame_colors(paths.final_mp4)
+    # the fades to/from black aside, each frame is exactly one of the clips' colours
+    inner = colors[int(0.6 * 24):-int(1.1 * 24)]
+    assert all(any(near(col, n, 25) for n in COLORS[:3]) for col in inner)
+    assert [p.start for p in res.timeline] == [0.0, 2.0, 5.0]
+
+
+def test_mixed_sizes_ratios_one_constant_canvas_and_fps(tmp_path):
+    specs = [("320x180", 24), ("180x320", 30), ("640x480", 25), ("250x250", 24)]
+    shots = [shot(f"S01-{i:03d}") for i in range(1, 5)]
+    paths = episode(tmp_path, shots)
+    for (size, fps), s, col in zip(specs, shots, COLORS, strict=False):
+        make_clip(paths.clip(s["id"]), 2.0, size=size, fps=fps, color=col)
+    res = stitch_episode(paths, cfg(crossfade=0.4), **QUIET)
+    info = probe(paths.final_mp4)
+    assert (info.width, info.height) == (res.width, res.height)
+    assert info.width % 2 == 0 and info.height % 2 == 0
+    assert abs(info.width / info.height - 16 / 9) < 0.02
+    assert info.vcodec == "h264" and info.pix_fmt == "yuv420p" and info.acodec == "aac"
+    # constant frame rate: every frame lasts exactly one tick of the chosen rate
+    rows = frame_durations(paths.final_mp4)
+    deltas = {b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False)}
+    assert len(deltas) == 1, deltas
+    assert abs(len(rows) / res.fps - res.duration_s) <= 0.1
+    assert abs(res.duration_s - (8.0 - 3 * 0.4)) <= 0.1
+    # the portrait clip is pillarboxed: black at the left edge, blue in the middle
+    mid = res.timeline[1].span_start + 0.6
+    out = subprocess.run([FF, "-v", "error", "-ss", f"{mid:.2f}", "-i", str(paths.final_mp4),
+                          "-frames:v", "1", "-vf", f"scale={info.width}:{info.height}",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    row = info.height // 2 * info.width * 3
+    left = tuple(out[row + 6:row + 9])
+    center = tuple(out[row + info.width // 2 * 3:row + info.width // 2 * 3 + 3])
+    assert max(left) < 30 and near(center, "blue", 40), (left, center)
+    # faststart: the moov box comes before mdat
+    head = paths.final_mp4.read_bytes()[:200_000]
+    assert head.find(b"moov") < head.find(b"mdat")
+
+
+def test_clip_without_audio_gets_silence(tmp_path):
+    shots = [shot("S01-001"), shot("S01-002"), shot("S01-003")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 2.0, audio="sine", freq=500)
+    make_clip(paths.clip("S01-002"), 3.0, audio=None)
+    make_clip(paths.clip("S01-003"), 2.0, audio="sine", freq=700)
+    res = stitch_episode(paths, cfg(crossfade=0.5), **QUIET)
+    assert probe(paths.final_mp4).has_audio
+    a = samples(paths.final_mp4)
+    seg = res.timeline[1]
+    assert rms(a, seg.start + 0.7, seg.end - 0.7) < 1e-3
+    assert rms(a, 0.8, 1.3) > 0.02 and rms(a, seg.end + 0.2, seg.end + 0.6) > 0.02
+
+
+def test_continuation_take_joined_with_one_second_crossfade(tmp_path):
+    shots = [shot("S01-001"), shot("S01-002")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 3.0, color="red")
+    make_clip(paths.clip("S01-001b"), 2.0, color="blue")  # the continuation take
+    make_clip(paths.clip_version("S01-002b", 1), 2.0, color="yellow")
+    make_clip(paths.clip_version("S01-002b", 3), 2.5, color="white")  # highest version wins
+    make_clip(paths.clip("S01-002"), 2.0, color="green")
+    res = stitch_episode(paths, cfg(crossfade=0), **QUIET)
+    # shot 1 = 3 + 2 - 1 = 4 s; shot 2 = 2 + 2.5 - 1 = 3.5 s
+    assert [round(p.end - p.start, 2) for p in res.timeline] == [4.0, 3.5]
+    assert abs(exact_duration(paths.final_mp4) - 7.5) <= 0.1
+    colors = frame_colors(paths.final_mp4)
+    assert near(colors[int(1.0 * 24)], "red") and near(colors[int(3.5 * 24)], "blue")
+    assert near(colors[int(2.5 * 24)], "red", 255) and not near(colors[int(2.5 * 24)], "red")
+    assert near(colors[int(4.5 * 24)], "green") and near(colors[int(6.3 * 24)], "white")
+    assert not any(near(c, "yellow") for c in colors)
+
+
+def test_missing_winner_is_a_clear_error(tmp_path):
+    shots = [shot("S01-001"), shot("S01-002"), shot("S02-001")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 2.0)
+    with pytest.raises(StitchError) as e:
+        stitch_episode(paths, cfg(), **QUIET)
+    msg = str(e.value)
+    assert "S01-002" in msg and "S02-001" in msg
+    assert "spark-video render --shot S01-002" in msg
+    assert not paths.final_mp4.exists()
+
+
+def test_crossfade_longer_than_a_clip_is_refused(tmp_path):
+    shots = [shot("S01-001"), shot("S01-002")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 2.0)
+    make_clip(paths.clip("S01-002"), 2.0)
+    with pytest.raises(StitchError, match="crossfade"):
+        plan_stitch(paths, cfg(crossfade=2.5))
+
+
+# --------------------------------------------------------------------------- narration
+
+
+def test_narration_fitting_speedup_freeze_and_tail(tmp_path):
+    shots = [
+        shot("S01-001", role="narration", narration_text="[5.0s] Far longer than the clip."),
+        shot("S01-002", role="narration", narration_text="[1.5s] Short."),
+        shot("S01-003", role="narration", narration_text="[3.4s] A little long."),
+    ]
+    paths = episode(tmp_path, shots, mode="narration")
+    make_clip(paths.clip("S01-001"), 2.0, color="red", freq=300)
+    make_clip(paths.clip("S01-002"), 4.0, color="blue", freq=300)
+    make_clip(paths.clip("S01-003"), 3.0, color="green", freq=300)
+    tts = FakeTTS()
+    res = stitch_episode(paths, cfg(crossfade=0), tts=tts, **QUIET)
+    spans = {p.shot: p.end - p.start for p in res.timeline}
+    speed = {s.shot: s.factor for s in res.speedups}
+    freeze = {f.shot: f.seconds for f in res.freezes}
+    # 1: 5 s of voice on a 2 s clip → 1.8× (the cap), 2.78 s of voice, frozen 0.78 s
+    assert speed["S01-001"] == pytest.approx(1.8)
+    assert freeze["S01-001"] == pytest.approx(5 / 1.8 - 2.0, abs=0.05)
+    assert 5 / 1.8 - 0.01 <= spans["S01-001"] <= 5 / 1.8 + 1
+    # 2: 1.5 s voice, 4 s clip → cut to voice + 1 s
+    assert "S01-002" not in speed and "S01-002" not in freeze
+    assert spans["S01-002"] == pytest.approx(2.5, abs=0.05)
+    # 3: 3.4 s voice on 3 s → sped up 1.13×, no freeze
+    assert speed["S01-003"] == pytest.approx(3.4 / 3.0, abs=0.01)
+    assert "S01-003" not in freeze
+    assert all(f <= 1.8 for f in speed.values())
+    assert abs(exact_duration(paths.final_mp4) - sum(spans.values())) <= 0.1
+    # every line audible inside its own shot; the clips' own sound (300 Hz) is replaced
+    for p, (text, voice) in zip(res.timeline, [(5.0, 5 / 1.8), (1.5, 1.5), (3.4, 3.0)],
+                                strict=True):
+        assert p.end - p.start >= voice - 0.02, (p, text)
+        lv = loudness(paths.final_mp4, p.span_start + 0.5, voice - 0.7, "highpass=f=700")
+        assert lv.integrated > -22, (p.shot, lv)
+        low = loudness(paths.final_mp4, p.span_start + 0.5, voice - 0.7, "lowpass=f=400,"
+                       "lowpass=f=400")
+        assert low.integrated < lv.integrated - 20
+    # a re-stitch does not pay for TTS again
+    assert len(tts.calls) == 3
+    stitch_episode(paths, cfg(crossfade=0), tts=tts, **QUIET)
+    assert len(tts.calls) == 3
+    # cues follow the voice
+    cues = parse_srt(paths.final_srt.read_text(encoding="utf-8"))
+    for p in res.timeline:
+        mine = [q for q in res.cues if q.shot == p.shot]
+        assert mine and abs(mine[0].start - p.start) <= 0.3 and mine[-1].end <= p.end + 0.01
+    assert len(cues) == len(res.cues)
+
+
+def test_narration_with_crossfade_voices_never_overlap(tmp_path):
+    shots = [shot(f"S01-{i:03d}", role="narration", narration_text=f"[{d}s] Line {i}.")
+             for i, d in enumerate([2.5, 3.5, 1.0], 1)]
+    paths = episode(tmp_path, shots, mode="narration")
+    for i, s in enumerate(shots):
+        make_clip(paths.clip(s["id"]), 3.0, color=COLORS[i], audio=None)
+    res = stitch_episode(paths, cfg(crossfade=0.5), tts=FakeTTS(), **QUIET)
+    plan = plan_stitch(paths, cfg(crossfade=0.5), tts=FakeTTS())
+    voices = [(seg.span_start, seg.span_start + seg.fit.spoken_s) for seg in plan.segments]
+    for (_a0, a1), (b0, _b1) in zip(voices, voices[1:], strict=False):
+        assert a1 <= b0 + 1e-3
+    for seg in plan.segments:
+        assert seg.span_end - seg.span_start >= seg.fit.spoken_s - 1e-3
+        assert seg.span_end - seg.span_start <= seg.fit.spoken_s + 1.0 + 0.05
+    assert abs(exact_duration(paths.final_mp4) - res.duration_s) <= 0.1
+
+
+def test_narration_with_real_speech(tmp_path):
+    if not Path(ESPEAK).exists():
+        pytest.skip("espeak-ng is not installed")
+    text = ("The lighthouse keeper counted the ships every night. "
+            "Nobody had told him the harbour closed years ago.")
+    shots = [shot("S01-001", role="narration", narration_text=text)]
+    paths = episode(tmp_path, shots, mode="narration", narrator_voice="en")
+    make_clip(paths.clip("S01-001"), 3.0, audio=None)
+    tts = FakeTTS(espeak=True)
+    res = stitch_episode(paths, cfg(crossfade=0.5, narrator_speech_rate=1.0), tts=tts, **QUIET)
+    tts_s = probe(next(paths.tts_dir.glob("*.wav"))).duration
+    assert res.speedups and res.speedups[0].factor <= 1.8
+    spoken = tts_s / res.speedups[0].factor
+    assert spoken - 0.02 <= res.duration_s <= spoken + 1.05
+    assert loudness(paths.final_mp4).integrated == pytest.approx(-16, abs=1.0)
+    assert len(res.cues) == 2 and res.cues[0].kind == "narration"
+
+
+# --------------------------------------------------------------------------- music
+
+
+def _music_episode(tmp_path: Path, track_s: float = 4.0) -> EpisodePaths:
+    """Shot 1 and 3 speak (a 2 kHz 'voice'), shot 2 is silent; music lives under 300 Hz."""
+    shots = [shot("S01-001", dialog=[{"speaker": "Ann", "text": "Hello."}]),
+             shot("S01-002"),
+             shot("S01-003", dialog=[{"speaker": "Bob", "text": "Goodbye."}])]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 4.0, freq=2000, amp=0.05)
+    make_clip(paths.clip("S01-002"), 4.0, audio=None)
+    make_clip(paths.clip("S01-003"), 4.0, freq=2000, amp=0.05)
+    make_music(paths.project_paths.bgm_dir / "calm.wav", track_s)  # shorter: it loops
+    return paths
+
+
+def test_global_music_loudness_ducking_and_fades(tmp_path):
+    paths = _music_episode(tmp_path)
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm",
+                                                  fade_in_s=1.0, fade_out_s=1.0))
+    res = stitch_episode(paths, cfg(crossfade=0.5), **QUIET)
+    assert res.bgm_mode == "global" and res.bgm_tracks
+    out = paths.final_mp4
+    whole = loudness(out)
+    assert whole.integrated == pytest.approx(-16, abs=1.0), whole
+    assert whole.true_peak <= -1.0, whole
+    s1, s2 = res.timeline[0], res.timeline[1]
+    # during speech: voice band vs music band (each measured alone with band filters)
+    voice = loudness(out, 1.2, s1.end - 1.8, "highpass=f=1200,highpass=f=1200")
+    music_under = loudness(out, 1.2, s1.end - 1.8, "lowpass=f=350,lowpass=f=350")
+    assert voice.integrated - music_under.integrated >= 10, (voice, music_under)
+    # music alone (silent shot) sits near -30 LUFS: the ducking releases between lines
+    music_alone = loudness(out, s2.start + 1.0, 2.0, "lowpass=f=350,lowpass=f=350")
+    assert -33 <= music_alone.integrated <= -27, music_alone
+    assert music_alone.integrated - music_under.integrated >= 3  # ducked under speech
+    # first and last second fade (in from, out to silence)
+    a = samples(out)
+    dur = len(a) / 8000
+    assert rms(a, 0, 0.1) < rms(a, 0.9, 1.2) / 4
+    assert rms(a, dur - 0.1, dur) < rms(a, dur - 1.3, dur - 1.0) / 4
+    assert rms(a, 0.4, 0.6) < rms(a, 1.1, 1.3)
+
+
+def test_music_volume_moves_the_music_level(tmp_path):
+    paths = _music_episode(tmp_path)
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm",
+                                                  volume=0.5))
+    res = stitch_episode(paths, cfg(crossfade=0), **QUIET)
+    s2 = res.timeline[1]
+    lv = loudness(paths.final_mp4, s2.start + 1.0, 2.0, "lowpass=f=350,lowpass=f=350")
+    assert -27 <= lv.integrated <= -21  # 0.5 = +6 dB over the -30 LUFS reference
+
+
+def test_scene_mode_switches_tracks_at_scene_boundaries(tmp_path):
+    shots = [shot("S01-001"), shot("S01-002"), shot("S02-001"), shot("S03-001")]
+    scenes = [{"id": "S01", "name": "a", "description": "a", "bgm_track": "low"},
+              {"id": "S02", "name": "b", "description": "b", "bgm_track": "high.wav"},
+              {"id": "S03", "name": "c", "description": "c"}]
+    bgm = BGMConfig(enabled=True, mode="scene")
+    paths = episode(tmp_path, shots, scenes=scenes, bgm=bgm)
+    for s in shots:
+        make_clip(paths.clip(s["id"]), 3.0, audio=None)
+    make_tone(paths.project_paths.bgm_dir / "low.wav", 2.0, 200)
+    make_tone(paths.bgm_dir / "high.wav", 10.0, 1500)  # the episode folder works too
+    res = stitch_episode(paths, cfg(crossfade=0.5), **QUIET)
+    assert len(res.bgm_tracks) == 2
+    out = paths.final_mp4
+    t = {p.shot: p for p in res.timeline}
+
+    def band(t0: float, t1: float, f: int) -> float:
+        return loudness(out, t0, t1 - t0, f"bandpass=f={f}:width_type=q:w=8").integrated
+
+    s1 = (t["S01-001"].start + 1.2, t["S01-002"].end - 1.2)
+    s2 = (t["S02-001"].span_start + 1.0, t["S02-001"].span_end - 1.0)
+    s3 = (t["S03-001"].span_start + 1.0, t["S03-001"].end - 1.2)
+    assert band(*s1, 200) > band(*s1, 1500) + 20
+    assert band(*s2, 1500) > band(*s2, 200) + 20
+    assert band(*s2, 1500) == pytest.approx(-16, abs=2)  # music alone is at -16 LUFS
+    assert band(*s3, 1500) < -45 and band(*s3, 200) < -45  # a scene without a track
+    # crossfade at the S01→S02 boundary: both tracks audible right at the boundary
+    b = t["S02-001"].span_start
+    assert band(b - 0.3, b + 0.3, 200) > -40 and band(b - 0.3, b + 0.3, 1500) > -40
+
+
+def test_restitch_after_music_change_touches_no_clip(tmp_path):
+    paths = _music_episode(tmp_path)
+    clips = sorted((paths.root / "clips").glob("*.mp4"))
+    before = {p: p.stat().st_mtime_ns for p in clips}
+    stitch_episode(paths, cfg(crossfade=0.5), **QUIET)
+    quiet = loudness(paths.final_mp4, 5.0, 2.0).integrated
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm"))
+    stitch_episode(paths, cfg(crossfade=0.5), **QUIET)
+    assert loudness(paths.final_mp4, 5.0, 2.0).integrated > max(quiet, -60) + 10
+    assert {p: p.stat().st_mtime_ns for p in clips} == before
+    assert sorted((paths.root / "clips").glob("*")) == clips
+
+
+def test_bgm_off_when_no_config(tmp_path):
+    paths = _music_episode(tmp_path)
+    res = stitch_episode(paths, cfg(crossfade=0), **QUIET)
+    assert res.bgm_mode == "off" and not res.bgm_tracks
+    s2 = res.timeline[1]
+    assert loudness(paths.final_mp4, s2.start + 0.5, 3.0).integrated < -60
+
+
+def test_unknown_track_is_a_clear_error(tmp_path):
+    paths = _music_episode(tmp_path)
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="nope"))
+    with pytest.raises(sound.SoundError, match="nope.*calm"):
+        plan_stitch(paths, cfg())
+
+
+# --------------------------------------------------------------------------- subtitles
+
+
+def test_burned_subtitles_show_on_the_frames(tmp_path):
+    shots = [shot("S01-001", dialog=[{"speaker": "Ann", "text": "WWWW MMMM WWWW"}]),
+             shot("S01-002")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 3.0, color="blue", size="640x360")
+    make_clip(paths.clip("S01-002"), 3.0, color="blue", size="640x360")
+
+    def bottom_white(at: float) -> int:
+        out = subprocess.run([FF, "-v", "error", "-ss", f"{at}", "-i", str(paths.final_mp4),
+                              "-frames:v", "1", "-vf", "crop=iw:ih/4:0:ih*3/4", "-f", "rawvideo",
+                              "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+        return sum(1 for b in out if b > 200)
+
+    stitch_episode(paths, cfg(crossfade=0), burn_subtitles=False, **QUIET)
+    assert bottom_white(1.0) == 0
+    stitch_episode(paths, cfg(crossfade=0), burn_subtitles=True, **QUIET)
+    assert bottom_white(1.0) > 100 and bottom_white(4.5) == 0
+
+
+@pytest.mark.slow
+def test_chromium_plays_the_final_cut(tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    shots = [shot("S01-001"), shot("S01-002")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 2.0, size="320x180")
+    make_clip(paths.clip("S01-002"), 2.0, size="180x320", fps=30)
+    stitch_episode(paths, cfg(crossfade=0.5), **QUIET)
+    page = paths.final_mp4.parent / "play.html"
+    page.write_text(
+        "<html><body><video id=v muted autoplay playsinline src='" + paths.final_mp4.name
+        + "'></video><pre id=o>waiting</pre><script>const v=document.getElementById('v');"
+        "v.addEventListener('timeupdate',()=>{if(v.currentTime>0.5){document.getElementById"
+        "('o').textContent='PLAYED '+v.videoWidth+'x'+v.videoHeight+' '+v.duration;}});"
+        "v.addEventListener('error',()=>{document.getElementById('o').textContent="
+        "'ERROR '+(v.error&&v.error.code);});</script></body></html>", encoding="utf-8")
+    profile = tmp_path / "chrome-profile"
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--autoplay-policy=no-user-gesture-required", "--no-first-run",
+                           f"--user-data-dir={profile}", "--virtual-time-budget=8000",
+                           "--dump-dom", page.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert "PLAYED" in proc.stdout, proc.stdout[-500:] + proc.stderr[-1500:]
+    info = probe(paths.final_mp4)
+    assert f"{info.width}x{info.height}" in proc.stdout
+
+
+def test_result_is_json_serialisable(tmp_path):
+    shots = [shot("S01-001")]
+    paths = episode(tmp_path, shots)
+    make_clip(paths.clip("S01-001"), 2.0)
+    res = stitch_episode(paths, cfg(), **QUIET)
+    data = json.loads(res.model_dump_json())
+    assert data["final_path"].endswith("demo-001.mp4") and data["shots_count"] == 1
+    assert shutil.which(FF) or Path(FF).exists()

@@ -9,13 +9,15 @@ original gate.py checklists) pass.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .io import InputError, atomic_write_json, load_model, sha256_file
 from .models import Approval, BGMConfig, ShotState, Storyboard
-from .paths import AUDIO_EXTS, EpisodePaths
+from .paths import EpisodePaths
 
 GATES = ("mode", "bgm", "script", "storyboard", "render", "final")
 LABELS = {"mode": "GATE 0 (mode)", "bgm": "GATE 0.5 (music)", "script": "GATE 1 (script)",
@@ -75,11 +77,9 @@ def file_sha(path: Path) -> str:
 
 
 def bgm_tracks(paths: EpisodePaths) -> list[Path]:
-    out = []
-    for d in (paths.bgm_dir, paths.project_paths.bgm_dir):
-        if d.is_dir():
-            out += sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_EXTS)
-    return out
+    from .sound import list_bgm_tracks
+
+    return list(list_bgm_tracks(paths).values())
 
 
 def _scene_files(paths: EpisodePaths, ext: str) -> list[Path]:
@@ -117,9 +117,24 @@ def _rel(paths: EpisodePaths, p: Path) -> str:
     return str(p.relative_to(paths.root))
 
 
+def _artifact_sha(paths: EpisodePaths, p: Path) -> str | None:
+    if not p.exists():
+        return None
+    if p == paths.storyboard:
+        # storyboard.bgm mirrors bgm-config.json, which GATE 0.5 stamps: a music change must
+        # not close GATE 2 (nor re-render anything), only re-stitch
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return file_sha(p)
+        if isinstance(data, dict):
+            data.pop("bgm", None)
+            return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return file_sha(p)
+
+
 def current_hashes(paths: EpisodePaths, gate: str) -> dict[str, str | None]:
-    return {_rel(paths, p): (file_sha(p) if p.exists() else None)
-            for p in artifacts(paths, gate)}
+    return {_rel(paths, p): _artifact_sha(paths, p) for p in artifacts(paths, gate)}
 
 
 def load_stamp(paths: EpisodePaths, gate: str) -> Approval | None:

@@ -69,11 +69,12 @@ def apply_forbid_model_bgm(prompt: str, negative_prompt: str | None) -> tuple[st
 
 
 def load_bgm_config(paths: EpisodePaths, storyboard: Storyboard | None = None) -> BGMConfig:
-    """The episode's music choice: storyboard.bgm, else bgm-config.json, else off."""
-    if storyboard is not None and storyboard.bgm is not None:
-        return storyboard.bgm
+    """The episode's music choice: bgm-config.json (the latest GATE 0.5 answer, so a music
+    change needs only a re-stitch), else storyboard.bgm, else off."""
     if paths.bgm_config.exists():
         return load_model(BGMConfig, paths.bgm_config)
+    if storyboard is not None and storyboard.bgm is not None:
+        return storyboard.bgm
     return BGMConfig()
 
 
@@ -211,13 +212,14 @@ def fit_narration(tts_s: float, clip_s: float) -> NarrationFit:
     length = min(max(voice, clip), voice + 1 s): freeze the last frame or cut the clip."""
     tempo = 1.0
     if tts_s > clip_s + FIT_TOLERANCE_S and clip_s > 0:
-        tempo = min(MAX_TEMPO, tts_s / clip_s)
+        # rounded up to what is written in the graph, so the voice never outlasts the clip
+        tempo = min(MAX_TEMPO, math.ceil(tts_s / clip_s * 1e4) / 1e4)
     spoken = tts_s / tempo
     span = min(max(spoken, clip_s), spoken + MAX_TAIL_S)
     freeze = max(0.0, span - clip_s)
     if freeze < 1e-3:
         freeze = 0.0
-    return NarrationFit(tts_s, round(tempo, 4), spoken, span, freeze, max(0.0, clip_s - span))
+    return NarrationFit(tts_s, tempo, spoken, span, freeze, max(0.0, clip_s - span))
 
 
 def atempo_chain(tempo: float) -> str:

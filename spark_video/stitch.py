@@ -7,11 +7,13 @@ between shots, music runs (global, or per scene with crossfades at scene boundar
 SRT is written from the same plan, so cues match the cut.
 
 The render is then one ffmpeg run: every clip is decoded once, letterboxed onto the canvas at
-a constant frame rate, joined by `xfade`/`acrossfade` (or `concat` for hard cuts), narration
+a constant frame rate, joined by local alpha-fade transitions + `concat` for the video and one
+`acrossfade` for the sound (`concat` for hard cuts), narration
 laid in with `adelay`, speech normalised to -16 LUFS, music to -30 LUFS and ducked under the
 speech with `sidechaincompress`, master fades and a true-peak limiter, subtitles optionally
-burned in, encoded once (libx264 veryfast + AAC). Only the speech loudness is measured first,
-by an audio-only pass (no video is decoded), so the gain is exact and linear.
+burned in, encoded once (libx264 veryfast + AAC). The loudness is measured first by
+audio-only passes (no video is decoded, about a second for 40 shots): the speech bus, then,
+only if the limiter could act, the finished mix, so the gains are exact and linear.
 
 Nothing in clips/ is ever written: re-stitching after a music change re-runs this function
 only. The final mp4 and srt are written to temporary files and renamed into place.
@@ -250,9 +252,9 @@ def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
                 bgm: BGMConfig | None = None) -> Plan:
     """Decide the whole cut (no encoding). Synthesizes missing narration TTS (cached)."""
     sb = storyboard or load_storyboard(paths)
-    c = float(cfg.crossfade if crossfade is None else crossfade)
-    if c < 0 or c > 3:
-        raise StitchError(f"crossfade {c} s is out of range (0 to 3 s)")
+    c_req = float(cfg.crossfade if crossfade is None else crossfade)
+    if c_req < 0 or c_req > 3:
+        raise StitchError(f"crossfade {c_req} s is out of range (0 to 3 s)")
 
     missing = [s.id for s in sb.shots if not paths.clip(s.id).is_file()]
     if missing:
@@ -284,6 +286,7 @@ def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
     infos = [i for _, items in raw for _, i in items]
     fps = _fps_of(infos)
     width, height = _canvas(sb, infos)
+    c = float(round(c_req * fps) / fps)  # a whole number of frames: video and audio agree
 
     segs: list[Segment] = []
     for s, items in raw:
@@ -510,13 +513,12 @@ def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[fl
         g.lines.append(f"{pairs}concat=n={n}:v=1:a=1[vcat][acat]")
         g.audio_concat = "".join(f"[{a}]" for a in alabels) + f"concat=n={n}:v=0:a=1[acat]"
     else:
-        cur, t = vlabels[0], 0.0
-        for k in range(1, n):
-            t += plan.segments[k - 1].length - c
-            nxt = "vcat" if k == n - 1 else f"x{k}"
-            g.lines.append(f"[{cur}][{vlabels[k]}]xfade=transition=fade:duration={_n(c)}:"
-                           f"offset={_n(t)}[{nxt}]")
-            cur = nxt
+        frames = [_frames(s.length, fps) for s in plan.segments]
+        cf = _frames(c, fps)
+        if all(f > 2 * cf for f in frames):
+            _xfade_local(g, vlabels, frames, cf, c, "vcat")
+        else:  # transitions overlap (a shot shorter than two crossfades)
+            _xfade_tree(g, vlabels, [s.length for s in plan.segments], c, "vcat")
         ins = "".join(f"[{a}]" for a in alabels)
         g.audio_lines.append(f"{ins}acrossfade=n={n}:d={_n(c)}:c1=qsin:c2=qsin[acat]")
 
@@ -586,11 +588,7 @@ def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[fl
     # master audio: fades, 4x oversampled limiter (≈ true peak), back to 48 kHz
     limit = 10 ** (sound.LIMIT_DBFS / 20)
     master = ["[mix]"]
-    fades = []
-    if plan.fade_in > 0:
-        fades.append(f"afade=t=in:d={_n(plan.fade_in)}")
-    if plan.fade_out > 0:
-        fades.append(f"afade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
+    fades = _master_fades(plan)
     master_chain = fades + [f"aresample={SR * 4}",
                             f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:"
                             "latency=true", f"aresample={SR}", AFMT,
@@ -608,6 +606,76 @@ def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[fl
     vchain.append(f"trim=end_frame={_frames(total, fps)}")
     g.lines.append("[vcat]" + ",".join(vchain) + "[vout]")
     return g
+
+
+def _master_fades(plan: Plan) -> list[str]:
+    total = plan.duration
+    fades = []
+    if plan.fade_in > 0:
+        fades.append(f"afade=t=in:d={_n(plan.fade_in)}")
+    if plan.fade_out > 0:
+        fades.append(f"afade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
+    return fades
+
+
+def _xfade_local(g: Graph, labels: list[str], frames: list[int], cf: int, c: float,
+                 out: str) -> None:
+    """Crossfades as local joins: every shot is split into head | body | tail (frame-exact
+    trims of one decoded stream); each transition is the next head, its alpha fading in,
+    overlaid on the tail; one `concat` strings bodies and transitions together. Compared with
+    chained `xfade`s this keeps everything in yuv420p (xfade works in 4:4:4, so every
+    transition frame would be converted twice), never buffers a whole shot, and lets no frame
+    pass through more than one blend: about 30 % less filter CPU on a 40-shot episode."""
+    n = len(labels)
+    parts: list[str] = []
+    for k, (lab, nf) in enumerate(zip(labels, frames, strict=True)):
+        outs = []
+        if k > 0:
+            outs.append(("h", f"trim=end_frame={cf}"))
+        b0, b1 = (cf if k > 0 else 0), (nf - cf if k < n - 1 else nf)
+        outs.append(("b", f"trim=start_frame={b0}:end_frame={b1}"))
+        if k < n - 1:
+            outs.append(("t", f"trim=start_frame={nf - cf}"))
+        if len(outs) > 1:
+            g.lines.append(f"[{lab}]split={len(outs)}" + "".join(f"[{lab}{o}]" for o, _ in outs))
+            for o, tr in outs:
+                g.lines.append(f"[{lab}{o}]{tr},setpts=PTS-STARTPTS[{lab}{o}x]")
+        else:
+            g.lines.append(f"[{lab}]{outs[0][1]},setpts=PTS-STARTPTS[{lab}bx]")
+        if k > 0:
+            # the incoming head, alpha fading in, over the outgoing tail: same picture as
+            # xfade=fade, but in yuv420p (xfade would convert every frame to 4:4:4 and back)
+            g.lines.append(f"[{lab}hx]format=yuva420p,fade=t=in:alpha=1:st=0:d={_n(c)}"
+                           f"[{lab}ha]")
+            g.lines.append(f"[{labels[k - 1]}tx][{lab}ha]overlay=format=yuv420:shortest=1:"
+                           f"eof_action=pass,format=yuv420p[{lab}j]")
+            parts.append(f"{lab}j")
+        parts.append(f"{lab}bx")
+    g.lines.append("".join(f"[{p}]" for p in parts) + f"concat=n={len(parts)}:v=1:a=0[{out}]")
+
+
+def _xfade_tree(g: Graph, labels: list[str], lengths: list[float], c: float,
+                out: str) -> float:
+    """Join `labels` with crossfades as a balanced tree of `xfade`s, not a chain: in a chain
+    every frame of shot k passes through the n-k later xfades (O(n²) filter calls, seconds
+    for 40 shots); in a tree at most log2(n). Returns the joined length."""
+    if len(labels) == 1:
+        g.lines.append(f"[{labels[0]}]null[{out}]")
+        return lengths[0]
+    if len(labels) == 2:
+        left, right = [labels[0]], [labels[1]]
+    else:
+        mid = len(labels) // 2
+        left, right = labels[:mid], labels[mid:]
+    m = len(left)
+    la = _xfade_tree(g, left, lengths[:m], c, f"{out}L") if m > 1 else lengths[0]
+    lb = (_xfade_tree(g, right, lengths[m:], c, f"{out}R") if len(right) > 1
+          else lengths[m])
+    a = f"{out}L" if m > 1 else left[0]
+    b = f"{out}R" if len(right) > 1 else right[0]
+    g.lines.append(f"[{a}][{b}]xfade=transition=fade:duration={_n(c)}:offset={_n(la - c)}"
+                   f"[{out}]")
+    return la + lb - c
 
 
 def encode_args(fps: Fraction) -> list[str]:
@@ -676,11 +744,13 @@ def _audio_only(g: Graph) -> list[str]:
 
 
 def measure_speech(plan: Plan) -> sound.Loudness:
-    """Loudness of the speech bus (clip audio + narration) as it will be mixed: audio only,
-    no video is decoded."""
+    """Loudness of the speech bus (clip audio + narration, with the master fades) as it will
+    be mixed: audio only, no video is decoded."""
     g = build_graph(plan)
-    return sound.measure_graph(g.input_args(g.music_from), ";".join(_audio_only(g)),
-                               "speech_raw", what="measuring the speech loudness")
+    fades = _master_fades(plan)
+    lines = _audio_only(g) + [f"[speech_raw]{','.join(fades) or 'anull'}[speech_faded]"]
+    return sound.measure_graph(g.input_args(g.music_from), ";".join(lines),
+                               "speech_faded", what="measuring the speech loudness")
 
 
 def measure_master(plan: Plan, speech_gain_db: float, music_gains: list[float]) -> sound.Loudness:
@@ -697,10 +767,16 @@ def mix_gains(plan: Plan) -> tuple[sound.Loudness, float, list[float], int]:
     speech = measure_speech(plan)
     present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
     sgain = sound.speech_gain_db(speech.integrated)
-    mgains = [sound.music_gain_db(sound.file_loudness(r.track).integrated, plan.bgm.volume,
-                                  present) for r in plan.music]
+    tracks = [sound.file_loudness(r.track) for r in plan.music]
+    mgains = [sound.music_gain_db(t.integrated, plan.bgm.volume, present) for t in tracks]
     passes = 1
     if not present and not plan.music:
+        return speech, sgain, mgains, passes
+    # if even the sum of all peaks stays under the limiter, the limiter will not touch the
+    # mix and the gains are already right: no need to measure the mix
+    peak = (10 ** ((speech.true_peak + sgain) / 20) if present else 0.0) + sum(
+        10 ** ((t.true_peak + m) / 20) for t, m in zip(tracks, mgains, strict=True))
+    if peak > 0 and 20 * math.log10(peak) <= sound.LIMIT_DBFS - 0.5:
         return speech, sgain, mgains, passes
     for _ in range(2):
         got = measure_master(plan, sgain, mgains).integrated

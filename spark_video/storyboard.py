@@ -216,6 +216,19 @@ def lint(paths, sb: Storyboard) -> list[str]:
     return warns
 
 
+def render_model(provider: str, shot: Shot, *, chained: bool,
+                 cfg: WorkflowConfig) -> tuple[str, int]:
+    """(model, billed seconds) for one shot: a chained shot really gets its first frame, so
+    it may render as another kind, and each model clamps the duration to its own range."""
+    if provider in ("bl", "wan27"):
+        from .capabilities import effective_duration, plan
+
+        model, _ = plan(provider, shot.kind, first_frame=chained, cfg=cfg)
+        return model, effective_duration(model, shot.duration)
+    model = VIDEO_MODELS.get(provider, VIDEO_MODELS["offline"])[shot.kind]
+    return model, min(shot.duration, KIND_MAX_DURATION[shot.kind])
+
+
 class Estimate(BaseModel):
     provider: str
     resolution: str
@@ -237,10 +250,16 @@ class Estimate(BaseModel):
 def estimate(sb: Storyboard, cfg: WorkflowConfig) -> Estimate:
     provider = sb.provider or provider_for(cfg, "video")
     by_kind: dict[str, dict[str, int]] = {}
+    billed: dict[str, dict[str, int]] = {}  # model -> seconds, as the provider will bill
+    prev = prev_shot_map(sb)
     for s in sb.shots:
+        model, secs = render_model(provider, s, chained=prev[s.id] is not None, cfg=cfg)
         k = by_kind.setdefault(s.kind, {"shots": 0, "seconds": 0})
         k["shots"] += 1
-        k["seconds"] += min(s.duration, KIND_MAX_DURATION[s.kind])
+        k["seconds"] += secs
+        b = billed.setdefault(model, {"shots": 0, "seconds": 0})
+        b["shots"] += 1
+        b["seconds"] += secs
     groups = chain_groups(sb)
     dur = {s.id: s.duration for s in sb.shots}
     group_secs = [sum(dur[i] for i in g) for g in groups]
@@ -248,10 +267,9 @@ def estimate(sb: Storyboard, cfg: WorkflowConfig) -> Estimate:
     cap = cfg.api_slots
     lines, cost_total, missing = [], 0.0, []
     models = VIDEO_MODELS.get(provider, VIDEO_MODELS["bl"])
-    for kind, v in sorted(by_kind.items()):
-        model = models[kind]
+    for model, v in sorted(billed.items()):
         c = video_cost(model, sb.resolution, v["seconds"])
-        lines.append({"kind": kind, "model": model, "seconds": v["seconds"], "cost": c})
+        lines.append({"model": model, "shots": v["shots"], "seconds": v["seconds"], "cost": c})
         if c is None:
             missing.append(model)
         else:

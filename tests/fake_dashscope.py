@@ -10,7 +10,8 @@ multimodal-generation, and fault injection. Videos are real small H.264/AAC mp4s
 testsrc + sine) of the billed duration, titled `fake-dashscope:<task_id>`; the sha256 of every
 served file is kept so tests can prove a clip came from this server.
 
-Use as a pytest fixture (`fake_dashscope`, imported explicitly by test modules), or standalone:
+Use as a pytest fixture `fake_dashscope` (import `fake_dashscope_fixture` into the test
+module to register it), or standalone:
     uv run python tests/fake_dashscope.py --port 8765 --key sk-test
 """
 
@@ -755,18 +756,25 @@ FAST_ENV = {
 }
 
 
-@pytest.fixture(scope="session")
-def _fake_dashscope_server(tmp_path_factory: pytest.TempPathFactory):
-    srv = FakeServer(tmp_path_factory.mktemp("fake-dashscope")).start()
-    yield srv
-    srv.stop()
+_SERVER: FakeServer | None = None
 
 
-@pytest.fixture
-def fake_dashscope(_fake_dashscope_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
-                   tmp_path: Path) -> FakeDashScope:
+def shared_server() -> FakeServer:
+    """One server per test process (started on first use, a daemon thread)."""
+    global _SERVER
+    if _SERVER is None:
+        import atexit
+        import tempfile
+
+        _SERVER = FakeServer(Path(tempfile.mkdtemp(prefix="fake-dashscope-"))).start()
+        atexit.register(_SERVER.stop)
+    return _SERVER
+
+
+@pytest.fixture(name="fake_dashscope")
+def fake_dashscope_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeDashScope:
     """A reset fake DashScope, with the env pointing at it (key, base URLs, fast knobs)."""
-    state = _fake_dashscope_server.state
+    state = shared_server().state
     state.reset()
     monkeypatch.setenv("DASHSCOPE_API_KEY", state.api_key)
     monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", state.base_url)

@@ -581,3 +581,21 @@ def test_result_is_json_serialisable(tmp_path):
     data = json.loads(res.model_dump_json())
     assert data["final_path"].endswith("demo-001.mp4") and data["shots_count"] == 1
     assert shutil.which(FF) or Path(FF).exists()
+
+
+def test_narration_through_the_offline_tts_provider(tmp_path):
+    """No TTS override: the configured provider (offline: espeak-ng or timed silence) speaks,
+    its call is logged with phase=tts and the shot, and the audio is cached."""
+    shots = [shot("S01-001", role="narration", narration_text="The rain had stopped."),
+             shot("S01-002", role="narration", narration_text="Nobody came back.")]
+    paths = episode(tmp_path, shots, mode="narration")
+    for s in shots:
+        make_clip(paths.clip(s["id"]), 2.5, audio=None)
+    res = stitch_episode(paths, cfg(crossfade=0.5, provider="offline"), **QUIET)
+    calls = [json.loads(x) for x in paths.model_calls.read_text().splitlines()]
+    assert [(c["phase"], c["shot"]) for c in calls] == [("tts", "S01-001"), ("tts", "S01-002")]
+    assert len(list(paths.tts_dir.glob("*.wav"))) == 2
+    for p in res.timeline:
+        assert p.narration
+    stitch_episode(paths, cfg(crossfade=0.5, provider="offline"), **QUIET)
+    assert len(paths.model_calls.read_text().splitlines()) == 2  # cached: no new call

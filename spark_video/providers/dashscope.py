@@ -211,10 +211,26 @@ class DashScopeVideo:
                 on_submitted(pending)
         if pending is not None:
             t = DashScopeTransport(self.settings, base_url=pending.base_url, sleep=self.sleep)
-            with model_slot(model, self.settings):
-                return self._finish(ctx, t, pending.task_id, checked, sent, out, resumed=True)
-
+            try:
+                with model_slot(model, self.settings):
+                    return self._finish(ctx, t, pending.task_id, checked, sent, out,
+                                        resumed=True)
+            finally:
+                t.close()
         t = DashScopeTransport(self.settings, sleep=self.sleep)
+        try:
+            return self._submit_and_finish(ctx, t, spec, prompt, out, first_frame, media,
+                                           checked, body, sent, uses_oss, on_submitted)
+        finally:
+            t.close()
+
+    def _submit_and_finish(self, ctx: CallContext, t: DashScopeTransport, spec: ShotSpec,
+                           prompt: str, out: Path, first_frame: Path | None,
+                           media: list[Path], checked: capabilities.CheckedRequest,
+                           body: dict[str, Any], sent: str, uses_oss: bool,
+                           on_submitted: Callable[[PendingTask], None] | None
+                           ) -> RenderResult:
+        model = checked.model
         if any(not str(p).startswith(("http", "oss:", "data:")) for p in
                [*(media or []), *([first_frame] if first_frame else [])]):
             with ctx.timed(self.name, model, "uploads (getPolicy + oss)") as rec:

@@ -10,6 +10,7 @@ import array
 import json
 import math
 import shutil
+import re
 import subprocess
 from pathlib import Path
 
@@ -558,19 +559,21 @@ def test_chromium_plays_the_final_cut(tmp_path):
     page.write_text(
         "<html><body><video id=v muted autoplay playsinline src='" + paths.final_mp4.name
         + "'></video><pre id=o>waiting</pre><script>const v=document.getElementById('v');"
-        "v.addEventListener('timeupdate',()=>{if(v.currentTime>0.5){document.getElementById"
+        "v.addEventListener('loadeddata',()=>{if(v.readyState>=2){document.getElementById"
         "('o').textContent='PLAYED '+v.videoWidth+'x'+v.videoHeight+' '+v.duration;}});"
         "v.addEventListener('error',()=>{document.getElementById('o').textContent="
         "'ERROR '+(v.error&&v.error.code);});</script></body></html>", encoding="utf-8")
     profile = tmp_path / "chrome-profile"
     proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-background-networking", "--disable-component-update",
                            "--autoplay-policy=no-user-gesture-required", "--no-first-run",
                            f"--user-data-dir={profile}", "--virtual-time-budget=8000",
                            "--dump-dom", page.resolve().as_uri()],
                           capture_output=True, text=True, timeout=120)
-    assert "PLAYED" in proc.stdout, proc.stdout[-500:] + proc.stderr[-1500:]
+    m = re.search(r'<pre id="o">PLAYED (\d+)x(\d+)', proc.stdout)
+    assert m, proc.stdout[-500:] + proc.stderr[-1500:]
     info = probe(paths.final_mp4)
-    assert f"{info.width}x{info.height}" in proc.stdout
+    assert (int(m.group(1)), int(m.group(2))) == (info.width, info.height)
 
 
 def test_result_is_json_serialisable(tmp_path):

@@ -42,8 +42,16 @@ wildcard_constraints:
 
 def barrier(gate):
     """A closed gate adds a target whose job fails with the approve command; an open gate
-    adds nothing, so approving never changes what the jobs behind it depend on."""
-    return [] if sv_gates.is_open(EP, gate) else [str(EP.gate_barrier(gate))]
+    adds nothing, so approving never changes what the jobs behind it depend on. GATE 3 also
+    counts as closed when this build will re-render approved clips, so the stitch never
+    starts (and never deletes the previous final) on renders nobody has seen."""
+    closed = not sv_gates.is_open(EP, gate)
+    if gate == "render":
+        # a missing clip also closes it: its barrier job (which waits for the clip to be
+        # restored or rebuilt) is what makes `final` see a deleted clip through the
+        # storyboard checkpoint (reference/snakemake.md §0; tests/test_workflow.py)
+        closed = closed or sv_gates.renders_pending(EP)
+    return [str(EP.gate_barrier(gate))] if closed else []
 
 
 def optional(*paths):
@@ -98,8 +106,7 @@ def clip_inputs(wildcards):
               "media": [str(root / m) for m in spec["media"]],
               "gate": barrier("storyboard")}
     prev = spec.get("prev_shot")
-    clip_exists = EP.clip(wildcards.shot).exists()
-    if prev and (CFG.chain_cascade or not clip_exists):
+    if prev:  # with chain_cascade false the job restores its take instead of re-rendering
         inputs["first_frame"] = str(EP.last_frame(prev))
     return inputs
 

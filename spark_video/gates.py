@@ -175,6 +175,18 @@ def is_open(paths: EpisodePaths, gate: str) -> bool:
     return not why_closed(paths, gate)
 
 
+def renders_pending(paths: EpisodePaths) -> bool:
+    """A shot spec changed after GATE 3 was approved: its clip (and those chained after it)
+    will re-render in this build, so the approved renders are about to change. Spec files
+    are rewritten only when their content changes, so their mtime says exactly that."""
+    stamp = paths.approval("render")
+    shots = paths.root / "shots"
+    if not stamp.exists() or not shots.is_dir():
+        return False
+    t = stamp.stat().st_mtime_ns
+    return any(p.stat().st_mtime_ns > t for p in shots.glob("*.json"))
+
+
 def needs_bgm_gate(paths: EpisodePaths) -> bool:
     return bool(bgm_tracks(paths))
 

@@ -115,7 +115,8 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
                 force: bool = False, log=print) -> ShotState:
     spec = load_spec(paths, shot_id)
     first = first_frame_for(paths, spec)
-    key = input_key(paths, spec, first)
+    # chain_cascade false: a new first frame alone does not make a new take
+    key = input_key(paths, spec, first if cfg.chain_cascade else None)
     state = load_state(paths, shot_id)
 
     # the winner for exactly these inputs is on disk: restore it, never pay again

@@ -9,8 +9,8 @@ from __future__ import annotations
 import array
 import json
 import math
-import shutil
 import re
+import shutil
 import subprocess
 from pathlib import Path
 

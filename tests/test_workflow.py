@@ -5,7 +5,6 @@ and bad input fails clearly without overwriting anything."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -93,8 +92,11 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     assert clip_mtimes(d) == before, "nothing may render behind a closed gate"
 
     approve(env, "storyboard")
+    final_mp4 = d / "final" / f"demo-{EP}.mp4"
+    mtime_final = final_mp4.stat().st_mtime_ns
     r = final(env, projects)
     assert "GATE 3 (renders) is closed" in r.stdout + r.stderr, r.stderr[-3000:]
+    assert final_mp4.stat().st_mtime_ns == mtime_final, "the previous final must survive"
     after = clip_mtimes(d)
     changed = {n for n in after if after[n] != before.get(n)}
     winners_changed = {n[:-4] for n in changed if "-ver" not in n}
@@ -104,7 +106,6 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     assert "lamp gutters" in state["attempts"][-1]["prompt"]
 
     approve(env, "render")
-    mtime_final = (d / "final" / f"demo-{EP}.mp4").stat().st_mtime_ns
     r = final(env, projects)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (d / "final" / f"demo-{EP}.mp4").stat().st_mtime_ns != mtime_final
@@ -117,16 +118,19 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     r = final(env, projects)
     assert r.returncode == 0, r.stderr[-3000:]
     assert victim.exists()
-    other = d / "clips" / f"{ids[0]}.mp4"
-    time.sleep(0.01)
-    other.write_bytes(other.read_bytes())  # touched: newer than its winner copy's inputs
-    os.utime(other, None)
-    victim_mtime = victim.stat().st_mtime_ns
-    (d / "clips" / f"{ids[0]}.mp4").unlink()
+    final(env, projects)  # one re-stitch: the gate token left the stitch's input set
     r = final(env, projects)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert (d / "clips" / f"{ids[0]}.mp4").exists()
-    assert victim.stat().st_mtime_ns == victim_mtime or ids[0] in group
+    assert "Nothing to be done" in r.stdout + r.stderr
+
+    # an edited clip closes GATE 3: the build stops there instead of stitching it unseen
+    edited = d / "clips" / f"{ids[0]}.mp4"
+    edited.write_bytes(edited.read_bytes() + b"\0")
+    assert "clips/" + edited.name + " changed since approval" in "; ".join(
+        __import__("spark_video.gates", fromlist=["x"]).why_closed(
+            __import__("spark_video.paths", fromlist=["x"]).EpisodePaths.of(
+                "demo", EP, root=projects), "render"))
+    r = final(env, projects)
+    assert r.returncode != 0 and "GATE 3 (renders) is closed" in r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("breakage, field", [

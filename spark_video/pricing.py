@@ -57,17 +57,17 @@ def video_price_type(resolution: str) -> str:
     return f"video_ratio_{resolution.lower()}"
 
 
-def unit_price(model: str, price_type: str) -> float | None:
-    """Price per unit, 0.0 for our free offline models, None when there is no price data."""
+def _price(model: str, match) -> float | None:
+    """The first price of `model` that `match` accepts; 0.0 for our free offline models,
+    None when there is no price data."""
     if model in FREE_MODELS:
         return 0.0
     entry = price_table().get(model)
-    if entry is None:
-        return None
-    for p in entry.prices:
-        if p.type == price_type:
-            return p.price
-    return None
+    return next((p.price for p in entry.prices if match(p)), None) if entry else None
+
+
+def unit_price(model: str, price_type: str) -> float | None:
+    return _price(model, lambda p: p.type == price_type)
 
 
 def currency(model: str) -> str:
@@ -81,15 +81,8 @@ def video_cost(model: str, resolution: str, seconds: float) -> float | None:
 
 
 def tts_cost(model: str, chars: int) -> float | None:
-    if model in FREE_MODELS:
-        return 0.0
-    entry = price_table().get(model)
-    if entry is None:
-        return None
-    for p in entry.prices:
-        if p.unit == "10k_chars":
-            return round(p.price * chars / 10000, 4)
-    return None
+    price = _price(model, lambda p: p.unit == "10k_chars")
+    return None if price is None else round(price * chars / 10000, 4)
 
 
 def tts_billed_chars(text: str) -> int:

@@ -116,12 +116,9 @@ def all_clips(wildcards):
 
 
 def stitch_inputs(wildcards):
-    from spark_video.paths import AUDIO_EXTS
-
     clips = all_clips(wildcards)
     takes = sorted(str(p) for p in (Path(E) / "clips").glob("S*b*.mp4"))  # continuation takes
-    music = [str(p) for d in (EP.bgm_dir, EP.project_paths.bgm_dir) if d.is_dir()
-             for p in sorted(d.iterdir()) if p.suffix.lower() in AUDIO_EXTS]
+    music = [str(p) for p in sv_gates.bgm_tracks(EP)]
     return {"clips": clips, "takes": takes, "state": SHOTS_STATE, "storyboard": STORYBOARD,
             "gate": barrier("render") + barrier("bgm"),
             "bgm": optional(EP.bgm_config), "music": music}

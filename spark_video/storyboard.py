@@ -20,6 +20,7 @@ from .io import (
     atomic_write_text,
     dump_json,
     load_model,
+    parse_model,
     write_if_changed,
 )
 from .models import KIND_MAX_DURATION, BGMConfig, SceneFragment, Shot, ShotSpec, Storyboard
@@ -89,8 +90,6 @@ def build_storyboard(paths, cfg: WorkflowConfig, mode: str) -> Storyboard:
         "shots": [s.model_dump() for f in frags for s in f.shots],
         "bgm": (b.model_dump() if (b := load_bgm(paths)) else None),
     }
-    from .io import parse_model
-
     return parse_model(Storyboard, data, paths.storyboard)
 
 

@@ -20,6 +20,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -346,13 +347,13 @@ class DashScopeVideo:
 # --------------------------------------------------------------------------- TTS
 
 
+@dataclass
 class DashScopeTTS:
     """CosyVoice over HTTP (SpeechSynthesizer) and Qwen-TTS (multimodal-generation)."""
 
-    def __init__(self, name: str, settings: ConnSettings, cfg: Any):
-        self.name = name
-        self.settings = settings
-        self.cfg = cfg
+    name: str
+    settings: ConnSettings
+    cfg: Any
 
     def synthesize(self, ctx: CallContext, text: str, out: Path, *, voice: str,
                    rate: float) -> Path:
@@ -405,13 +406,13 @@ class DashScopeTTS:
 # --------------------------------------------------------------------------- images
 
 
+@dataclass
 class DashScopeImage:
     """Portraits, sets, props through the synchronous multimodal-generation endpoint."""
 
-    def __init__(self, name: str, settings: ConnSettings, cfg: Any):
-        self.name = name
-        self.settings = settings
-        self.cfg = cfg
+    name: str
+    settings: ConnSettings
+    cfg: Any
 
     def generate(self, ctx: CallContext, prompt: str, out: Path, *, size: str,
                  label: str = "") -> Path:

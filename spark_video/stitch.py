@@ -808,7 +808,9 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     speech, sgain, mgains, passes = mix_gains(plan)
     speech_present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
 
-    final = paths.final_mp4
+    # absolute: ffmpeg runs in a temporary directory (for the subtitles file), so no path
+    # handed to it may depend on the caller's working directory (a relative projects_dir)
+    final = paths.final_mp4.resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp_mp4 = final.with_name(f".{final.stem}.partial.mp4")
     report = progress or _default_progress()
@@ -834,10 +836,10 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
             os.replace(tmp_mp4, final)
         finally:
             tmp_mp4.unlink(missing_ok=True)
-    atomic_write_text(paths.final_srt, srt_text)
+    atomic_write_text(paths.final_srt.resolve(), srt_text)
 
     return StitchResult(
-        final_path=str(final), srt_path=str(paths.final_srt), duration_s=round(total, 3),
+        final_path=str(paths.final_mp4), srt_path=str(paths.final_srt), duration_s=round(total, 3),
         shots_count=len(plan.segments), size_bytes=final.stat().st_size,
         width=plan.width, height=plan.height, fps=round(float(plan.fps), 3),
         crossfade=plan.crossfade,

@@ -602,3 +602,25 @@ def test_narration_through_the_offline_tts_provider(tmp_path):
         assert p.narration
     stitch_episode(paths, cfg(crossfade=0.5, provider="offline"), **QUIET)
     assert len(paths.model_calls.read_text().splitlines()) == 2  # cached: no new call
+
+
+def test_relative_projects_dir_from_another_working_directory(tmp_path, monkeypatch):
+    """A relative projects_dir (plain `snakemake final --config projects_dir=projects`):
+    ffmpeg runs in a temporary directory, so no path handed to it may be relative to the
+    caller's working directory. Burned subtitles and narration take the same road."""
+    monkeypatch.chdir(tmp_path)
+    shots = [shot("S01-001", role="narration", narration_text="[1.0s] Hello."),
+             shot("S01-002", role="narration", narration_text="[1.0s] Later.")]
+    paths = EpisodePaths.of("demo", "001", root=Path("projects"))
+    paths.scaffold()
+    atomic_write_json(paths.storyboard, Storyboard(title="Rel", resolution="720P",
+                                                   ratio="16:9", shots=shots,
+                                                   mode="narration"))
+    make_clip(paths.clip("S01-001"), 2.0, color="red")
+    make_clip(paths.clip("S01-002"), 2.0, color="blue")
+    assert not paths.final_mp4.is_absolute()
+    res = stitch_episode(paths, cfg(crossfade=0.5, burn_subtitles=True), tts=FakeTTS(),
+                         **QUIET)
+    assert abs(exact_duration(tmp_path / paths.final_mp4) - res.duration_s) <= 0.1
+    assert (tmp_path / paths.final_srt).is_file()
+    assert not list((tmp_path / paths.final_mp4).parent.glob(".*"))

@@ -1,7 +1,8 @@
-"""Stitch benchmark (SPEC §14: stitching costs no more than ~1.3x one plain re-encode).
+"""Stitch benchmark: time against one plain re-encode, and peak memory, at 40 and 300 clips.
 
-    uv run python bench/stitch_bench.py [--clips 40] [--seconds 4] [--size 1280x720]
+    uv run python bench/stitch_bench.py [--clips 40,300] [--seconds 4] [--size 1280x720]
                                         [--crossfade 0.5] [--no-music] [--repeat 1]
+                                        [--impl OTHER_CHECKOUT]
 
 Builds a synthetic episode of N lavfi clips (moving test pattern + a tone for a voice; one in
 eight has no audio, one in six is portrait and one in seven is 4:3, so the stitch letterboxes;
@@ -11,12 +12,17 @@ each shot has a dialog line), a global music track, and then times, in the same 
           with the stitch's own encoder settings (libx264 veryfast + AAC);
   stitch  `stitch_episode()` end to end: plan, loudness passes, the one a/v pass, SRT.
 
-and prints both times and stitch / plain. The best of --repeat runs is taken for each.
+and prints both times and stitch / plain, for each clip count. The stitch runs in a child
+process; its peak memory is the largest resident set of that process tree (the ffmpeg
+children included), from wait4. The summary gives the peak at the largest count divided by
+the peak at the smallest. The best of --repeat runs is taken for each time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,10 +31,12 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# --impl: the child imports another checkout's package (e.g. the code before a change)
+sys.path.insert(0, os.environ.get("STITCH_BENCH_IMPL")
+                or str(Path(__file__).resolve().parent.parent))
 
 from spark_video.io import atomic_write_json  # noqa: E402
-from spark_video.media import exact_duration, ffmpeg_exe, probe  # noqa: E402
+from spark_video.media import exact_duration, ffmpeg_exe  # noqa: E402
 from spark_video.models import BGMConfig, Storyboard, WorkflowConfig  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
 from spark_video.stitch import encode_args, stitch_episode  # noqa: E402
@@ -79,49 +87,102 @@ def build_episode(root: Path, n: int, seconds: float, size: str, music: bool) ->
     return paths
 
 
-def plain_reencode(src: Path, out: Path, fps: Fraction) -> float:
+def _run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run `cmd`, return (wall seconds, peak RSS in bytes of the largest process in its tree,
+    stdout). wait4 reports the child's own peak or that of its largest waited-for
+    descendant (the ffmpeg processes of a stitch), whichever is larger."""
     t0 = time.monotonic()
-    ff("-i", str(src), "-map", "0:v:0", "-map", "0:a:0", *encode_args(fps), str(out))
-    return time.monotonic() - t0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[:3]} failed ({proc.returncode})")
+    return wall, usage.ru_maxrss * 1024, out
+
+
+def plain_reencode(src: Path, out: Path, fps: Fraction) -> tuple[float, int]:
+    wall, peak, _ = _run_measured([FF, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                                   "-i", str(src), "-map", "0:v:0", "-map", "0:a:0",
+                                   *encode_args(fps), str(out)])
+    return wall, peak
+
+
+def child_stitch(root: Path, crossfade: float) -> int:
+    """In a child process (so its peak memory is measured alone): stitch, print the result."""
+    paths = EpisodePaths.of("bench", "001", root=root)
+    cfg = WorkflowConfig(project="bench", episode="001", crossfade=crossfade)
+    t0 = time.monotonic()
+    res = stitch_episode(paths, cfg, progress=lambda f: None)
+    print(json.dumps({"elapsed": time.monotonic() - t0, "result": res.model_dump(
+        include={"width", "height", "fps", "shots_count", "crossfade", "bgm_mode", "passes"})}))
+    return 0
+
+
+def measure(n: int, a: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    root = tmp / f"projects-{n}"
+    t0 = time.monotonic()
+    paths = build_episode(root, n, a.seconds, a.size, not a.no_music)
+    print(f"[{n} clips] built {n} clips of {a.seconds:g} s at {a.size} in "
+          f"{time.monotonic() - t0:.1f} s", flush=True)
+    env = dict(os.environ)
+    if a.impl:  # measure another checkout's stitch (e.g. the code before a change)
+        env["STITCH_BENCH_IMPL"] = str(Path(a.impl).resolve())
+    stitch_times, plain_times, stitch_peaks, plain_peaks = [], [], [], []
+    info: dict = {}
+    for _ in range(max(1, a.repeat)):
+        _, peak, out = _run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
+                                      str(root), "--crossfade", str(a.crossfade)], env=env)
+        info = json.loads(out.strip().splitlines()[-1])
+        stitch_times.append(info["elapsed"])
+        stitch_peaks.append(peak)
+        fps = Fraction(info["result"]["fps"]).limit_denominator(1001)
+        wall, ppeak = plain_reencode(paths.final_mp4, tmp / "plain.mp4", fps)
+        plain_times.append(wall)
+        plain_peaks.append(ppeak)
+    r = info["result"]
+    final_len = exact_duration(paths.final_mp4)
+    stitch_s, plain_s = min(stitch_times), min(plain_times)
+    print(f"[{n} clips] final cut {final_len:.2f} s ({r['width']}x{r['height']} @ "
+          f"{r['fps']:g} fps, {r['shots_count']} shots, crossfade {r['crossfade']:g} s, music "
+          f"{r['bgm_mode']}, {r['passes']} ffmpeg passes)")
+    print(f"[{n} clips] plain re-encode {plain_s:.2f} s (peak {max(plain_peaks) / 2**20:.0f} MB)"
+          f" | stitch {stitch_s:.2f} s (peak {max(stitch_peaks) / 2**20:.0f} MB) | "
+          f"ratio stitch / plain {stitch_s / plain_s:.2f}", flush=True)
+    shutil.rmtree(root, ignore_errors=True)
+    return {"ratio": stitch_s / plain_s, "peak": max(stitch_peaks)}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clips", type=int, default=40)
+    ap.add_argument("--clips", default="40,300",
+                    help="comma-separated clip counts, measured one after the other")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--crossfade", type=float, default=0.5)
     ap.add_argument("--no-music", action="store_true")
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--keep", action="store_true", help="keep the temporary episode")
+    ap.add_argument("--impl", help="import spark_video from this checkout for the stitch")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary episodes")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child:
+        return child_stitch(Path(a.child), a.crossfade)
 
+    counts = [int(x) for x in a.clips.split(",") if x.strip()]
     tmp = Path(tempfile.mkdtemp(prefix="stitch-bench-"))
     try:
-        t0 = time.monotonic()
-        paths = build_episode(tmp / "projects", a.clips, a.seconds, a.size, not a.no_music)
-        print(f"built {a.clips} clips of {a.seconds:g} s at {a.size} in "
-              f"{time.monotonic() - t0:.1f} s ({tmp})", flush=True)
-        cfg = WorkflowConfig(project="bench", episode="001", crossfade=a.crossfade)
-
-        stitch_times, plain_times = [], []
-        res = None
-        for _ in range(max(1, a.repeat)):
-            t0 = time.monotonic()
-            res = stitch_episode(paths, cfg, progress=lambda f: None)
-            stitch_times.append(time.monotonic() - t0)
-            fps = Fraction(res.fps).limit_denominator(1001)
-            plain_times.append(plain_reencode(paths.final_mp4, tmp / "plain.mp4", fps))
-        assert res is not None
-        final_len = exact_duration(paths.final_mp4)
-        info = probe(tmp / "plain.mp4")
-        stitch_s, plain_s = min(stitch_times), min(plain_times)
-        print(f"final cut: {final_len:.2f} s ({res.width}x{res.height} @ {res.fps:g} fps, "
-              f"{res.shots_count} shots, crossfade {res.crossfade:g} s, music "
-              f"{res.bgm_mode}, {res.passes} ffmpeg passes: audio-only loudness passes + 1 a/v)")
-        print(f"plain re-encode ({info.duration:.2f} s, same encoder settings): {plain_s:.2f} s")
-        print(f"stitch (plan + loudness + one a/v pass + srt):  {stitch_s:.2f} s")
-        print(f"ratio stitch / plain: {stitch_s / plain_s:.2f}")
+        got = {n: measure(n, a, tmp) for n in counts}
+        print("summary:")
+        for n, m in got.items():
+            print(f"  {n:4d} clips: stitch / plain re-encode {m['ratio']:.2f}, "
+                  f"peak memory {m['peak'] / 2**20:.0f} MB")
+        if len(counts) > 1:
+            lo, hi = counts[0], counts[-1]
+            print(f"  peak memory {hi} clips / {lo} clips: "
+                  f"{got[hi]['peak'] / got[lo]['peak']:.2f}")
         return 0
     finally:
         if not a.keep:

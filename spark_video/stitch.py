@@ -1,4 +1,4 @@
-"""Stitch and sound (SPEC §9): every shot's winner onto one canvas, one ffmpeg pass.
+"""Stitch and sound: every shot's winner onto one canvas, in reels of bounded memory.
 
 The plan (`plan_stitch`) decides, before any encoding, where every shot sits in the final
 cut: clip lengths (frame-exact), continuation takes (joined with a 1 s crossfade), narration
@@ -6,14 +6,25 @@ fitting (speed-up ≤1.8×, freeze or cut so the shot lasts [TTS, TTS + 1 s]), c
 between shots, music runs (global, or per scene with crossfades at scene boundaries). The
 SRT is written from the same plan, so cues match the cut.
 
-The render is then one ffmpeg run: every clip is decoded once, letterboxed onto the canvas at
-a constant frame rate, joined by local alpha-fade transitions + `concat` for the video and one
-`acrossfade` for the sound (`concat` for hard cuts), narration
-laid in with `adelay`, speech normalised to -16 LUFS, music to -30 LUFS and ducked under the
-speech with `sidechaincompress`, master fades and a true-peak limiter, subtitles optionally
-burned in, encoded once (libx264 veryfast + AAC). The loudness is measured first by
-audio-only passes (no video is decoded, about a second for 40 shots): the speech bus, then,
-only if the limiter could act, the finished mix, so the gains are exact and linear.
+The render is cut into reels of about `REEL_SHOTS` shots (`plan_reels`), so no ffmpeg
+process holds more than a reel's clips open and the peak memory does not grow with the
+episode. A reel change falls in the plain body of a shot, just after its crossfade in: the
+reel before renders that crossfade (with the head of the next reel's first shot), so every
+transition, continuation join and narration fit is rendered whole inside one reel.
+
+1. The speech bus, one audio-only pass per reel (clip sound joined by `acrossfade`, or
+   `concat` for hard cuts; narration laid in at sample-exact offsets, a voice that starts in
+   the reel before coming in part-way), appended to one raw float file.
+2. Its loudness, then, only if the limiter could act, the finished mix's (audio only, from
+   that file), so the gains that put speech at -16 LUFS and music at -30 LUFS are exact.
+3. Beside the pictures, one sound pass: speech gain, music ducked under the speech with
+   `sidechaincompress`, master fades, a true-peak limiter, AAC.
+4. The pictures, one pass per reel: every clip decoded once, letterboxed onto the canvas at
+   a constant frame rate, joined by local alpha-fade transitions + `concat`, with the fades
+   from and to black and the burned subtitles applied on the cut's own clock; encoded with
+   the final settings (libx264 veryfast).
+5. The reels joined by the concat demuxer with a stream copy (packets put back on the frame
+   grid), muxed with the sound.
 
 Nothing in clips/ is ever written: re-stitching after a music change re-runs this function
 only. The final mp4 and srt are written to temporary files and renamed into place.
@@ -24,9 +35,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +63,7 @@ DEFAULT_FPS = Fraction(24)
 X264_PRESET = "veryfast"
 X264_CRF = 20
 AUDIO_BITRATE = "192k"
+REEL_SHOTS = 8  # shots per reel (one ffmpeg process each): bounds the inputs open at once
 SUB_STYLE = ("FontName=DejaVu Sans,FontSize=16,PrimaryColour=&H00FFFFFF,OutlineColour=&H80000000,"
              "BorderStyle=1,Outline=1.2,Shadow=0,MarginV=18")
 
@@ -101,6 +115,7 @@ class StitchResult(BaseModel):
     timeline: list[Placement] = Field(default_factory=list)
     elapsed_s: float = 0.0
     passes: int = 1
+    reels: int = 1
 
 
 # --------------------------------------------------------------------------- plan
@@ -403,6 +418,65 @@ def build_cues(plan: Plan) -> list[subtitles.Cue]:
     return subtitles.number(cues)
 
 
+# --------------------------------------------------------------------------- reels
+
+
+@dataclass
+class Reel:
+    """A stretch of the cut rendered by one ffmpeg process, so memory does not grow with the
+    episode: shots `first`..`stop - 1` whole, except that a shot with a predecessor starts
+    after its head (that crossfade belongs to the reel before), plus the head of shot `stop`
+    when the cut goes on. So every crossfade, continuation join and narration fit lies inside
+    one reel, and a reel change always falls in the plain body of a shot."""
+    index: int
+    first: int
+    stop: int
+    frame0: int  # first frame of the reel in the cut
+    frames: int
+    sample0: int  # first sample of the reel's speech in the cut
+    samples: int
+
+    def shots(self, n: int, crossfade: bool) -> range:
+        """Indices of the shots whose footage the reel decodes (the next shot's head too)."""
+        return range(self.first, min(n, self.stop + 1) if crossfade else self.stop)
+
+
+def shot_frames(plan: Plan) -> list[int]:
+    return [_frames(s.length, plan.fps) for s in plan.segments]
+
+
+def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
+    """Cut the plan into reels of about `shots_per_reel` shots. A reel change is placed only
+    at a shot longer than two crossfades, so its head and tail never touch."""
+    n, fps, c = len(plan.segments), plan.fps, plan.crossfade
+    if n == 0:
+        return []
+    frames = shot_frames(plan)
+    cf = _frames(c, fps) if c > 0 else 0
+    cs = int(round(c * SR)) if c > 0 else 0
+    samples = [int(round(s.length * SR)) for s in plan.segments]
+    starts = [0]  # each shot's first frame / sample in the cut (crossfades overlap)
+    sstarts = [0]
+    for k in range(n - 1):
+        starts.append(starts[-1] + frames[k] - cf)
+        sstarts.append(sstarts[-1] + samples[k] - cs)
+    total_frames = _frames(plan.duration, fps)
+    total_samples = int(round(plan.duration * SR))
+    borders = [0]
+    for k in range(1, n):
+        if k - borders[-1] >= max(1, shots_per_reel or REEL_SHOTS) and frames[k] > 2 * cf:
+            borders.append(k)
+    borders.append(n)
+    reels = []
+    for i, (a, b) in enumerate(zip(borders, borders[1:], strict=False)):
+        f0 = starts[a] + (cf if a > 0 else 0)
+        f1 = starts[b] + cf if b < n else total_frames
+        s0 = sstarts[a] + (cs if a > 0 else 0)
+        s1 = sstarts[b] + cs if b < n else total_samples
+        reels.append(Reel(i, a, b, f0, f1 - f0, s0, s1 - s0))
+    return reels
+
+
 # --------------------------------------------------------------------------- graph
 
 
@@ -415,26 +489,24 @@ def _fps_str(fps: Fraction) -> str:
 
 
 AFMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+PCM = ["-f", "f32le", "-ar", str(SR), "-ac", "2"]  # the speech bus between passes
 
 
 @dataclass
 class Graph:
     inputs: list[list[str]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
-    audio_lines: list[str] = field(default_factory=list)  # the speech bus
-    master_lines: list[str] = field(default_factory=list)  # gain, music, ducking, master
-    audio_concat: str = ""  # hard cuts: the audio-only concat (for the measuring passes)
-    music_from: int = 0  # index of the first music input
 
     def add_input(self, path: Path, *pre: str) -> int:
         self.inputs.append([*pre, "-i", str(Path(path).resolve())])
         return len(self.inputs) - 1
 
-    def input_args(self, upto: int | None = None) -> list[str]:
-        out: list[str] = []
-        for a in self.inputs[:upto]:
-            out += a
-        return out
+    def input_args(self) -> list[str]:
+        return [a for inp in self.inputs for a in inp]
+
+    @property
+    def script(self) -> str:
+        return ";\n".join(self.lines)
 
 
 def _video_clip(i: int, cl: ClipIn, plan: Plan, label: str) -> str:
@@ -456,156 +528,219 @@ def _audio_clip(i: int, cl: ClipIn, plan: Plan, label: str) -> str:
     return f"anullsrc=r={SR}:cl=stereo,{AFMT},atrim=end_sample={samples}[{label}]"
 
 
-def build_graph(plan: Plan, *, speech_gain_db: float = 0.0, music_gains: list[float] | None = None,
-                subtitles_file: str | None = None) -> Graph:
-    g = Graph()
-    fps, c, total = plan.fps, plan.crossfade, plan.duration
-    n = len(plan.segments)
-    vlabels, alabels = [], []
-    for k, seg in enumerate(plan.segments):
-        idx = [g.add_input(cl.path) for cl in seg.clips]
-        # video
-        parts = []
-        for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
-            parts.append(f"s{k}v{j}")
-            g.lines.append(_video_clip(i, cl, plan, parts[-1]))
-        cur = parts[0]
-        off = seg.clips[0].seconds(fps)
-        for j in range(1, len(parts)):
-            off -= CONTINUATION_XFADE_S
-            g.lines.append(f"[{cur}][{parts[j]}]xfade=transition=fade:"
-                           f"duration={_n(CONTINUATION_XFADE_S)}:offset={_n(off)}[s{k}vj{j}]")
-            cur = f"s{k}vj{j}"
-            off += seg.clips[j].seconds(fps)
-        seg_frames = _frames(seg.length, fps)
-        if abs(seg.length - seg.video_s) > 0.5 / float(fps):
-            pad = _n(seg.freeze_s + 1.0)
-            g.lines.append(f"[{cur}]tpad=stop_mode=clone:stop_duration={pad},"
-                           f"trim=end_frame={seg_frames},setpts=PTS-STARTPTS[v{k}]")
-        else:
-            g.lines.append(f"[{cur}]null[v{k}]")
-        vlabels.append(f"v{k}")
-        # clip audio (silence under narration: the voice replaces the clip's sound)
-        samples = int(round(seg.length * SR))
-        if seg.narration:
-            g.audio_lines.append(f"anullsrc=r={SR}:cl=stereo,{AFMT},"
-                                 f"atrim=end_sample={samples}[a{k}]")
-        else:
-            aparts = []
-            for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
-                aparts.append(f"s{k}a{j}")
-                g.audio_lines.append(_audio_clip(i, cl, plan, aparts[-1]))
-            acur = aparts[0]
-            for j in range(1, len(aparts)):
-                g.audio_lines.append(f"[{acur}][{aparts[j]}]acrossfade=d="
-                                     f"{_n(CONTINUATION_XFADE_S)}:c1=qsin:c2=qsin[s{k}aj{j}]")
-                acur = f"s{k}aj{j}"
-            g.audio_lines.append(f"[{acur}]apad,atrim=end_sample={samples}[a{k}]")
-        alabels.append(f"a{k}")
-
-    # join the shots
-    if n == 1:
-        g.lines.append("[v0]null[vcat]")
-        g.audio_lines.append("[a0]anull[acat]")
-    elif c <= 0:
-        pairs = "".join(f"[{v}][{a}]" for v, a in zip(vlabels, alabels, strict=True))
-        # concat needs both streams in one filter; the audio half goes to the speech bus
-        g.lines.append(f"{pairs}concat=n={n}:v=1:a=1[vcat][acat]")
-        g.audio_concat = "".join(f"[{a}]" for a in alabels) + f"concat=n={n}:v=0:a=1[acat]"
+def _shot_video(g: Graph, plan: Plan, k: int, idx: list[int], out: str) -> None:
+    """One shot on the canvas: its clips letterboxed, a continuation take joined with a 1 s
+    crossfade, the last frame held while narration runs on."""
+    seg, fps = plan.segments[k], plan.fps
+    parts = []
+    for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
+        parts.append(f"s{k}v{j}")
+        g.lines.append(_video_clip(i, cl, plan, parts[-1]))
+    cur = parts[0]
+    off = seg.clips[0].seconds(fps)
+    for j in range(1, len(parts)):
+        off -= CONTINUATION_XFADE_S
+        g.lines.append(f"[{cur}][{parts[j]}]xfade=transition=fade:"
+                       f"duration={_n(CONTINUATION_XFADE_S)}:offset={_n(off)}[s{k}vj{j}]")
+        cur = f"s{k}vj{j}"
+        off += seg.clips[j].seconds(fps)
+    if abs(seg.length - seg.video_s) > 0.5 / float(fps):
+        pad = _n(seg.freeze_s + 1.0)
+        g.lines.append(f"[{cur}]tpad=stop_mode=clone:stop_duration={pad},"
+                       f"trim=end_frame={_frames(seg.length, fps)},setpts=PTS-STARTPTS[{out}]")
     else:
-        frames = [_frames(s.length, fps) for s in plan.segments]
-        cf = _frames(c, fps)
-        if all(f > 2 * cf for f in frames):
-            _xfade_local(g, vlabels, frames, cf, c, "vcat")
-        else:  # transitions overlap (a shot shorter than two crossfades)
-            _xfade_tree(g, vlabels, [s.length for s in plan.segments], c, "vcat")
-        ins = "".join(f"[{a}]" for a in alabels)
-        g.audio_lines.append(f"{ins}acrossfade=n={n}:d={_n(c)}:c1=qsin:c2=qsin[acat]")
+        g.lines.append(f"[{cur}]null[{out}]")
 
-    # narration voices, laid at their shots' starts
-    voices = []
+
+def _shot_audio(g: Graph, plan: Plan, k: int, idx: list[int], out: str) -> None:
+    """One shot's own sound (silence under narration: the voice replaces the clip's sound),
+    a continuation take joined with a 1 s crossfade, padded to the shot's length."""
+    seg = plan.segments[k]
+    samples = int(round(seg.length * SR))
+    if seg.narration:
+        g.lines.append(f"anullsrc=r={SR}:cl=stereo,{AFMT},atrim=end_sample={samples}[{out}]")
+        return
+    aparts = []
+    for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
+        aparts.append(f"s{k}a{j}")
+        g.lines.append(_audio_clip(i, cl, plan, aparts[-1]))
+    acur = aparts[0]
+    for j in range(1, len(aparts)):
+        g.lines.append(f"[{acur}][{aparts[j]}]acrossfade=d="
+                       f"{_n(CONTINUATION_XFADE_S)}:c1=qsin:c2=qsin[s{k}aj{j}]")
+        acur = f"s{k}aj{j}"
+    g.lines.append(f"[{acur}]apad,atrim=end_sample={samples}[{out}]")
+
+
+def _join_pictures(g: Graph, plan: Plan, reel: Reel, ks: list[int]) -> None:
+    """The reel's shots joined into [vcat]: hard cuts or crossfades, the head of the reel's
+    first shot dropped (the reel before shows it), only the head of the next reel's first
+    shot kept (its crossfade in is rendered here)."""
+    n, fps, c = len(plan.segments), plan.fps, plan.crossfade
+    vl = [f"v{k}" for k in ks]
+    if c <= 0 or len(ks) == 1:
+        ins = "".join(f"[{v}]" for v in vl)
+        g.lines.append(f"{ins}concat=n={len(ks)}:v=1:a=0[vcat]" if len(ks) > 1
+                       else f"{ins}null[vcat]")
+        return
+    cf = _frames(c, fps)
+    lens = [shot_frames(plan)[k] for k in ks]
+    if reel.stop < n:  # the next reel's first shot: its head only
+        g.lines.append(f"[{vl[-1]}]trim=end_frame={cf},setpts=PTS-STARTPTS[{vl[-1]}h]")
+        vl[-1], lens[-1] = f"{vl[-1]}h", cf
+    whole = lens[:-1] if reel.stop < n else lens
+    if all(f > 2 * cf for f in whole):
+        _xfade_local(g, vl, lens, cf, c, "vj", last_is_head=reel.stop < n)
+    else:  # transitions overlap (a shot shorter than two crossfades)
+        _xfade_tree(g, vl, [f / fps for f in lens], c, "vj")
+    head = f"trim=start_frame={cf}," if reel.first > 0 else ""
+    g.lines.append(f"[vj]{head}setpts=PTS-STARTPTS[vcat]")
+
+
+def _join_sounds(g: Graph, plan: Plan, reel: Reel, ks: list[int]) -> None:
+    """The reel's shot sounds joined into [acat], cut exactly where the pictures are."""
+    n, c = len(plan.segments), plan.crossfade
+    al = [f"a{k}" for k in ks]
+    if c <= 0 or len(ks) == 1:
+        ins = "".join(f"[{a}]" for a in al)
+        g.lines.append(f"{ins}concat=n={len(ks)}:v=0:a=1[acat]" if len(ks) > 1
+                       else f"{ins}anull[acat]")
+        return
+    cs = int(round(c * SR))
+    if reel.stop < n:
+        g.lines.append(f"[{al[-1]}]atrim=end_sample={cs},asetpts=PTS-STARTPTS[{al[-1]}h]")
+        al[-1] = f"{al[-1]}h"
+    ins = "".join(f"[{a}]" for a in al)
+    head = f"atrim=start_sample={cs},asetpts=PTS-STARTPTS," if reel.first > 0 else ""
+    g.lines.append(f"{ins}acrossfade=n={len(al)}:d={_n(c)}:c1=qsin:c2=qsin,{head}anull[acat]")
+
+
+def _voices(g: Graph, plan: Plan, reel: Reel) -> list[str]:
+    """Narration voices heard in the reel, laid at their shots' span starts (sample-exact);
+    a voice that starts in the reel before comes in part-way."""
+    labels = []
+    r0, r1 = reel.sample0, reel.sample0 + reel.samples
     for k, seg in enumerate(plan.segments):
         if seg.fit is None or seg.tts_path is None:
             continue
+        v0 = int(round(seg.span_start * SR))
+        v1 = v0 + int(round(seg.fit.spoken_s * SR)) + 1
+        if v1 <= r0 or v0 >= r1:
+            continue
         i = g.add_input(seg.tts_path)
         tempo = sound.atempo_chain(seg.fit.tempo)
-        ms = int(round(seg.span_start * 1000))
         chain = [f"[{i}:a:0]asetpts=PTS-STARTPTS", f"aresample={SR}", AFMT,
                  f"volume={seg.tts_gain_db:.2f}dB"]
         if tempo:
             chain.append(tempo)
-        chain.append(f"atrim=end_sample={int(round(seg.fit.spoken_s * SR)) + 1}")
-        if ms > 0:
-            chain.append(f"adelay=delays={ms}:all=1")
-        g.audio_lines.append(",".join(chain) + f"[vo{k}]")
-        voices.append(f"vo{k}")
-    total_samples = int(round(total * SR))
+        chain.append(f"atrim=end_sample={v1 - v0}")
+        if v0 < r0:
+            chain += [f"atrim=start_sample={r0 - v0}", "asetpts=PTS-STARTPTS"]
+        elif v0 > r0:
+            chain.append(f"adelay=delays={v0 - r0}S:all=1")
+        g.lines.append(",".join(chain) + f"[vo{k}]")
+        labels.append(f"vo{k}")
+    return labels
+
+
+def _reel_picture(plan: Plan, reel: Reel, subtitles_file: str | None) -> str:
+    """What applies to the whole cut's picture (fades from and to black, burned subtitles),
+    applied to the reel on the cut's own clock."""
+    fps, total = plan.fps, plan.duration
+    t0, t1 = float(reel.frame0 / fps), float((reel.frame0 + reel.frames) / fps)
+    chain = []
+    if plan.fade_in > 0 and t0 < plan.fade_in:
+        chain.append(f"fade=t=in:d={_n(plan.fade_in)}")
+    if plan.fade_out > 0 and t1 > total - plan.fade_out:
+        chain.append(f"fade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
+    if subtitles_file:
+        chain.append(f"subtitles=filename={subtitles_file}:force_style='{SUB_STYLE}'")
+    if chain and reel.frame0:
+        chain = [f"setpts=PTS+{reel.frame0}/({_fps_str(fps)})/TB", *chain,
+                 "setpts=PTS-STARTPTS"]
+    return ",".join(chain + ["tpad=stop_mode=clone:stop_duration=1",
+                             f"trim=end_frame={reel.frames}"])
+
+
+def reel_picture_graph(plan: Plan, reel: Reel, subtitles_file: str | None = None) -> Graph:
+    """The filter graph of one reel's picture → [vout]."""
+    g = Graph()
+    ks = list(reel.shots(len(plan.segments), plan.crossfade > 0))
+    for k in ks:
+        idx = [g.add_input(cl.path) for cl in plan.segments[k].clips]
+        _shot_video(g, plan, k, idx, f"v{k}")
+    _join_pictures(g, plan, reel, ks)
+    g.lines.append(f"[vcat]{_reel_picture(plan, reel, subtitles_file)}[vout]")
+    return g
+
+
+def reel_speech_graph(plan: Plan, reel: Reel) -> Graph:
+    """The filter graph of one reel's speech bus (clip sound and narration, before any gain)
+    → [speech]; audio only: no picture is decoded."""
+    g = Graph()
+    ks = list(reel.shots(len(plan.segments), plan.crossfade > 0))
+    for k in ks:
+        clips = plan.segments[k].clips
+        idx = [g.add_input(cl.path) if cl.info.has_audio and not plan.segments[k].narration
+               else -1 for cl in clips]
+        _shot_audio(g, plan, k, idx, f"a{k}")
+    _join_sounds(g, plan, reel, ks)
+    voices = _voices(g, plan, reel)
+    tail = f"apad,atrim=end_sample={reel.samples}[speech]"
     if voices:
         ins = "[acat]" + "".join(f"[{v}]" for v in voices)
-        g.audio_lines.append(f"{ins}amix=inputs={len(voices) + 1}:normalize=0:duration=first:"
-                             f"dropout_transition=0,atrim=end_sample={total_samples}[speech_raw]")
+        g.lines.append(f"{ins}amix=inputs={len(voices) + 1}:normalize=0:duration=first:"
+                       f"dropout_transition=0,{tail}")
     else:
-        g.audio_lines.append(f"[acat]atrim=end_sample={total_samples}[speech_raw]")
+        g.lines.append(f"[acat]{tail}")
+    return g
 
-    g.lines += g.audio_lines
-    video_lines = g.lines
-    g.lines = g.master_lines
-    g.lines.append(f"[speech_raw]volume={speech_gain_db:.2f}dB[speech]")
 
-    # music
-    g.music_from = len(g.inputs)
+def master_graph(plan: Plan, g: Graph, speech: str, *, speech_gain_db: float = 0.0,
+                 music_gains: list[float] | None = None) -> None:
+    """The whole cut's sound from its speech bus (input label `speech`): speech gain, music
+    runs ducked under the speech, master fades, a 4x oversampled limiter (≈ true peak) → [aout]."""
+    total_samples = int(round(plan.duration * SR))
+    g.lines.append(f"[{speech}]{AFMT},volume={speech_gain_db:.2f}dB[speech]")
     if plan.music:
-        mlabels = []
-        gains = music_gains or [0.0] * len(plan.music)
-        for r_i, (run, gain) in enumerate(zip(plan.music, gains, strict=True)):
-            i = g.add_input(run.track, "-stream_loop", "-1")
-            length = run.end - run.start
-            chain = [f"[{i}:a:0]aresample={SR}", AFMT,
-                     f"atrim=end_sample={int(round(length * SR))}", "asetpts=PTS-STARTPTS",
-                     f"volume={gain:.2f}dB"]
-            if run.fade_in > 0:
-                chain.append(f"afade=t=in:d={_n(run.fade_in)}:curve=qsin")
-            if run.fade_out > 0:
-                chain.append(f"afade=t=out:st={_n(max(0.0, length - run.fade_out))}:"
-                             f"d={_n(run.fade_out)}:curve=qsin")
-            ms = int(round(run.start * 1000))
-            if ms > 0:
-                chain.append(f"adelay=delays={ms}:all=1")
-            g.lines.append(",".join(chain) + f"[mr{r_i}]")
-            mlabels.append(f"mr{r_i}")
-        if len(mlabels) > 1:
-            g.lines.append("".join(f"[{m}]" for m in mlabels)
-                           + f"amix=inputs={len(mlabels)}:normalize=0:duration=longest[mall]")
-        else:
-            g.lines.append(f"[{mlabels[0]}]anull[mall]")
-        g.lines.append(f"[mall]apad,atrim=end_sample={total_samples}[music]")
+        _music(g, plan, music_gains or [0.0] * len(plan.music), total_samples)
         g.lines.append("[speech]asplit=2[sp_mix][sp_sc]")
         g.lines.append(f"[music][sp_sc]sidechaincompress={sound.DUCK}[mduck]")
         g.lines.append("[sp_mix][mduck]amix=inputs=2:normalize=0:duration=first[mix]")
     else:
         g.lines.append("[speech]anull[mix]")
-
-    # master audio: fades, 4x oversampled limiter (≈ true peak), back to 48 kHz
     limit = 10 ** (sound.LIMIT_DBFS / 20)
-    master = ["[mix]"]
-    fades = _master_fades(plan)
-    master_chain = fades + [f"aresample={SR * 4}",
-                            f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:"
-                            "latency=true", f"aresample={SR}", AFMT,
-                            f"atrim=end_sample={total_samples}"]
-    g.lines.append(master[0] + ",".join(master_chain) + "[aout]")
-    g.lines = video_lines + g.master_lines
+    chain = _master_fades(plan) + [
+        f"aresample={SR * 4}",
+        f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:latency=true",
+        f"aresample={SR}", AFMT, "apad", f"atrim=end_sample={total_samples}"]
+    g.lines.append("[mix]" + ",".join(chain) + "[aout]")
 
-    vchain = []
-    if plan.fade_in > 0:
-        vchain.append(f"fade=t=in:d={_n(plan.fade_in)}")
-    if plan.fade_out > 0:
-        vchain.append(f"fade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
-    if subtitles_file:
-        vchain.append(f"subtitles=filename={subtitles_file}:force_style='{SUB_STYLE}'")
-    vchain.append(f"trim=end_frame={_frames(total, fps)}")
-    g.lines.append("[vcat]" + ",".join(vchain) + "[vout]")
-    return g
+
+def _music(g: Graph, plan: Plan, gains: list[float], total_samples: int) -> None:
+    mlabels = []
+    for r_i, (run, gain) in enumerate(zip(plan.music, gains, strict=True)):
+        i = g.add_input(run.track, "-stream_loop", "-1")
+        length = run.end - run.start
+        chain = [f"[{i}:a:0]aresample={SR}", AFMT,
+                 f"atrim=end_sample={int(round(length * SR))}", "asetpts=PTS-STARTPTS",
+                 f"volume={gain:.2f}dB"]
+        if run.fade_in > 0:
+            chain.append(f"afade=t=in:d={_n(run.fade_in)}:curve=qsin")
+        if run.fade_out > 0:
+            chain.append(f"afade=t=out:st={_n(max(0.0, length - run.fade_out))}:"
+                         f"d={_n(run.fade_out)}:curve=qsin")
+        ms = int(round(run.start * 1000))
+        if ms > 0:
+            chain.append(f"adelay=delays={ms}:all=1")
+        g.lines.append(",".join(chain) + f"[mr{r_i}]")
+        mlabels.append(f"mr{r_i}")
+    if len(mlabels) > 1:
+        g.lines.append("".join(f"[{m}]" for m in mlabels)
+                       + f"amix=inputs={len(mlabels)}:normalize=0:duration=longest[mall]")
+    else:
+        g.lines.append(f"[{mlabels[0]}]anull[mall]")
+    g.lines.append(f"[mall]apad,atrim=end_sample={total_samples}[music]")
 
 
 def _master_fades(plan: Plan) -> list[str]:
@@ -619,21 +754,23 @@ def _master_fades(plan: Plan) -> list[str]:
 
 
 def _xfade_local(g: Graph, labels: list[str], frames: list[int], cf: int, c: float,
-                 out: str) -> None:
+                 out: str, *, last_is_head: bool = False) -> None:
     """Crossfades as local joins: every shot is split into head | body | tail (frame-exact
     trims of one decoded stream); each transition is the next head, its alpha fading in,
     overlaid on the tail; one `concat` strings bodies and transitions together. Compared with
     chained `xfade`s this keeps everything in yuv420p (xfade works in 4:4:4, so every
     transition frame would be converted twice), never buffers a whole shot, and lets no frame
-    pass through more than one blend: about 30 % less filter CPU on a 40-shot episode."""
+    pass through more than one blend: about 30 % less filter CPU on a 40-shot episode.
+    `last_is_head`: the last label is only a head (the next reel's first shot)."""
     n = len(labels)
     parts: list[str] = []
     for k, (lab, nf) in enumerate(zip(labels, frames, strict=True)):
         outs = []
         if k > 0:
             outs.append(("h", f"trim=end_frame={cf}"))
-        b0, b1 = (cf if k > 0 else 0), (nf - cf if k < n - 1 else nf)
-        outs.append(("b", f"trim=start_frame={b0}:end_frame={b1}"))
+        if not (last_is_head and k == n - 1):
+            b0, b1 = (cf if k > 0 else 0), (nf - cf if k < n - 1 else nf)
+            outs.append(("b", f"trim=start_frame={b0}:end_frame={b1}"))
         if k < n - 1:
             outs.append(("t", f"trim=start_frame={nf - cf}"))
         if len(outs) > 1:
@@ -641,7 +778,8 @@ def _xfade_local(g: Graph, labels: list[str], frames: list[int], cf: int, c: flo
             for o, tr in outs:
                 g.lines.append(f"[{lab}{o}]{tr},setpts=PTS-STARTPTS[{lab}{o}x]")
         else:
-            g.lines.append(f"[{lab}]{outs[0][1]},setpts=PTS-STARTPTS[{lab}bx]")
+            o, tr = outs[0]
+            g.lines.append(f"[{lab}]{tr},setpts=PTS-STARTPTS[{lab}{o}x]")
         if k > 0:
             # the incoming head, alpha fading in, over the outgoing tail: same picture as
             # xfade=fade, but in yuv420p (xfade would convert every frame to 4:4:4 and back)
@@ -650,7 +788,8 @@ def _xfade_local(g: Graph, labels: list[str], frames: list[int], cf: int, c: flo
             g.lines.append(f"[{labels[k - 1]}tx][{lab}ha]overlay=format=yuv420:shortest=1:"
                            f"eof_action=pass,format=yuv420p[{lab}j]")
             parts.append(f"{lab}j")
-        parts.append(f"{lab}bx")
+        if not (last_is_head and k == n - 1):
+            parts.append(f"{lab}bx")
     g.lines.append("".join(f"[{p}]" for p in parts) + f"concat=n={len(parts)}:v=1:a=0[{out}]")
 
 
@@ -678,14 +817,28 @@ def _xfade_tree(g: Graph, labels: list[str], lengths: list[float], c: float,
     return la + lb - c
 
 
-def encode_args(fps: Fraction) -> list[str]:
-    """The encoder settings of the final cut (also used by the benchmark's plain re-encode)."""
+def video_args(fps: Fraction) -> list[str]:
     gop = max(1, int(round(float(fps) * 2)))
     return ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
             "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(gop),
-            "-r", _fps_str(fps), "-fps_mode", "cfr",
-            "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SR), "-ac", "2",
-            "-movflags", "+faststart"]
+            "-r", _fps_str(fps), "-fps_mode", "cfr"]
+
+
+def audio_args() -> list[str]:
+    return ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SR), "-ac", "2"]
+
+
+def encode_args(fps: Fraction) -> list[str]:
+    """The encoder settings of the final cut (also used by the benchmark's plain re-encode)."""
+    return [*video_args(fps), *audio_args(), "-movflags", "+faststart"]
+
+
+def _on_frame_grid(fps: Fraction) -> str:
+    """A bitstream filter that puts every packet back on the frame grid: the concat demuxer
+    offsets each reel by its duration in microseconds, a few ticks off a whole frame."""
+    r = f"{fps.numerator}/{fps.denominator}"
+    return (f"setts=pts=round(PTS*TB*{r})/({r}*TB):"
+            f"dts=round(DTS*TB*{r})/({r}*TB)")
 
 
 # --------------------------------------------------------------------------- running
@@ -739,32 +892,29 @@ def run_ffmpeg_progress(args: list[str], *, expected_s: float, what: str,
             raise MediaError(f"ffmpeg failed while {what}: {tail}")
 
 
-def _audio_only(g: Graph) -> list[str]:
-    return g.audio_lines + ([g.audio_concat] if g.audio_concat else [])
-
-
-def measure_speech(plan: Plan) -> sound.Loudness:
+def measure_speech(plan: Plan, speech: Path) -> sound.Loudness:
     """Loudness of the speech bus (clip audio + narration, with the master fades) as it will
-    be mixed: audio only, no video is decoded."""
-    g = build_graph(plan)
+    be mixed: read from the bus the reels wrote, no video is decoded."""
     fades = _master_fades(plan)
-    lines = _audio_only(g) + [f"[speech_raw]{','.join(fades) or 'anull'}[speech_faded]"]
-    return sound.measure_graph(g.input_args(g.music_from), ";".join(lines),
+    return sound.measure_graph([*PCM, "-i", str(speech)],
+                               f"[0:a]{','.join(fades) or 'anull'}[speech_faded]",
                                "speech_faded", what="measuring the speech loudness")
 
 
-def measure_master(plan: Plan, speech_gain_db: float, music_gains: list[float]) -> sound.Loudness:
+def measure_master(plan: Plan, speech: Path, speech_gain_db: float,
+                   music_gains: list[float]) -> sound.Loudness:
     """Loudness of the finished mix (after ducking, fades and the limiter): audio only."""
-    g = build_graph(plan, speech_gain_db=speech_gain_db, music_gains=music_gains)
-    return sound.measure_graph(g.input_args(), ";".join(_audio_only(g) + g.master_lines),
-                               "aout", what="measuring the mix loudness")
+    g = Graph(inputs=[[*PCM, "-i", str(speech)]])
+    master_graph(plan, g, "0:a", speech_gain_db=speech_gain_db, music_gains=music_gains)
+    return sound.measure_graph(g.input_args(), ";".join(g.lines), "aout",
+                               what="measuring the mix loudness")
 
 
-def mix_gains(plan: Plan) -> tuple[sound.Loudness, float, list[float], int]:
+def mix_gains(plan: Plan, speech_bus: Path) -> tuple[sound.Loudness, float, list[float], int]:
     """Speech and music gains that put the finished mix at -16 LUFS: measure the speech bus,
     then correct for what the limiter (and the music) did. Returns (speech loudness, speech
     gain, music gains, audio passes run)."""
-    speech = measure_speech(plan)
+    speech = measure_speech(plan, speech_bus)
     present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
     sgain = sound.speech_gain_db(speech.integrated)
     tracks = [sound.file_loudness(r.track) for r in plan.music]
@@ -779,7 +929,7 @@ def mix_gains(plan: Plan) -> tuple[sound.Loudness, float, list[float], int]:
     if peak > 0 and 20 * math.log10(peak) <= sound.LIMIT_DBFS - 0.5:
         return speech, sgain, mgains, passes
     for _ in range(2):
-        got = measure_master(plan, sgain, mgains).integrated
+        got = measure_master(plan, speech_bus, sgain, mgains).integrated
         passes += 1
         if not math.isfinite(got) or abs(got - sound.VOICE_LUFS) <= MIX_TOLERANCE_LU:
             break
@@ -790,10 +940,71 @@ def mix_gains(plan: Plan) -> tuple[sound.Loudness, float, list[float], int]:
     return speech, sgain, mgains, passes
 
 
+PICTURE_SHARE = 0.97  # of the progress bar: the reels' pictures; the rest is the muxing
+
+
+def render_speech(plan: Plan, reels: list[Reel], tdir: Path, name: str) -> Path:
+    """The whole cut's speech bus, one audio-only ffmpeg process per reel, appended to one
+    raw float file (sample-exact; the loudness passes and the sound pass read it)."""
+    bus = tdir / "speech.f32"
+    with bus.open("wb") as out:
+        for reel in reels:
+            g = reel_speech_graph(plan, reel)
+            script = tdir / f"speech{reel.index:04d}.txt"
+            script.write_text(g.script, encoding="utf-8")
+            pcm = tdir / "reel.f32"
+            run_ffmpeg_progress(["-y", *g.input_args(), "-/filter_complex", str(script),
+                                 "-map", "[speech]", "-c:a", "pcm_f32le", *PCM, str(pcm)],
+                                expected_s=0, progress=None, cwd=tdir,
+                                what=f"mixing the speech of {name} (shots {reel.first + 1}-"
+                                     f"{reel.stop})")
+            with pcm.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+            pcm.unlink()
+    return bus
+
+
+def render_pictures(plan: Plan, reels: list[Reel], tdir: Path, subtitles_file: str | None,
+                    report: Callable[[float], None], name: str) -> Path:
+    """Every reel's picture (one ffmpeg process each), encoded with the final settings;
+    returns the concat list that joins them."""
+    total = plan.duration
+    listing = tdir / "reels.txt"
+    names = []
+    for reel in reels:
+        g = reel_picture_graph(plan, reel, subtitles_file)
+        script = tdir / f"reel{reel.index:04d}.txt"
+        script.write_text(g.script, encoding="utf-8")
+        mp4 = tdir / f"reel{reel.index:04d}.mp4"
+        t0, length = float(reel.frame0 / plan.fps), float(reel.frames / plan.fps)
+
+        def part(f: float, t0: float = t0, length: float = length) -> None:
+            report(PICTURE_SHARE * min(1.0, (t0 + f * length) / total))
+
+        run_ffmpeg_progress(["-y", *g.input_args(), "-/filter_complex", str(script),
+                             "-map", "[vout]", *video_args(plan.fps), "-an", "-f", "mp4",
+                             str(mp4)],
+                            expected_s=length, progress=part, cwd=tdir,
+                            what=f"stitching {name} (shots {reel.first + 1}-{reel.stop})")
+        names.append(mp4.name)
+    listing.write_text("".join(f"file '{m}'\n" for m in names), encoding="utf-8")
+    return listing
+
+
+def render_sound(plan: Plan, bus: Path, out: Path, speech_gain_db: float,
+                 music_gains: list[float], name: str) -> None:
+    """The finished sound of the whole cut (gain, music, ducking, fades, limiter) → AAC."""
+    g = Graph(inputs=[[*PCM, "-i", str(bus)]])
+    master_graph(plan, g, "0:a", speech_gain_db=speech_gain_db, music_gains=music_gains)
+    run_ffmpeg_progress(["-y", *g.input_args(), "-filter_complex", g.script, "-map", "[aout]",
+                         *audio_args(), "-f", "mp4", str(out)],
+                        expected_s=0, progress=None, what=f"mixing the sound of {name}")
+
+
 def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
                    burn_subtitles: bool | None = None,
                    progress: Callable[[float], None] | None = None,
-                   tts: Any = None) -> StitchResult:
+                   tts: Any = None, shots_per_reel: int | None = None) -> StitchResult:
     """Stitch the episode into paths.final_mp4 (+ paths.final_srt). See the module docstring.
 
     `tts` overrides the TTS provider (tests); by default `get_provider("tts", cfg)`.
@@ -804,9 +1015,7 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     total = plan.duration
     cues = build_cues(plan)
     srt_text = subtitles.to_srt(cues)
-
-    speech, sgain, mgains, passes = mix_gains(plan)
-    speech_present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
+    reels = plan_reels(plan, shots_per_reel or REEL_SHOTS)
 
     # absolute: ffmpeg runs in a temporary directory (for the subtitles file), so no path
     # handed to it may depend on the caller's working directory (a relative projects_dir)
@@ -820,16 +1029,37 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
         if burn and cues:
             (tdir / "subs.srt").write_text(srt_text, encoding="utf-8")
             sub_name = "subs.srt"
-        g = build_graph(plan, speech_gain_db=sgain, music_gains=mgains,
-                        subtitles_file=sub_name)
-        script = tdir / "graph.txt"
-        script.write_text(";\n".join(g.lines), encoding="utf-8")
-        args = ["-y", *g.input_args(), "-/filter_complex", str(script),
-                "-map", "[vout]", "-map", "[aout]", *encode_args(plan.fps),
+        bus = render_speech(plan, reels, tdir, paths.name)
+        speech, sgain, mgains, passes = mix_gains(plan, bus)
+        speech_present = (math.isfinite(speech.integrated)
+                          and speech.integrated > sound.SILENCE_LUFS)
+        # the sound pass runs beside the pictures (as it did inside the one-pass stitch)
+        sound_mp4 = tdir / "sound.mp4"
+        failed: list[BaseException] = []
+
+        def mix() -> None:
+            try:
+                render_sound(plan, bus, sound_mp4, sgain, mgains, paths.name)
+            except BaseException as e:  # noqa: BLE001 - re-raised below, in this thread
+                failed.append(e)
+
+        mixer = threading.Thread(target=mix, name="stitch-sound")
+        mixer.start()
+        try:
+            listing = render_pictures(plan, reels, tdir, sub_name, report, paths.name)
+        finally:
+            mixer.join()
+        if failed:
+            raise failed[0]
+        args = ["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(sound_mp4),
+                "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                "-bsf:v", _on_frame_grid(plan.fps), "-movflags", "+faststart",
                 "-metadata", f"title={plan.storyboard.title}", "-f", "mp4", str(tmp_mp4)]
         try:
-            run_ffmpeg_progress(args, expected_s=total, what=f"stitching {paths.name}",
-                                progress=report, cwd=tdir)
+            run_ffmpeg_progress(args, expected_s=total, what=f"muxing {paths.name}",
+                                progress=lambda f: report(PICTURE_SHARE
+                                                          + (1 - PICTURE_SHARE) * f),
+                                cwd=tdir)
             info = probe(tmp_mp4)
             if not info.has_video or not info.has_audio:
                 raise StitchError(f"stitched file {tmp_mp4} lacks a stream")
@@ -839,7 +1069,8 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     atomic_write_text(paths.final_srt.resolve(), srt_text)
 
     return StitchResult(
-        final_path=str(paths.final_mp4), srt_path=str(paths.final_srt), duration_s=round(total, 3),
+        final_path=str(paths.final_mp4), srt_path=str(paths.final_srt),
+        duration_s=round(total, 3),
         shots_count=len(plan.segments), size_bytes=final.stat().st_size,
         width=plan.width, height=plan.height, fps=round(float(plan.fps), 3),
         crossfade=plan.crossfade,
@@ -856,9 +1087,10 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                             span_end=round(s.span_end, 3), clips=[str(c.path) for c in s.clips],
                             narration=s.narration) for s in plan.segments],
         elapsed_s=round(time.monotonic() - t0, 2),
-        passes=passes + 1,
+        passes=2 * len(reels) + passes + 2,
+        reels=len(reels),
     )
 
 
-__all__ = ["StitchError", "StitchResult", "build_cues", "build_graph", "encode_args",
-           "plan_stitch", "stitch_episode"]
+__all__ = ["StitchError", "StitchResult", "build_cues", "encode_args", "plan_reels",
+           "plan_stitch", "reel_picture_graph", "reel_speech_graph", "stitch_episode"]

@@ -624,3 +624,95 @@ def test_relative_projects_dir_from_another_working_directory(tmp_path, monkeypa
     assert abs(exact_duration(tmp_path / paths.final_mp4) - res.duration_s) <= 0.1
     assert (tmp_path / paths.final_srt).is_file()
     assert not list((tmp_path / paths.final_mp4).parent.glob(".*"))
+
+
+# --------------------------------------------------------------------------- reels
+
+
+def _stitch_both_ways(paths: EpisodePaths, conf: WorkflowConfig, tts=None):
+    """Stitch as one reel and as one reel per shot; return both results and files."""
+    one = stitch_episode(paths, conf, tts=tts, shots_per_reel=1000, **QUIET)
+    one_mp4 = paths.final_mp4.with_name("one-reel.mp4")
+    shutil.copy(paths.final_mp4, one_mp4)
+    many = stitch_episode(paths, conf, tts=tts, shots_per_reel=1, **QUIET)
+    return one, one_mp4, many, paths.final_mp4
+
+
+def _assert_same_cut(one_mp4: Path, many_mp4: Path, fps: int = 24) -> None:
+    """Reel changes leave no trace: the same frames (count, timing, colour) and the same
+    sound as the one-reel stitch, and every packet on the frame grid."""
+    a, b = frame_colors(one_mp4), frame_colors(many_mp4)
+    assert len(a) == len(b)
+    worst = max(max(abs(x - y) for x, y in zip(p, q, strict=True))
+                for p, q in zip(a, b, strict=True))
+    assert worst <= 12, worst
+    durs = frame_durations(many_mp4)
+    step = durs[1][0] - durs[0][0]
+    assert all(q[0] - p[0] == step for p, q in zip(durs, durs[1:], strict=False))
+    assert len(durs) == len(a)
+    sa, sb = samples(one_mp4), samples(many_mp4)
+    assert abs(len(sa) - len(sb)) <= 1
+    for t in range(0, int(len(sa) / 8000 * 10) - 1):  # every 0.1 s
+        ra, rb = rms(sa, t / 10, t / 10 + 0.1), rms(sb, t / 10, t / 10 + 0.1)
+        assert abs(ra - rb) <= 0.1 * max(ra, rb) + 2e-3, (t / 10, ra, rb)
+
+
+def test_crossfades_and_a_continuation_take_across_reel_changes(tmp_path):
+    shots = [shot(f"S01-{i:03d}") for i in range(1, 6)]
+    paths = episode(tmp_path, shots)
+    durs = {"S01-001": 2.0, "S01-003": 2.0, "S01-004": 3.0, "S01-005": 2.0}
+    for i, s in enumerate(shots):
+        if s["id"] in durs:
+            make_clip(paths.clip(s["id"]), durs[s["id"]], color=COLORS[i], freq=300 + 100 * i)
+    # shot 2: a 1.25 s clip and its continuation take: the 1 s join starts 0.25 s into the
+    # shot, inside the crossfade that the reel before renders (the head of the next reel)
+    make_clip(paths.clip("S01-002"), 1.25, color="blue", freq=900)
+    make_clip(paths.clip("S01-002b"), 2.0, color="white", freq=1100)
+    c = 0.5
+    one, one_mp4, many, many_mp4 = _stitch_both_ways(paths, cfg(crossfade=c))
+    assert (one.reels, many.reels) == (1, 5)
+    lengths = [2.0, 1.25 + 2.0 - 1.0, 2.0, 3.0, 2.0]
+    assert [round(p.end - p.start, 3) for p in many.timeline] == lengths
+    total = sum(lengths) - 4 * c
+    assert many.duration_s == pytest.approx(total, abs=1e-3)
+    assert len(frame_colors(many_mp4)) == round(total * 24)
+    assert abs(exact_duration(many_mp4) - total) <= 0.05
+    _assert_same_cut(one_mp4, many_mp4)
+    # the cut points, on the frames: each shot's colour in the middle of its body, blends
+    # of c seconds at every reel change, the continuation take after shot 2's join
+    colors = frame_colors(many_mp4)
+    starts = [p.start for p in many.timeline]
+    for k, name in [(0, "red"), (2, "green"), (3, "yellow"), (4, "magenta")]:
+        mid = (starts[k] + c + many.timeline[k].end - c) / 2
+        assert near(colors[int(mid * 24)], name, 25), (k, colors[int(mid * 24)])
+    assert near(colors[int((starts[1] + 1.5) * 24)], "white", 25)
+    for k in range(1, 5):
+        a, b = int(round(starts[k] * 24)), int(round((starts[k] + c) * 24))
+        blended = [i for i in range(a - 2, b + 2) if not any(
+            near(colors[i], n, 25) for n in ("red", "blue", "white", "green", "yellow",
+                                            "magenta"))]
+        assert blended and abs(blended[-1] - blended[0] + 2 - c * 24) <= 2, (k, blended)
+        assert a - 1 <= blended[0] <= a + 2, (k, a, blended)
+
+
+def test_narration_across_reel_changes_is_continuous(tmp_path):
+    """A voice begins half a crossfade before its shot's reel starts: the two reels each lay
+    their part of it, with no gap, no doubling and the same level as one reel."""
+    shots = [shot(f"S01-{i:03d}", role="narration", narration_text=f"[{d}s] Line {i}.")
+             for i, d in enumerate([2.2, 2.6, 1.5, 2.0], 1)]
+    paths = episode(tmp_path, shots, mode="narration")
+    for i, s in enumerate(shots):
+        make_clip(paths.clip(s["id"]), 3.0, color=COLORS[i], audio=None)
+    one, one_mp4, many, many_mp4 = _stitch_both_ways(paths, cfg(crossfade=0.5), FakeTTS())
+    assert (one.reels, many.reels) == (1, 4)
+    assert [p.start for p in one.timeline] == [p.start for p in many.timeline]
+    _assert_same_cut(one_mp4, many_mp4)
+    a = samples(many_mp4)
+    plan = plan_stitch(paths, cfg(crossfade=0.5), tts=FakeTTS())
+    for seg in plan.segments:
+        v0, v1 = seg.span_start, seg.span_start + seg.fit.spoken_s
+        # the tone is there in every 50 ms of the voice, across the reel change at start + c
+        for t in [v0 + 0.05 * i for i in range(1, int((v1 - v0) / 0.05) - 1)]:
+            if t < plan.fade_in or t > plan.duration - plan.fade_out - 0.05:
+                continue  # the master fades
+            assert rms(a, t, t + 0.05) > 0.05, (seg.shot.id, t)

@@ -1,4 +1,4 @@
-"""Per-model video capability table, checked before any paid submission.
+"""Per-model capability tables (video, images, TTS, chat), checked before any paid call.
 
 DashScope silently truncates over-long prompts and fails a task (after queueing it) on a bad
 duration or resolution, so every request is checked here first (reference/dashscope.md §1).
@@ -15,6 +15,7 @@ unknown model, wrong kind, unsupported resolution, too many/few media, prompt ov
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -195,3 +196,284 @@ def check_request(model: str, kind: str, duration: float, resolution: str, ratio
         raise CapabilityError(f"{model} takes {c.media_min}-{c.media_max} media items for "
                               f"{kind}, got {media_count}")
     return CheckedRequest(model, kind, dur, res, out_ratio, tuple(notes))
+
+
+# --------------------------------------------------------------------------- images
+# Sizes are "W*H". Three shapes of rule:
+# - area: total pixels between min_px and max_px and aspect between 1:max_aspect and
+#   max_aspect:1 (wan2.6-t2i: 1280*1280..1440*1440, 1:4..4:1; wan2.5-t2i: 768*768..1440*1440);
+# - sides: each side between min_side and max_side, total pixels at most max_px (wan2.2 /
+#   wanx2.1 t2i: 512..1440 per side, 2 Mpx; qwen-image edit models 512..2048; qwen-image-2.0
+#   up to about 2048*2048 in total);
+# - fixed: only the listed sizes (qwen-image, qwen-image-plus);
+# - tiers: a tier name instead of pixels (wan2.7-image / wan2.6-image: 1K | 2K, pro adds 4K).
+# The older wan t2i models run as async tasks (text2image/image-synthesis); the others answer
+# synchronously on multimodal-generation.
+
+
+@dataclass(frozen=True)
+class ImageCaps:
+    model: str
+    rule: Literal["area", "sides", "fixed", "tiers"]
+    protocol: Literal["sync", "async"] = "sync"
+    min_px: int = 0
+    max_px: int = 0
+    max_aspect: float = 4.0
+    min_side: int = 0
+    max_side: int = 0
+    fixed: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    n_max: int = 1
+    prompt_max: int = 800
+    step: int = 16  # sizes are rounded to multiples of this
+
+
+def _img(**kw: Any) -> ImageCaps:
+    return ImageCaps(**kw)
+
+
+QWEN_IMAGE_SIZES = ("1664*928", "1472*1140", "1328*1328", "1140*1472", "928*1664")
+
+IMAGE_CAPS: dict[str, ImageCaps] = {c.model: c for c in (
+    _img(model="wan2.6-t2i", rule="area", min_px=1280 * 1280, max_px=1440 * 1440,
+         max_aspect=4.0, n_max=4, prompt_max=2100),
+    _img(model="wan2.5-t2i-preview", rule="area", protocol="async", min_px=768 * 768,
+         max_px=1440 * 1440, max_aspect=4.0, n_max=4, prompt_max=2000),
+    _img(model="wan2.2-t2i-plus", rule="sides", protocol="async", min_side=512, max_side=1440,
+         max_px=2_000_000, n_max=4, prompt_max=800),
+    _img(model="wan2.2-t2i-flash", rule="sides", protocol="async", min_side=512,
+         max_side=1440, max_px=2_000_000, n_max=4, prompt_max=800),
+    _img(model="wanx2.1-t2i-turbo", rule="sides", protocol="async", min_side=512,
+         max_side=1440, max_px=2_000_000, n_max=4, prompt_max=800),
+    _img(model="wanx2.1-t2i-plus", rule="sides", protocol="async", min_side=512,
+         max_side=1440, max_px=2_000_000, n_max=4, prompt_max=800),
+    _img(model="wan2.7-image", rule="tiers", tiers=("1K", "2K"), n_max=4, prompt_max=5000),
+    _img(model="wan2.7-image-pro", rule="tiers", tiers=("1K", "2K", "4K"), n_max=4,
+         prompt_max=5000),
+    _img(model="wan2.6-image", rule="tiers", tiers=("1K", "2K"), n_max=4, prompt_max=2000),
+    _img(model="qwen-image", rule="fixed", fixed=QWEN_IMAGE_SIZES, prompt_max=800),
+    _img(model="qwen-image-plus", rule="fixed", fixed=QWEN_IMAGE_SIZES, prompt_max=800),
+    _img(model="qwen-image-2.0", rule="sides", min_side=512, max_side=2688,
+         max_px=2048 * 2048, n_max=1, prompt_max=800),
+    _img(model="qwen-image-2.0-pro", rule="sides", min_side=512, max_side=2688,
+         max_px=2048 * 2048, n_max=1, prompt_max=800),
+    _img(model="qwen-image-edit-plus", rule="sides", min_side=512, max_side=2048,
+         max_px=2048 * 2048, n_max=1, prompt_max=800),
+    _img(model="qwen-image-edit-max", rule="sides", min_side=512, max_side=2048,
+         max_px=2048 * 2048, n_max=1, prompt_max=800),
+)}
+
+
+def image_caps(model: str) -> ImageCaps:
+    c = IMAGE_CAPS.get(model)
+    if c is None:
+        raise CapabilityError(
+            f"image model {model!r} is not in the capability table; known models: "
+            f"{', '.join(sorted(IMAGE_CAPS))} (config image_model / SPARK_VIDEO_IMAGE_MODEL)")
+    return c
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    parts = size.replace("x", "*").replace("×", "*").split("*")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def parse_ratio(ratio: str) -> float:
+    try:
+        a, b = (float(x) for x in ratio.split(":"))
+        if a <= 0 or b <= 0:
+            raise ValueError
+    except ValueError:
+        raise CapabilityError(f"ratio {ratio!r} is not W:H (e.g. 3:4)") from None
+    return a / b
+
+
+def image_size_problem(model: str, size: str) -> str | None:
+    """Why `model` refuses `size`, or None when it takes it."""
+    c = image_caps(model)
+    if c.rule == "tiers":
+        return None if size in c.tiers else f"takes size {' | '.join(c.tiers)}"
+    if c.rule == "fixed":
+        return None if size in c.fixed else f"takes only the sizes {', '.join(c.fixed)}"
+    wh = parse_size(size)
+    if wh is None:
+        return "needs a size written W*H"
+    w, h = wh
+    if c.rule == "area":
+        if not c.min_px <= w * h <= c.max_px:
+            return (f"needs a total pixel count between {c.min_px} and {c.max_px} "
+                    f"({w}*{h} = {w * h})")
+        if max(w / h, h / w) > c.max_aspect + 1e-9:
+            return f"needs an aspect ratio between 1:{c.max_aspect:g} and {c.max_aspect:g}:1"
+        return None
+    if not (c.min_side <= w <= c.max_side and c.min_side <= h <= c.max_side):
+        return f"needs each side between {c.min_side} and {c.max_side} px"
+    if w * h > c.max_px:
+        return f"needs at most {c.max_px} pixels in total ({w}*{h} = {w * h})"
+    return None
+
+
+def image_size(model: str, ratio: str = "3:4") -> str:
+    """A size `model` accepts for an aspect `ratio` (W:H): the nearest the model allows, in
+    the middle of its pixel range, rounded to its step. Never a fixed pixel size."""
+    c = image_caps(model)
+    r = parse_ratio(ratio)
+    if c.rule == "tiers":
+        return c.tiers[0]
+    if c.rule == "fixed":
+        return min(c.fixed, key=lambda s: abs(_log_ratio(s) - _log(r)))
+    r = min(max(r, 1 / c.max_aspect), c.max_aspect) if c.rule == "area" else r
+    if c.rule == "area":
+        target = (c.min_px + c.max_px) / 2
+    else:
+        target = min(c.max_px, 1024 * 1024 * 1.5)
+    for _ in range(64):
+        w = max(c.step, round(math.sqrt(target * r) / c.step) * c.step)
+        h = max(c.step, round(math.sqrt(target / r) / c.step) * c.step)
+        if c.rule == "sides":
+            w, h = (min(max(x, c.min_side), c.max_side) for x in (w, h))
+        size = f"{w}*{h}"
+        if image_size_problem(model, size) is None:
+            return size
+        target *= 0.97 if w * h > (c.max_px or w * h) else 1.01
+    raise CapabilityError(f"{model}: no valid size for ratio {ratio}")
+
+
+def _log(x: float) -> float:
+    return math.log(x)
+
+
+def _log_ratio(size: str) -> float:
+    wh = parse_size(size)
+    assert wh
+    return _log(wh[0] / wh[1])
+
+
+def check_image_request(model: str, size: str, n: int, prompt: str) -> ImageCaps:
+    c = image_caps(model)
+    why = image_size_problem(model, size)
+    if why:
+        raise CapabilityError(f"image model {model} {why}; got size {size!r}. Ask for "
+                              f"an aspect ratio instead (3:4 gives {image_size(model)}).")
+    if not 1 <= n <= c.n_max:
+        raise CapabilityError(f"image model {model} makes 1-{c.n_max} images per request, "
+                              f"asked for {n}")
+    if not prompt.strip():
+        raise CapabilityError(f"image model {model}: the prompt is empty")
+    if len(prompt) > c.prompt_max:
+        raise CapabilityError(f"image model {model}: the prompt is {len(prompt)} characters, "
+                              f"over the model's limit of {c.prompt_max}; the API would "
+                              "truncate it. Shorten the card's description.")
+    return c
+
+
+# --------------------------------------------------------------------------- TTS
+
+COSY_V3_VOICES = ("longanyang", "longanhuan", "longyingjing_v3", "longanhuan_v3.6",
+                  "longxiaochun_v3", "longwan_v3", "longcheng_v3", "longhua_v3",
+                  "longshu_v3", "loongbella_v3")
+COSY_V2_VOICES = ("longxiaochun_v2", "longwan_v2", "longcheng_v2", "longhua_v2",
+                  "longshu_v2", "loongbella_v2", "longxiaoxia_v2", "longyue_v2")
+QWEN_TTS_VOICES = ("Cherry", "Serena", "Ethan", "Chelsie", "Momo", "Vivian", "Moon", "Maia",
+                   "Kai", "Nofish", "Bella", "Jennifer", "Ryan", "Katerina", "Elias")
+
+
+@dataclass(frozen=True)
+class TTSCaps:
+    model: str
+    max_chars: int  # per request, CJK characters counting 2
+    voices: tuple[str, ...]
+    rate: tuple[float, float] | None  # None: no rate parameter (stretched afterwards)
+    voice_rule: str = ""
+
+
+TTS_CAPS: dict[str, TTSCaps] = {c.model: c for c in (
+    TTSCaps("cosyvoice-v3-flash", 20000, COSY_V3_VOICES, (0.5, 2.0),
+            "a v3 system voice (e.g. longanyang) or a cloned voice id (cosyvoice-...)"),
+    TTSCaps("cosyvoice-v3-plus", 20000, COSY_V3_VOICES, (0.5, 2.0),
+            "a v3 system voice (e.g. longanyang) or a cloned voice id (cosyvoice-...)"),
+    TTSCaps("cosyvoice-v2", 20000, COSY_V2_VOICES, (0.5, 2.0),
+            "a v2 system voice (e.g. longxiaochun_v2) or a cloned voice id (cosyvoice-...)"),
+    TTSCaps("qwen3-tts-flash", 600, QWEN_TTS_VOICES, None, "a Qwen-TTS voice (e.g. Cherry)"),
+    TTSCaps("qwen-tts", 600, QWEN_TTS_VOICES, None, "a Qwen-TTS voice (e.g. Cherry)"),
+)}
+
+
+def tts_caps(model: str) -> TTSCaps:
+    c = TTS_CAPS.get(model)
+    if c is None:
+        raise CapabilityError(f"TTS model {model!r} is not in the capability table; known "
+                              f"models: {', '.join(sorted(TTS_CAPS))} (narrator_tts_model)")
+    return c
+
+
+def check_tts_request(model: str, text: str, voice: str, rate: float) -> TTSCaps:
+    c = tts_caps(model)
+    if not text.strip():
+        raise CapabilityError(f"TTS {model}: the text is empty")
+    w = prompt_weight(text, 2)
+    if w > c.max_chars:
+        raise CapabilityError(f"TTS {model}: the text is {w} characters (CJK counted x2), "
+                              f"over the model's limit of {c.max_chars} per request; split "
+                              "the narration line")
+    cloned = voice.startswith("cosyvoice-") and model.startswith("cosyvoice")
+    if voice not in c.voices and not cloned:
+        raise CapabilityError(f"TTS {model} has no voice {voice!r}; it takes {c.voice_rule}: "
+                              f"{', '.join(c.voices)} (narrator_voice)")
+    lo, hi = c.rate or (0.5, 2.0)  # without a rate parameter the audio is stretched (atempo)
+    if not lo <= rate <= hi:
+        raise CapabilityError(f"TTS {model}: speech rate {rate} is outside {lo}-{hi} "
+                              "(narrator_speech_rate)")
+    return c
+
+
+# --------------------------------------------------------------------------- chat
+# Context windows in tokens (input + output). Tokens are estimated conservatively from the
+# text (one token per CJK character, one per 3 other characters), and a user message that
+# would not fit is trimmed in its middle with a visible marker, always the same way.
+
+CHAT_CONTEXT: dict[str, int] = {
+    "qwen-plus": 131072, "qwen-max": 32768, "qwen3-max": 262144, "qwen3.5-plus": 1000000,
+    "qwen3.6-plus": 1000000, "qwen3.6-flash": 1000000, "qwen-flash": 1000000,
+    "qwen-turbo": 1000000, "qwen-long": 10000000, "qwen3-vl-plus": 262144,
+    "qwen3-vl-flash": 262144, "qwen-vl-max": 131072, "qwen-vl-plus": 131072,
+    "qwen3-omni-flash": 65536, "qwen3.5-omni-plus": 65536, "qwen3.5-omni-flash": 65536,
+    "qwen-omni-turbo": 32768, "qwen3.8-omni-flash": 1000000,
+}
+DEFAULT_CONTEXT = 32768
+OUTPUT_RESERVE = 8192
+
+
+def estimate_tokens(text: str) -> int:
+    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    return cjk + (len(text) - cjk + 2) // 3
+
+
+def chat_budget(model: str) -> int:
+    """Input tokens a chat to `model` may use (its context minus room for the answer)."""
+    ctx = CHAT_CONTEXT.get(model, DEFAULT_CONTEXT)
+    return max(1024, ctx - min(OUTPUT_RESERVE, ctx // 4))
+
+
+def trim_for_context(model: str, system: str, user: str) -> tuple[str, int]:
+    """(user, characters removed): the user text cut in its middle, with a marker, so that
+    system + user fit the model's input budget. Deterministic for the same inputs."""
+    budget = chat_budget(model) - estimate_tokens(system) - 64
+    if estimate_tokens(user) <= budget:
+        return user, 0
+    if budget <= 256:
+        raise CapabilityError(f"chat {model}: the system prompt alone fills the context")
+    lo, hi = 0, len(user)
+    while lo < hi:  # the most characters kept (half head, half tail) that fit
+        mid = (lo + hi + 1) // 2
+        if estimate_tokens(user[: mid // 2] + user[len(user) - (mid - mid // 2):]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    keep = lo
+    head, tail = user[: keep // 2], user[len(user) - (keep - keep // 2):]
+    removed = len(user) - keep
+    return f"{head}\n[... {removed} characters trimmed to fit {model}'s context ...]\n{tail}", \
+        removed

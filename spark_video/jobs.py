@@ -70,7 +70,7 @@ def job_portrait(j: Job) -> None:
         fm, _ = split_front_matter(Path(card), Path(card).read_text(encoding="utf-8"))
         desc = fm.get("visual_anchor") or fm.get("description") or desc
     prompt = f"Portrait of {folder.name}: {desc}. {lore.mood_anchor}".strip()
-    get_provider("image", j.cfg).generate(j.ctx("portrait"), prompt, out, size="768*1024",
+    get_provider("image", j.cfg).generate(j.ctx("portrait"), prompt, out, size="3:4",
                                           label=folder.name)
     j.log(f"portrait: {out}")
 

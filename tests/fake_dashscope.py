@@ -65,6 +65,81 @@ def model_rules(model: str) -> dict[str, Any] | None:
     return None
 
 
+QWEN_IMAGE_SIZES = {"1664*928", "1472*1140", "1328*1328", "1140*1472", "928*1664"}
+
+
+def image_rules(model: str) -> dict[str, Any] | None:
+    """Image limits as the service documents them (independent of spark_video)."""
+    if model == "wan2.6-t2i":
+        return {"area": (1280 * 1280, 1440 * 1440), "aspect": 4.0, "n": 4, "prompt": 2100}
+    if model == "wan2.5-t2i-preview":
+        return {"area": (768 * 768, 1440 * 1440), "aspect": 4.0, "n": 4, "prompt": 2000,
+                "async": True}
+    if model in ("wan2.2-t2i-plus", "wan2.2-t2i-flash", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus"):
+        return {"sides": (512, 1440), "max_px": 2_000_000, "n": 4, "prompt": 800, "async": True}
+    if model in ("wan2.7-image", "wan2.6-image"):
+        return {"tiers": {"1K", "2K"}, "n": 4, "prompt": 5000 if "2.7" in model else 2000}
+    if model == "wan2.7-image-pro":
+        return {"tiers": {"1K", "2K", "4K"}, "n": 4, "prompt": 5000}
+    if model in ("qwen-image", "qwen-image-plus"):
+        return {"fixed": QWEN_IMAGE_SIZES, "n": 1, "prompt": 800}
+    if model in ("qwen-image-2.0", "qwen-image-2.0-pro"):
+        return {"sides": (512, 2688), "max_px": 2048 * 2048, "n": 1, "prompt": 800}
+    if model in ("qwen-image-edit-plus", "qwen-image-edit-max"):
+        return {"sides": (512, 2048), "max_px": 2048 * 2048, "n": 1, "prompt": 800}
+    return None
+
+
+def check_image_params(model: str, size: Any, n: Any, prompt: str) -> tuple[int, int]:
+    """400 InvalidParameter for anything the model refuses; the pixel size to draw."""
+    r = image_rules(model)
+    if r is None:
+        raise ApiError(404, "Model.NotExist", f"Model {model} not exist.")
+    if not isinstance(n, int) or not 1 <= n <= r["n"]:
+        raise ApiError(400, "InvalidParameter", f"n must be in [1, {r['n']}] for {model}")
+    if len(prompt) > r["prompt"]:
+        raise ApiError(400, "InvalidParameter",
+                       f"Range of input length should be [1, {r['prompt']}]")
+    if "tiers" in r:
+        if size not in r["tiers"]:
+            raise ApiError(400, "InvalidParameter", f"The size {size} is not supported")
+        return {"1K": (1024, 1024), "2K": (2048, 2048)}.get(size, (4096, 4096))
+    if "fixed" in r and size not in r["fixed"]:
+        raise ApiError(400, "InvalidParameter", f"The size {size} is not supported")
+    try:
+        w, h = (int(x) for x in str(size).split("*"))
+    except ValueError:
+        raise ApiError(400, "InvalidParameter", f"bad size {size!r}") from None
+    if "area" in r:
+        lo, hi = r["area"]
+        if not lo <= w * h <= hi or max(w / h, h / w) > r["aspect"]:
+            raise ApiError(400, "InvalidParameter",
+                           f"The size {size} is not match: total pixels must be in "
+                           f"[{lo}, {hi}] and aspect in [1:4, 4:1]")
+    if "sides" in r:
+        lo, hi = r["sides"]
+        if not (lo <= w <= hi and lo <= h <= hi) or w * h > r["max_px"]:
+            raise ApiError(400, "InvalidParameter", f"The size {size} is not match")
+    return w, h
+
+
+COSY_VOICES = {
+    "v3": {"longanyang", "longanhuan", "longyingjing_v3", "longanhuan_v3.6", "longxiaochun_v3",
+           "longwan_v3", "longcheng_v3", "longhua_v3", "longshu_v3", "loongbella_v3"},
+    "v2": {"longxiaochun_v2", "longwan_v2", "longcheng_v2", "longhua_v2", "longshu_v2",
+           "loongbella_v2", "longxiaoxia_v2", "longyue_v2"},
+}
+QWEN_TTS_VOICES = {"Cherry", "Serena", "Ethan", "Chelsie", "Momo", "Vivian", "Moon", "Maia",
+                   "Kai", "Nofish", "Bella", "Jennifer", "Ryan", "Katerina", "Elias"}
+CHAT_CONTEXT = {"qwen-plus": 131072, "qwen-max": 32768, "qwen3-max": 262144,
+                "qwen3.5-omni-plus": 65536, "qwen3-omni-flash": 65536, "qwen-omni-turbo": 32768}
+
+
+def cjk2(text: str) -> int:
+    return sum(2 if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1
+               for ch in text)
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -92,6 +167,7 @@ class Task:
     file: Path | None = None
     billed: bool = False
     expired: bool = False
+    submitted_at: float = field(default_factory=time.time)  # wall clock, for GET /tasks
 
 
 class FakeDashScope:
@@ -110,12 +186,14 @@ class FakeDashScope:
             self.tasks: dict[str, Task] = {}
             self.submissions: collections.Counter[str] = collections.Counter()  # fingerprint
             self.submit_requests = 0
+            self.list_calls = 0
             self.polls: collections.Counter[str] = collections.Counter()  # task id
             self.uploads: dict[str, dict[str, Any]] = {}  # oss key -> {model, path, size}
             self.policies = 0
             self.chat_calls: list[dict[str, Any]] = []
             self.tts_calls: list[dict[str, Any]] = []
             self.image_calls: list[dict[str, Any]] = []
+            self.image_tasks: dict[str, tuple[float, int, int, str]] = {}
             self.downloads: collections.Counter[str] = collections.Counter()
             self.auth_leaks: list[str] = []  # Authorization header sent to the OSS hosts
             self.bill: list[dict[str, Any]] = []
@@ -353,6 +431,16 @@ class FakeDashScope:
                 raise ApiError(status, code, msg)
             task = self.tasks.get(task_id)
             rid = str(uuid.uuid4())
+            itask = self.image_tasks.get(task_id)
+        if itask is not None:
+            t0, w, h, model = itask
+            if time.monotonic() - t0 < self.pending_s + self.running_s:
+                return {"request_id": rid, "output": {"task_id": task_id,
+                                                      "task_status": "RUNNING"}}
+            ans = self.image_answer(w, h, lambda url: {"output": {
+                "task_id": task_id, "task_status": "SUCCEEDED", "results": [{"url": url}]}})
+            return ans
+        with self.lock:
             if task is None or task.expired:
                 return {"request_id": rid, "output": {"task_id": task_id,
                                                       "task_status": "UNKNOWN"}}
@@ -392,6 +480,50 @@ class FakeDashScope:
                 usage["ratio"] = task.ratio or "16:9"
             body["usage"] = usage
         return body
+
+    def list_tasks(self, request: Request) -> dict[str, Any]:
+        """GET /tasks: the account's tasks submitted between start_time and end_time
+        (YYYYMMDDhhmmss, UTC), optionally filtered by model_name and status, paged."""
+        self.check_auth(request)
+        q = request.query_params
+
+        def ts(name: str, default: float) -> float:
+            raw = q.get(name)
+            if not raw:
+                return default
+            try:
+                return time.mktime(time.strptime(raw, "%Y%m%d%H%M%S")) - time.timezone
+            except ValueError:
+                raise ApiError(400, "InvalidParameter", f"{name} must be YYYYMMDDhhmmss") \
+                    from None
+
+        now = time.time()
+        lo, hi = ts("start_time", now - 86400), ts("end_time", now)
+        page_no = max(1, int(q.get("page_no", "1")))
+        page_size = min(100, max(1, int(q.get("page_size", "10"))))
+        with self.lock:
+            self.list_calls += 1
+            rows = []
+            for t in sorted(self.tasks.values(), key=lambda t: t.submitted_at):
+                if not lo <= int(t.submitted_at) <= hi or t.expired:
+                    continue
+                if q.get("model_name") and t.model != q["model_name"]:
+                    continue
+                age = time.monotonic() - t.created
+                status = ("PENDING" if age < t.pending_s else "RUNNING"
+                          if age < t.pending_s + t.running_s else
+                          "SUCCEEDED" if t.outcome == "SUCCEEDED" else "FAILED")
+                if q.get("status") and status != q["status"]:
+                    continue
+                rows.append({"task_id": t.id, "status": status, "model_name": t.model,
+                             "request_id": t.id[:8],
+                             "gmt_create": int(t.submitted_at * 1000),
+                             "submit_time": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                          time.gmtime(t.submitted_at))})
+        page = rows[(page_no - 1) * page_size: page_no * page_size]
+        return {"request_id": str(uuid.uuid4()), "data": page, "total": len(rows),
+                "total_page": (len(rows) + page_size - 1) // page_size, "page_no": page_no,
+                "page_size": page_size}
 
     # ---------------------------------------------------------------- uploads
     def policy(self, request: Request) -> dict[str, Any]:
@@ -468,6 +600,10 @@ class FakeDashScope:
                     video = self.check_media_url(url, request, model, "video_url")
                     if url.startswith("oss://"):
                         video_file = self.uploads[url[6:]]["path"]
+        limit = CHAT_CONTEXT.get(model)
+        if limit and sum(len(t) for t in texts) // 4 > limit:
+            raise ApiError(400, "InvalidParameter", f"Range of input length should be "
+                           f"[1, {limit}]")
         rf = (body.get("response_format") or {}).get("type")
         if rf == "json_object" and "json" not in " ".join(texts).lower():
             raise ApiError(400, "InvalidParameter", "'messages' must contain the word 'json' "
@@ -512,11 +648,20 @@ class FakeDashScope:
             raise ApiError(400, "BadRequest.EmptyInput", "input.text is required")
         if not model.startswith("cosyvoice"):
             raise ApiError(404, "Model.NotExist", f"Model {model} not exist.")
+        if model not in ("cosyvoice-v3-flash", "cosyvoice-v3-plus", "cosyvoice-v2"):
+            raise ApiError(404, "Model.NotExist", f"Model {model} not exist.")
+        voice = inp.get("voice") or ""
+        gen = "v2" if model == "cosyvoice-v2" else "v3"
+        if voice not in COSY_VOICES[gen] and not voice.startswith("cosyvoice-"):
+            raise ApiError(400, "InvalidParameter", f"voice {voice!r} is not supported by "
+                           f"{model}")
+        if cjk2(text) > 20000:
+            raise ApiError(400, "InvalidParameter", "text is longer than 20000 characters")
         fmt = inp.get("format", "mp3")
         rate = float(inp.get("rate", 1.0))
         if not 0.5 <= rate <= 2.0:
             raise ApiError(400, "InvalidParameter", "rate must be in [0.5, 2.0]")
-        chars = sum(2 if "\u3000" <= ch <= "\u9fff" else 1 for ch in text)
+        chars = cjk2(text)
         f = self.make_audio(max(0.5, len(text) / 15 / rate), fmt)
         self.tts_calls.append({"model": model, "voice": inp.get("voice"), "rate": rate,
                                "format": fmt, "chars": chars})
@@ -533,6 +678,14 @@ class FakeDashScope:
             text = inp.get("text") or ""
             if not text:
                 raise ApiError(400, "BadRequest.EmptyInput", "input.text is required")
+            if model not in ("qwen3-tts-flash", "qwen-tts"):
+                raise ApiError(404, "Model.NotExist", f"Model {model} not exist.")
+            if inp.get("voice") not in QWEN_TTS_VOICES:
+                raise ApiError(400, "InvalidParameter", f"voice {inp.get('voice')!r} is not "
+                               f"supported by {model}")
+            if len(text) > 600:
+                raise ApiError(400, "InvalidParameter",
+                               "Range of input length should be [1, 600]")
             f = self.make_audio(max(0.5, len(text) / 15), "wav")
             self.tts_calls.append({"model": model, "voice": inp.get("voice"), "chars": len(text)})
             return {"request_id": str(uuid.uuid4()), "output": {"finish_reason": "stop", "audio": {
@@ -542,11 +695,20 @@ class FakeDashScope:
         msgs = inp.get("messages")
         if not msgs:
             raise ApiError(400, "InvalidParameter", "Either prompt or messages must exist")
-        size = (body.get("parameters") or {}).get("size", "1024*1024")
-        try:
-            w, h = (int(x) for x in str(size).split("*"))
-        except ValueError:
-            raise ApiError(400, "InvalidParameter", f"bad size {size!r}") from None
+        params = body.get("parameters") or {}
+        size = params.get("size", "1024*1024")
+        if image_rules(model) and image_rules(model).get("async"):  # type: ignore[union-attr]
+            raise ApiError(400, "InvalidParameter", f"{model} is served by "
+                           "text2image/image-synthesis")
+        prompt = "".join(p.get("text", "") for m in msgs for p in (m.get("content") or [])
+                         if isinstance(p, dict))
+        w, h = check_image_params(model, size, params.get("n", 1), prompt)
+        self.image_calls.append({"model": model, "size": size})
+        return self.image_answer(w, h, lambda url: {"output": {"choices": [{
+            "finish_reason": "stop", "message": {"role": "assistant", "content": [
+                {"image": url}]}}]}})
+
+    def image_file(self, w: int, h: int) -> str:
         scale = min(1.0, 512 / max(w, h))
         from PIL import Image
 
@@ -557,11 +719,36 @@ class FakeDashScope:
         name = f"{uuid.uuid4().hex}.png"
         (self.root / "results").mkdir(parents=True, exist_ok=True)
         (self.root / "results" / name).write_bytes(buf.getvalue())
-        self.image_calls.append({"model": model, "size": size})
-        return {"request_id": str(uuid.uuid4()), "output": {"choices": [{
-            "finish_reason": "stop", "message": {"role": "assistant", "content": [
-                {"image": self.file_url(name)}]}}]},
-            "usage": {"image_count": 1, "width": w, "height": h}}
+        return name
+
+    def image_answer(self, w: int, h: int, shape: Any) -> dict[str, Any]:
+        body = shape(self.file_url(self.image_file(w, h)))
+        body.update(request_id=str(uuid.uuid4()),
+                    usage={"image_count": 1, "width": w, "height": h})
+        return body
+
+    def t2i_submit(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """Async text2image/image-synthesis (wan2.5 / wan2.2 / wanx2.1 t2i)."""
+        self.check_auth(request)
+        if request.headers.get("x-dashscope-async", "").lower() != "enable":
+            raise ApiError(400, "AccessDenied",
+                           "current user api does not support synchronous calls")
+        model = body.get("model", "")
+        r = image_rules(model)
+        if r is None or not r.get("async"):
+            raise ApiError(400, "InvalidParameter", f"{model} is not an image-synthesis model")
+        params = body.get("parameters") or {}
+        prompt = (body.get("input") or {}).get("prompt") or ""
+        if not prompt:
+            raise ApiError(400, "BadRequest.EmptyInput", "Required input.prompt missing")
+        w, h = check_image_params(model, params.get("size", "1024*1024"), params.get("n", 1),
+                                  prompt)
+        with self.lock:
+            tid = str(uuid.uuid4())
+            self.image_calls.append({"model": model, "size": params.get("size", "1024*1024")})
+            self.image_tasks[tid] = (time.monotonic(), w, h, model)
+        return {"request_id": str(uuid.uuid4()),
+                "output": {"task_id": tid, "task_status": "PENDING"}}
 
     # ---------------------------------------------------------------- ASGI app
     def app(self) -> Starlette:
@@ -607,6 +794,19 @@ class FakeDashScope:
             try:
                 return JSONResponse(await run_in_threadpool(
                     self.poll, request, request.path_params["task_id"]))
+            except ApiError as e:
+                return err(e)
+
+        async def task_list(request: Request) -> Response:
+            try:
+                return JSONResponse(await run_in_threadpool(self.list_tasks, request))
+            except ApiError as e:
+                return err(e)
+
+        async def t2i(request: Request) -> Response:
+            try:
+                b = await body_of(request)
+                return JSONResponse(await run_in_threadpool(self.t2i_submit, request, b))
             except ApiError as e:
                 return err(e)
 
@@ -702,7 +902,9 @@ class FakeDashScope:
             Route("/api/v1/services/aigc/video-generation/video-synthesis", video,
                   methods=["POST"]),
             Route("/api/v1/services/aigc/image2video/video-synthesis", kf2v, methods=["POST"]),
+            Route("/api/v1/tasks", task_list, methods=["GET"]),
             Route("/api/v1/tasks/{task_id}", task, methods=["GET"]),
+            Route("/api/v1/services/aigc/text2image/image-synthesis", t2i, methods=["POST"]),
             Route("/api/v1/uploads", uploads, methods=["GET"]),
             Route("/api/v1/services/aigc/multimodal-generation/generation", mm,
                   methods=["POST"]),

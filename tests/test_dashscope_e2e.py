@@ -47,6 +47,9 @@ def test_episode_with_bl_against_fake_server(fake_dashscope, run_env, projects, 
     assert reviews and all(r["reviewer"] == "qwen3.5-omni-plus" for r in reviews)
     assert len([c for c in fake_dashscope.chat_calls if c["video"]]) == len(reviews)
     assert max(fake_dashscope.submissions.values()) == 1  # never paid twice
+    # portraits came from the server at a size the model accepts (else it answers 400)
+    assert {c["size"] for c in fake_dashscope.image_calls} == {"1184*1568"}
+    assert len(fake_dashscope.image_calls) == 2  # Mara, Theo
     est = json.loads((ep / "estimate.json").read_text())
     assert est["cost"]["total"] == pytest.approx(fake_dashscope.bill_total)
     blob = proc.stdout + proc.stderr + "".join(

@@ -156,5 +156,6 @@ class ImageProvider(Protocol):
 
     def generate(self, ctx: CallContext, prompt: str, out: Path, *, size: str,
                  label: str = "") -> Path:
-        """Make one still image (portrait, set, prop) at `out` (png)."""
+        """Make one still image (portrait, set, prop) at `out` (png). `size` is an aspect
+        ratio "W:H" (the provider picks a pixel size its model accepts) or exact "W*H"."""
         ...

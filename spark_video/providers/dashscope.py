@@ -16,6 +16,7 @@ Video lifecycle (crash-safe, cost-aware), `DashScopeVideo.render`:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -56,6 +57,7 @@ from .openai_compat import (
 VIDEO_PATH = "services/aigc/video-generation/video-synthesis"
 MM_GEN_PATH = "services/aigc/multimodal-generation/generation"
 COSY_PATH = "services/audio/tts/SpeechSynthesizer"
+T2I_PATH = "services/aigc/text2image/image-synthesis"
 DEFAULT_IMAGE_MODEL = "wan2.6-t2i"
 TRANSIENT_TASK_CODES = {"InternalError", "ServiceUnavailable", "Throttling", "RequestTimeOut",
                         "InternalError.Algo", "InternalError.Timeout"}
@@ -359,6 +361,7 @@ class DashScopeTTS:
                    rate: float) -> Path:
         out = Path(out)
         model = getattr(ctx.cfg, "narrator_tts_model", None) or "cosyvoice-v3-flash"
+        capabilities.check_tts_request(model, text, voice, rate)  # before paying
         chars = tts_billed_chars(text)
         est = tts_cost(model, chars)
         t = DashScopeTransport(self.settings)
@@ -418,17 +421,22 @@ class DashScopeImage:
                  label: str = "") -> Path:
         out = Path(out)
         model = _env_or(self.cfg, "SPARK_VIDEO_IMAGE_MODEL", "image_model", DEFAULT_IMAGE_MODEL)
-        est = unit_price(model, "image_number")
         size = re.sub(r"\s*[x×X]\s*", "*", size.strip())
-        t = DashScopeTransport(self.settings)
+        if ":" in size:  # an aspect ratio: the size this model accepts for it
+            size = capabilities.image_size(model, size)
+        caps = capabilities.check_image_request(model, size, 1, prompt)  # before paying
+        est = unit_price(model, "image_number")
+        t = DashScopeTransport(self.settings, sleep=time.sleep)
         with budget_lock(ctx.paths):
             ensure_budget(ctx, est, what=f"image {label or out.name}", model=model)
+        params = {"size": size, "n": 1, "watermark": False, "prompt_extend": False}
+        if caps.protocol == "async":
+            return self._generate_async(ctx, t, model, prompt, params, out, est)
         with ctx.timed(self.name, model, MM_GEN_PATH, prompt=prompt[:500]) as rec:
             ans = t.json("POST", MM_GEN_PATH, where=f"image {model}", json_body={
                 "model": model,
                 "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
-                "parameters": {"size": size, "n": 1, "watermark": False,
-                               "prompt_extend": False}})
+                "parameters": params}, idempotent=False)
             url = None
             for ch in (ans.get("output") or {}).get("choices") or []:
                 for part in ((ch.get("message") or {}).get("content") or []):
@@ -440,22 +448,59 @@ class DashScopeImage:
             if not url:
                 raise ProviderError(f"image {model}: no image URL in the answer",
                                     code="BadResponse")
-            tmp = out.with_name(f".{out.stem}.download")
-            t.download(url, tmp, what=f"image ({model})")
-            try:
-                from PIL import Image
+            self._save(t, url, out, model)
+            rec.update(billed_units=1.0, unit="image", cost=est, currency=currency(model))
+        return out
 
-                with Image.open(tmp) as im:
-                    im.load()
-                    import io as _io
+    def _save(self, t: DashScopeTransport, url: str, out: Path, model: str) -> None:
+        tmp = out.with_name(f".{out.stem}.download")
+        t.download(url, tmp, what=f"image ({model})")
+        try:
+            from PIL import Image
 
-                    buf = _io.BytesIO()
-                    im.convert("RGB").save(buf, format="PNG")
-                atomic_write_bytes(out, buf.getvalue())
-            except Exception as e:  # noqa: BLE001 - any decode failure is a bad image
-                raise ProviderError(f"image {model}: unreadable image ({e})",
-                                    code="BadImage") from None
-            finally:
-                tmp.unlink(missing_ok=True)
+            with Image.open(tmp) as im:
+                im.load()
+                buf = io.BytesIO()
+                im.convert("RGB").save(buf, format="PNG")
+            atomic_write_bytes(out, buf.getvalue())
+        except Exception as e:  # noqa: BLE001 - any decode failure is a bad image
+            raise ProviderError(f"image {model}: unreadable image ({e})",
+                                code="BadImage") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _generate_async(self, ctx: CallContext, t: DashScopeTransport, model: str, prompt: str,
+                        params: dict[str, Any], out: Path, est: float | None) -> Path:
+        """wan2.5 / wan2.2 / wanx2.1 t2i: an async task on text2image/image-synthesis."""
+        with ctx.timed(self.name, model, f"{T2I_PATH} (submit)", prompt=prompt[:500]) as rec:
+            ans = t.submit(T2I_PATH, {"model": model, "input": {"prompt": prompt},
+                                      "parameters": params}, oss=False)
+            task_id = ans["output"]["task_id"]
+            rec.update(task_id=task_id, billed_units=1.0, unit="image")
+        interval = self.settings.poll_interval_s
+        deadline = time.monotonic() + self.settings.render_timeout_s
+        with ctx.timed(self.name, model, f"tasks/{task_id}", task_id=task_id) as rec:
+            while True:
+                o = t.get_task(task_id).get("output") or {}
+                status = o.get("task_status")
+                if status in TERMINAL:
+                    break
+                if time.monotonic() > deadline:
+                    raise ProviderError(f"image task {task_id} still {status} after "
+                                        f"{self.settings.render_timeout_s:.0f}s",
+                                        code="PollTimeout", retryable=True)
+                time.sleep(interval)
+                interval = min(self.settings.poll_max_s, interval * 1.5)
+            if status != "SUCCEEDED":
+                rec.update(billed_units=0.0, unit="image", cost=0.0)
+                raise ProviderError(f"image task {task_id} ({model}) {status}: "
+                                    f"{o.get('code') or 'error'}: {o.get('message') or ''}",
+                                    code=o.get("code") or status,
+                                    retryable=o.get("code") in TRANSIENT_TASK_CODES)
+            url = ((o.get("results") or [{}])[0] or {}).get("url")
+            if not url:
+                raise ProviderError(f"image task {task_id}: no results[0].url",
+                                    code="BadResponse")
+            self._save(t, url, out, model)
             rec.update(billed_units=1.0, unit="image", cost=est, currency=currency(model))
         return out

@@ -760,9 +760,13 @@ class OfflineTTS:
 
 
 def _parse_size(size: str) -> tuple[int, int]:
+    r = re.fullmatch(r"\s*(\d{1,2})\s*:\s*(\d{1,2})\s*", size or "")
+    if r and int(r.group(1)) and int(r.group(2)):  # an aspect ratio: 768 px on the short side
+        a, b = int(r.group(1)), int(r.group(2))
+        return (768, round(768 * b / a / 2) * 2) if a <= b else (round(768 * a / b / 2) * 2, 768)
     m = re.fullmatch(r"\s*(\d{2,5})\s*[*xX×]\s*(\d{2,5})\s*", size or "")
     if not m:
-        raise ProviderError(f"image size {size!r} must look like 768*1024")
+        raise ProviderError(f"image size {size!r} must look like 768*1024 or 3:4")
     w, h = int(m.group(1)), int(m.group(2))
     if not (16 <= w <= 8192 and 16 <= h <= 8192):
         raise ProviderError(f"image size {size!r} is out of range (16..8192 per side)")

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from ..capabilities import trim_for_context
 from ..models import AXES, Review, ShotSpec
 from ..pricing import price_table
 from .base import CallContext, ProviderError
@@ -202,10 +203,13 @@ class ChatText:
                  json_mode: bool = False, data: dict[str, Any] | None = None) -> str:
         if json_mode and "json" not in (system + user).lower():
             system = f"{system}\nReply with one JSON object."  # JSON mode requires the word
+        user, trimmed = trim_for_context(self.model, system, user)
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         return self.chat.chat(ctx, model=self.model, messages=messages, json_mode=json_mode,
                               stream=_needs_stream(self.model) and "omni" in self.model,
-                              prompt_note=f"role={role}")
+                              prompt_note=f"role={role}" + (
+                                  f" (input trimmed by {trimmed} characters to fit the "
+                                  "context)" if trimmed else ""))
 
 
 def extract_json_object(text: str) -> dict[str, Any]:

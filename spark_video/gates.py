@@ -168,7 +168,24 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
     for rel in stamp.artifacts:
         if rel not in now:
             reasons.append(f"{rel} was removed since approval")
+    if gate == "render":
+        reasons += failed_shots(paths)
     return reasons
+
+
+def failed_shots(paths: EpisodePaths) -> list[str]:
+    """One line per shot whose render FAILED for good: code, message, retry command."""
+    out = []
+    for p in sorted((paths.root / "state").glob("*.json")):
+        try:
+            st = load_model(ShotState, p)
+        except InputError as e:
+            out.append(f"{p.name} is unreadable ({e}); re-render the shot to rebuild it")
+            continue
+        if st.failed:
+            out.append(f"{st.shot_id} FAILED ({st.failed.code}: {st.failed.message[:200]}); "
+                       f"retry: {st.failed.retry}")
+    return out
 
 
 def is_open(paths: EpisodePaths, gate: str) -> bool:
@@ -252,6 +269,11 @@ def check(paths: EpisodePaths, gate: str, *, threshold: float = 7.0) -> GateRepo
             for s in sb.shots:
                 sp = paths.shot_state(s.id)
                 st = load_model(ShotState, sp) if sp.exists() else None
+                if st is not None and st.failed is not None:
+                    r.add(f"{s.id} has a winner", False,
+                          f"FAILED ({st.failed.code}: {st.failed.message[:200]}); retry: "
+                          f"{st.failed.retry}")
+                    continue
                 if st is None or st.winner_version is None:
                     r.add(f"{s.id} has a winner", False,
                           f"render it: uv run spark-video render --shot {s.id} "

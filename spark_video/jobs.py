@@ -121,7 +121,12 @@ def job_render_clip(j: Job) -> None:
 
     shot = j.smk.wildcards.shot
     force = shot in os.environ.get("SPARK_VIDEO_RERENDER", "").split(",")
-    render_shot(j.paths, j.cfg, shot, force=force, log=j.log)
+    resubmit = shot in os.environ.get("SPARK_VIDEO_RESUBMIT", "").split(",")
+    state = render_shot(j.paths, j.cfg, shot, force=force or resubmit, resubmit=resubmit,
+                        log=j.log)
+    if state.failed:  # the build goes on; GATE 3 stays closed and lists the shot
+        print(f"\n{shot} FAILED ({state.failed.code}): {state.failed.message}\n"
+              f"  retry: {state.failed.retry}\n", file=sys.stderr)
 
 
 def job_last_frame(j: Job) -> None:

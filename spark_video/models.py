@@ -319,8 +319,21 @@ class Attempt(_Model):
     duration_s: float | None = None
     cost: float | None = None
     error: str | None = None
+    error_code: str | None = Field(None, description="the provider's code of a failed take")
     review: Review | None = None
     input_key: str | None = Field(None, description="hash of spec, first frame and media")
+    intent: str | None = Field(None, description="fingerprint of the paid request about to "
+                               "be sent; with no task_id the submit's outcome is unknown")
+    intent_at: str | None = Field(None, description="when the intent was recorded (UTC)")
+
+
+class ShotFailure(_Model):
+    """Why a shot has no take: the provider's code and message and the command to retry."""
+
+    code: str
+    message: str
+    retry: str
+    at: str = Field(default_factory=now_iso)
 
 
 class ShotState(_Model):
@@ -332,6 +345,8 @@ class ShotState(_Model):
     needs_director_rewrite: bool = False
     accepted_below_threshold: bool = False
     input_key: str | None = Field(None, description="input_key of the current winner")
+    failed: ShotFailure | None = Field(None, description="set when the shot still failed "
+                                       "after its retries; GATE 3 stays closed")
     attempts: list[Attempt] = Field(default_factory=list)
 
     def attempt(self, version: int) -> Attempt | None:
@@ -397,6 +412,10 @@ class WorkflowConfig(BaseModel):
     review_threshold: float = Field(7.0, ge=0, le=10)
     review_veto_floor: float = Field(5.0, ge=0, le=10)
     max_retry: int = Field(3, ge=1, le=10)
+    failed_retries: int = Field(3, ge=0, le=20, description="new paid tasks after a FAILED "
+                                "task, per review round (separate from max_retry)")
+    failed_backoff_s: float = Field(10.0, ge=0, description="wait before the first retry of "
+                                    "a FAILED task; doubles each time, capped at 10 minutes")
     long_confirm_s: int = Field(600, ge=1)
     crossfade: float = Field(0.5, ge=0, le=3)
     burn_subtitles: bool = False

@@ -1,4 +1,4 @@
-"""The render loop of one shot (SPEC §8): render → last frame → review → ACCEPT or rewrite
+"""The render loop of one shot: render → last frame → review → ACCEPT or rewrite
 and retry → after max_retry rounds promote the best take and escalate.
 
 The shot's job is the single writer of `state/<shot>.json`; every change is written
@@ -15,12 +15,18 @@ import time
 from pathlib import Path
 
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
-from .media import extract_frame
-from .models import AXES, Attempt, Review, ShotSpec, ShotState, now_iso
+from .media import canvas_size, extract_frame, run
+from .models import AXES, Attempt, Review, ShotFailure, ShotSpec, ShotState, now_iso
 from .paths import EpisodePaths
 from .project import media_path
 from .providers import get_provider
-from .providers.base import CallContext, ContentRejected, PendingTask, ProviderError
+from .providers.base import (
+    BudgetExceeded,
+    CallContext,
+    ContentRejected,
+    PendingTask,
+    ProviderError,
+)
 from .roles import decide, rewrite_prompt
 from .settings import WorkflowConfig
 
@@ -111,107 +117,108 @@ def write_escalation(paths: EpisodePaths, spec: ShotSpec, rounds: list[Attempt],
     atomic_write_text(paths.escalation(spec.shot.id), "\n".join(lines) + "\n")
 
 
+# A FAILED take with one of these codes still has a paid task behind it (still running, or
+# its download broke): fetch the same task again, never pay for a new one.
+REFETCH_CODES = {"PollTimeout", "DownloadFailed", "BadVideo"}
+
+
+class ShotFailed(Exception):
+    """The shot has no take after its retries; carries the provider's code and message."""
+
+    def __init__(self, code: str, message: str, *, retry_flags: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.retry_flags = code, message, retry_flags
+
+
+def retry_command(paths: EpisodePaths, shot_id: str, flags: str = "") -> str:
+    return (f"uv run spark-video render --shot {shot_id}{' ' + flags if flags else ''} "
+            f"--project {paths.project} --episode {paths.episode}")
+
+
 def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
-                force: bool = False, log=print) -> ShotState:
+                force: bool = False, resubmit: bool = False, log=print,
+                sleep=time.sleep) -> ShotState:
+    """Render one shot until a take is ACCEPTed (or the best is promoted and escalated).
+
+    Steps: resume (restore a winner for the same inputs) → takes (submit, FAILED tasks retried
+    with backoff, moderation answered with a rewritten prompt) → review → promote or rewrite
+    and retry → escalate. A shot that still fails is recorded as FAILED (code, message, retry
+    command) with a slate in place of its clip, so the other shots keep rendering and GATE 3
+    stays closed. Only a budget stop ends the job with an error."""
     spec = load_spec(paths, shot_id)
+    state = load_state(paths, shot_id)
+    upstream = _upstream_failure(paths, spec)
+    if upstream:
+        return _fail(paths, spec, state, ShotFailed("UpstreamFailed", upstream), log)
     first = first_frame_for(paths, spec)
     # chain_cascade false: a new first frame alone does not make a new take
     key = input_key(paths, spec, first if cfg.chain_cascade else None)
-    state = load_state(paths, shot_id)
+    if not force and _restore_winner(paths, state, key, log):
+        return state
+    state.failed = None
+    try:
+        return _rounds(paths, cfg, spec, state, key, first, force=force, resubmit=resubmit,
+                       log=log, sleep=sleep)
+    except ShotFailed as f:
+        return _fail(paths, spec, state, f, log)
 
-    # the winner for exactly these inputs is on disk: restore it, never pay again
-    if not force and state.input_key == key and state.winner_version:
-        if paths.clip_version(shot_id, state.winner_version).exists():
-            promote(paths, state, state.winner_version)
-            save_state(paths, state)
-            log(f"{shot_id}: restored winner ver{state.winner_version} (inputs unchanged)")
-            return state
 
+def _restore_winner(paths: EpisodePaths, state: ShotState, key: str, log) -> bool:
+    """The winner for exactly these inputs is on disk: restore it, never pay again."""
+    if state.input_key == key and state.winner_version and \
+            paths.clip_version(state.shot_id, state.winner_version).exists():
+        promote(paths, state, state.winner_version)
+        state.failed = None
+        save_state(paths, state)
+        log(f"{state.shot_id}: restored winner ver{state.winner_version} (inputs unchanged)")
+        return True
+    return False
+
+
+def _upstream_failure(paths: EpisodePaths, spec: ShotSpec) -> str | None:
+    """A chained shot never pays for a take that starts on a failed shot's slate."""
+    if not spec.prev_shot or not paths.shot_state(spec.prev_shot).exists():
+        return None
+    prev = load_state(paths, spec.prev_shot)
+    if prev.failed is None:
+        return None
+    return (f"{spec.shot.id} starts on the last frame of {spec.prev_shot}, which FAILED "
+            f"({prev.failed.code}); retry that shot first: "
+            f"{retry_command(paths, spec.prev_shot)}")
+
+
+def _rounds(paths: EpisodePaths, cfg: WorkflowConfig, spec: ShotSpec, state: ShotState,
+            key: str, first: Path | None, *, force: bool, resubmit: bool, log,
+            sleep) -> ShotState:
+    shot_id = spec.shot.id
     video = get_provider("video", cfg)
-    reviewer = get_provider("review", cfg)
-    rounds = [a for a in state.attempts if a.input_key == key and a.status != "RUNNING"
-              and not (a.status == "FAILED" and a.error and a.error.startswith("interrupted"))]
+    media = [media_path(paths, m) for m in spec.media]
+    rounds = [a for a in state.attempts if a.input_key == key and _is_round(a)]
     if force:
         rounds = []
     prompt = spec.shot.prompt
     if rounds and rounds[-1].review and rounds[-1].review.verdict == "REJECT":
         prompt = rounds[-1].prompt  # rewritten below before the next round
-    pending_attempt = next((a for a in state.attempts if a.status == "RUNNING"), None)
-
     while len(rounds) < cfg.max_retry:
-        if pending_attempt and pending_attempt.input_key == key:
-            att = pending_attempt
-            version = att.version
-            prompt = att.prompt
-            pending = PendingTask(att.task_id, att.base_url) if att.task_id else None
-        else:
-            if pending_attempt:  # inputs changed under a running attempt: close it
-                pending_attempt.status = "FAILED"
-                pending_attempt.error = "interrupted: inputs changed"
-            version = max((a.version for a in state.attempts), default=0) + 1
-            att = Attempt(version=version, status="RUNNING", provider=video.name,
-                          prompt=prompt, input_key=key, first_frame=_rel(paths, first))
-            state.attempts.append(att)
-            pending = None
-        pending_attempt = None
-        save_state(paths, state)
-        ctx = CallContext(paths, cfg, phase="render", shot=shot_id, attempt=version)
-
-        def on_submitted(task: PendingTask, att: Attempt = att) -> None:
-            att.task_id, att.base_url = task.task_id, task.base_url
-            save_state(paths, state)
-
-        out = paths.clip_version(shot_id, version)
-        media = [media_path(paths, m) for m in spec.media]
-        t0 = time.monotonic()
-        log(f"{shot_id}: rendering ver{version} ({spec.shot.kind}, {spec.shot.duration}s)")
         try:
-            res = video.render(ctx, spec, prompt, out, first_frame=first, media=media,
-                               pending=pending, on_submitted=on_submitted)
+            att = _take(paths, cfg, video, spec, state, key, prompt, first, media,
+                        resubmit=resubmit, log=log, sleep=sleep)
         except ContentRejected as e:
-            att.status, att.error, att.finished_at = "FAILED", f"content rejected: {e}", now_iso()
-            rounds.append(att)
-            save_state(paths, state)
-            log(f"{shot_id}: ver{version} refused by moderation; rewriting the prompt")
-            fake = Review(verdict="REJECT", breakdown=None, critique=str(e),
-                          vetoed_axes=["style"], version=version, shot_id=shot_id)
-            prompt = rewrite_prompt(CallContext(paths, cfg, "rewrite", shot_id, version),
-                                    shot=spec.shot, prompt=prompt, review=fake,
-                                    mood_anchor=spec.mood_anchor)
+            rounds.append(state.attempts[-1])
+            log(f"{shot_id}: ver{state.attempts[-1].version} refused by moderation; "
+                "rewriting the prompt")
+            prompt = _rewrite(paths, cfg, spec, prompt, state.attempts[-1].version,
+                              Review(verdict="REJECT", breakdown=None, critique=str(e),
+                                     vetoed_axes=["style"], version=state.attempts[-1].version,
+                                     shot_id=shot_id))
             continue
-        except ProviderError as e:
-            att.status, att.error, att.finished_at = "FAILED", str(e), now_iso()
-            save_state(paths, state)
-            raise
-        att.model, att.task_id = res.model, res.task_id or att.task_id
-        att.elapsed_s = round(time.monotonic() - t0, 2)
-        att.duration_s, att.cost = res.duration_s, res.cost
-        if res.sent_prompt:
-            att.prompt = res.sent_prompt
-        att.video_path = _rel(paths, out)
-        frame = paths.version_last_frame(shot_id, version)
-        try:
-            extract_frame(out, frame, last=True)
-            att.last_frame_path = _rel(paths, frame)
-        except Exception as e:  # noqa: BLE001 - a missing frame is reported, not fatal here
-            log(f"{shot_id}: could not extract the last frame of ver{version}: {e}")
-        rctx = CallContext(paths, cfg, phase="review", shot=shot_id, attempt=version)
-        portraits = media[: len(spec.shot.characters)]
-        try:
-            raw = reviewer.review(rctx, spec, out, version=version, first_frame=first,
-                                  portraits=portraits)
-        except ProviderError as e:
-            raw = Review(verdict="ERROR", error=str(e), version=version, shot_id=shot_id)
-        review = decide(raw, cfg.review_threshold, cfg.review_veto_floor)
-        review = review.model_copy(update={"version": version, "shot_id": shot_id})
-        atomic_write_json(paths.review(shot_id, version), review)
-        att.review = review
-        att.status, att.finished_at = "SUCCEEDED", now_iso()
+        resubmit = False  # paid once: later rounds are ordinary submissions
+        review = _review(paths, cfg, spec, att, first, media)
         rounds.append(att)
-        log(f"{shot_id}: ver{version} {review.verdict} score={review.score}"
+        log(f"{shot_id}: ver{att.version} {review.verdict} score={review.score}"
             + (f" vetoed={review.vetoed_axes}" if review.vetoed_axes else ""))
         if review.verdict == "ACCEPT":
-            promote(paths, state, version)
+            promote(paths, state, att.version)
             state.input_key = key
             state.needs_director_rewrite = False
             state.accepted_below_threshold = False
@@ -220,15 +227,144 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
             return state
         save_state(paths, state)
         if len(rounds) < cfg.max_retry and review.verdict == "REJECT":
-            prompt = rewrite_prompt(CallContext(paths, cfg, "rewrite", shot_id, version),
-                                    shot=spec.shot, prompt=prompt, review=review,
-                                    mood_anchor=spec.mood_anchor)
+            prompt = _rewrite(paths, cfg, spec, prompt, att.version, review)
+    return _escalate(paths, spec, state, key, rounds, log)
 
+
+def _is_round(a: Attempt) -> bool:
+    """A take that used up a review round: reviewed, or refused by moderation. A FAILED
+    task is an attempt of its own (retried with backoff), not a review round."""
+    if a.status == "SUCCEEDED":
+        return True
+    return a.status == "FAILED" and bool(a.error) and a.error.startswith("content rejected")
+
+
+def _open_take(state: ShotState, key: str, prompt: str, provider: str,
+               first: str | None) -> tuple[Attempt, PendingTask | None]:
+    """The take to work on: a RUNNING one for the same inputs (resume its paid task), else a
+    new version. A RUNNING take for other inputs is closed first."""
+    running = next((a for a in state.attempts if a.status == "RUNNING"), None)
+    if running and running.input_key == key:
+        return running, (PendingTask(running.task_id, running.base_url)
+                         if running.task_id else None)
+    if running:
+        running.status, running.error = "FAILED", "interrupted: inputs changed"
+        running.error_code = "Interrupted"
+    version = max((a.version for a in state.attempts), default=0) + 1
+    att = Attempt(version=version, status="RUNNING", provider=provider, prompt=prompt,
+                  input_key=key, first_frame=first)
+    state.attempts.append(att)
+    return att, None
+
+
+def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state: ShotState,
+          key: str, prompt: str, first: Path | None, media: list[Path], *, resubmit: bool,
+          log, sleep) -> Attempt:
+    """One rendered take. A FAILED task (provider error, timeout, expired result) is kept as
+    a failed take, never billed, and tried again after a growing wait, up to
+    cfg.failed_retries times; then ShotFailed. Moderation raises ContentRejected."""
+    shot_id = spec.shot.id
+    failures = 0
+    while True:
+        att, pending = _open_take(state, key, prompt, video.name, _rel(paths, first))
+        save_state(paths, state)
+        ctx = CallContext(paths, cfg, phase="render", shot=shot_id, attempt=att.version)
+
+        def on_submitted(task: PendingTask, att: Attempt = att) -> None:
+            att.task_id, att.base_url = task.task_id, task.base_url
+            save_state(paths, state)
+
+        out = paths.clip_version(shot_id, att.version)
+        t0 = time.monotonic()
+        log(f"{shot_id}: rendering ver{att.version} ({spec.shot.kind}, {spec.shot.duration}s)"
+            + (f" (resuming task {pending.task_id})" if pending else ""))
+        try:
+            res = video.render(ctx, spec, att.prompt, out, first_frame=first, media=media,
+                               pending=pending, on_submitted=on_submitted)
+        except ContentRejected as e:
+            _close(att, f"content rejected: {e}", e.code or "DataInspectionFailed")
+            save_state(paths, state)
+            raise
+        except BudgetExceeded as e:
+            _close(att, str(e), e.code or "BudgetExceeded")
+            save_state(paths, state)
+            raise
+        except ProviderError as e:
+            code = e.code or "ProviderError"
+            refetch = code in REFETCH_CODES and att.task_id
+            if not refetch:
+                _close(att, str(e), code)
+            else:
+                att.error, att.error_code = str(e), code  # still RUNNING: its task is paid
+            save_state(paths, state)
+            failures += 1
+            if not e.retryable or failures > cfg.failed_retries:
+                flags = "--resubmit" if code == "SubmitOutcomeUnknown" else ""
+                raise ShotFailed(code, str(e), retry_flags=flags) from None
+            wait = min(600.0, cfg.failed_backoff_s * 2 ** (failures - 1))
+            log(f"{shot_id}: ver{att.version} {code}: {e}; "
+                + ("fetching the same task again" if refetch else "a new take")
+                + f" in {wait:.1f}s (retry {failures}/{cfg.failed_retries})")
+            sleep(wait)
+            continue
+        att.model, att.task_id = res.model, res.task_id or att.task_id
+        att.elapsed_s = round(time.monotonic() - t0, 2)
+        att.duration_s, att.cost = res.duration_s, res.cost
+        att.error = att.error_code = None
+        if res.sent_prompt:
+            att.prompt = res.sent_prompt
+        att.video_path = _rel(paths, out)
+        frame = paths.version_last_frame(shot_id, att.version)
+        try:
+            extract_frame(out, frame, last=True)
+            att.last_frame_path = _rel(paths, frame)
+        except Exception as e:  # noqa: BLE001 - a missing frame is reported, not fatal here
+            log(f"{shot_id}: could not extract the last frame of ver{att.version}: {e}")
+        save_state(paths, state)
+        return att
+
+
+def _close(att: Attempt, error: str, code: str) -> None:
+    att.status, att.error, att.error_code, att.finished_at = "FAILED", error, code, now_iso()
+
+
+def _review(paths: EpisodePaths, cfg: WorkflowConfig, spec: ShotSpec, att: Attempt,
+            first: Path | None, media: list[Path]) -> Review:
+    """Review one take; our ACCEPT rule decides (the reviewer's verdict is advisory)."""
+    shot_id = spec.shot.id
+    reviewer = get_provider("review", cfg)
+    rctx = CallContext(paths, cfg, phase="review", shot=shot_id, attempt=att.version)
+    out = paths.clip_version(shot_id, att.version)
+    try:
+        raw = reviewer.review(rctx, spec, out, version=att.version, first_frame=first,
+                              portraits=media[: len(spec.shot.characters)])
+    except ProviderError as e:
+        raw = Review(verdict="ERROR", error=str(e), version=att.version, shot_id=shot_id)
+    review = decide(raw, cfg.review_threshold, cfg.review_veto_floor)
+    review = review.model_copy(update={"version": att.version, "shot_id": shot_id})
+    atomic_write_json(paths.review(shot_id, att.version), review)
+    att.review = review
+    att.status, att.finished_at = "SUCCEEDED", now_iso()
+    return review
+
+
+def _rewrite(paths: EpisodePaths, cfg: WorkflowConfig, spec: ShotSpec, prompt: str,
+             version: int, review: Review) -> str:
+    return rewrite_prompt(CallContext(paths, cfg, "rewrite", spec.shot.id, version),
+                          shot=spec.shot, prompt=prompt, review=review,
+                          mood_anchor=spec.mood_anchor)
+
+
+def _escalate(paths: EpisodePaths, spec: ShotSpec, state: ShotState, key: str,
+              rounds: list[Attempt], log) -> ShotState:
+    """Retries exhausted: promote the best take and hand the shot to the director."""
+    shot_id = spec.shot.id
     best = _best(rounds)
     if best is None:
-        save_state(paths, state)
-        raise ProviderError(f"{shot_id}: no usable take after {len(rounds)} round(s); see "
-                            f"{paths.shot_state(shot_id)} and {paths.model_calls}")
+        last = rounds[-1] if rounds else None
+        raise ShotFailed(last.error_code or "NoUsableTake" if last else "NoUsableTake",
+                         f"no usable take after {len(rounds)} round(s)"
+                         + (f": {last.error}" if last and last.error else ""))
     promote(paths, state, best.version)
     state.input_key = key
     state.needs_director_rewrite = True
@@ -240,6 +376,41 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
     return state
 
 
+def _fail(paths: EpisodePaths, spec: ShotSpec, state: ShotState, f: ShotFailed,
+          log) -> ShotState:
+    """Record the shot as FAILED and put a slate where its clip goes: the build keeps going
+    (other shots render), GATE 3 stays closed and names the shot and the retry command."""
+    state.failed = ShotFailure(code=f.code, message=f.message[:2000],
+                               retry=retry_command(paths, spec.shot.id, f.retry_flags))
+    state.winner_version = None
+    state.winner_path = None
+    state.input_key = None
+    save_state(paths, state)
+    write_slate(paths, spec)
+    log(f"{spec.shot.id}: FAILED {f.code}: {f.message}\n  retry: {state.failed.retry}")
+    return state
+
+
+def write_slate(paths: EpisodePaths, spec: ShotSpec) -> Path:
+    """A plain dark card of the shot's length in place of a clip that could not be made
+    (tagged in its metadata); never stitched, since GATE 3 stays closed."""
+    w, h = canvas_size(spec.resolution, spec.ratio or "16:9")
+    d = max(1.0, float(spec.shot.duration))
+    out = paths.clip(spec.shot.id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.slate.mp4")
+    run(["-y", "-f", "lavfi", "-i", f"color=c=0x3a1010:size={w}x{h}:rate=24:duration={d}",
+         "-f", "lavfi", "-i", f"anullsrc=r=48000:cl=stereo:d={d}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         "-shortest", "-metadata", f"title={SLATE_TAG}{spec.shot.id}", str(tmp)],
+        what=f"writing the FAILED slate of {spec.shot.id}")
+    tmp.replace(out)
+    return out
+
+
+SLATE_TAG = "spark-video FAILED slate: "
+
+
 def accept_version(paths: EpisodePaths, shot_id: str, version: int) -> ShotState:
     state = load_state(paths, shot_id)
     att = state.attempt(version)
@@ -247,6 +418,7 @@ def accept_version(paths: EpisodePaths, shot_id: str, version: int) -> ShotState
         raise InputError(paths.shot_state(shot_id), f"no finished version {version} to accept")
     promote(paths, state, version)
     state.needs_director_rewrite = False
+    state.failed = None
     state.input_key = att.input_key
     save_state(paths, state)
     return state

@@ -30,6 +30,8 @@ ENV_KNOBS: dict[str, tuple[str, type]] = {
     "SPARK_VIDEO_REVIEW_THRESHOLD": ("review_threshold", float),
     "SPARK_VIDEO_REVIEW_VETO_FLOOR": ("review_veto_floor", float),
     "SPARK_VIDEO_MAX_RETRY": ("max_retry", int),
+    "SPARK_VIDEO_FAILED_RETRIES": ("failed_retries", int),
+    "SPARK_VIDEO_FAILED_BACKOFF_S": ("failed_backoff_s", float),
     "SPARK_VIDEO_LONG_CONFIRM_S": ("long_confirm_s", int),
     "SPARK_VIDEO_NARRATOR_VOICE": ("narrator_voice", str),
     "SPARK_VIDEO_NARRATOR_TTS_MODEL": ("narrator_tts_model", str),

@@ -216,6 +216,9 @@ class FakeDashScope:
             self.review_answers: collections.deque[str] = collections.deque()
             self.text_answers: collections.deque[str] = collections.deque()
             self.expire_urls = False
+            self.fail_every = 0  # every Nth created task ends FAILED (InternalError)
+            self.submit_500_every = 0  # every Nth submit request is answered 500
+            self.tasks_created = 0
 
     @property
     def base_url(self) -> str:
@@ -232,6 +235,15 @@ class FakeDashScope:
     @property
     def total_submissions(self) -> int:
         return sum(self.submissions.values())
+
+    def paid_duplicates(self) -> dict[str, int]:
+        """Requests (by fingerprint) that created more than one task that was not FAILED:
+        work that would have been paid for twice. A FAILED task is not billed, so trying it
+        again is not a duplicate."""
+        with self.lock:
+            n = collections.Counter(t.fingerprint for t in self.tasks.values()
+                                    if t.outcome not in ("FAILED", "DataInspectionFailed"))
+        return {fp: c for fp, c in n.items() if c > 1}
 
     def expire(self, task_id: str) -> None:
         with self.lock:
@@ -366,6 +378,9 @@ class FakeDashScope:
             if self.submit_faults:
                 status, code, msg = self.submit_faults.popleft()
                 raise ApiError(status, code, msg)
+            if self.submit_500_every and self.submit_requests % self.submit_500_every == 0:
+                raise ApiError(500, "InternalError", "An internal error has occured, please "
+                               "try again later.")
             if self.concurrency_limit is not None and \
                     self.running_count(model) >= self.concurrency_limit:
                 raise ApiError(429, "Throttling.RateQuota", "Requests rate limit exceeded, "
@@ -391,6 +406,9 @@ class FakeDashScope:
             elif any(w in prompt for w in self.output_reject_words):
                 task.outcome, task.fail_code = "FAILED", "DataInspectionFailed"
                 task.fail_message = "Output data may contain inappropriate content."
+            elif self.fail_every and (self.tasks_created + 1) % self.fail_every == 0:
+                task.outcome, task.fail_code = "FAILED", "InternalError"
+                task.fail_message = "Task failed for an internal error, please retry."
             elif self.task_outcomes:
                 o = self.task_outcomes.popleft()
                 if o == "slow":
@@ -404,6 +422,7 @@ class FakeDashScope:
                 elif o == "UNKNOWN":
                     task.expired = True
             self.tasks[tid] = task
+            self.tasks_created += 1
             self.peak_running[model] = max(self.peak_running[model], self.running_count(model))
         return {"request_id": str(uuid.uuid4()),
                 "output": {"task_id": tid, "task_status": "PENDING"}}

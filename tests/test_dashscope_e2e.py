@@ -59,6 +59,25 @@ def test_episode_with_bl_against_fake_server(fake_dashscope, run_env, projects, 
     assert not fake_dashscope.auth_leaks
 
 
+def test_every_5th_task_failed_and_every_6th_submit_500_episode_completes(
+        fake_dashscope, run_env, projects, tmp_path):
+    fake_dashscope.fail_every = 5
+    fake_dashscope.submit_500_every = 6
+    env = bl_env(run_env, fake_dashscope, tmp_path)
+    env["SPARK_VIDEO_FAILED_BACKOFF_S"] = "0.05"
+    run_cli(env, "episode", "demo", "005", "--yes", check=True)
+    ep = projects / "demo" / "episode-005"
+    assert (ep / "final" / "demo-005.mp4").exists()
+    failed = [t for t in fake_dashscope.tasks.values() if t.outcome == "FAILED"]
+    assert failed and fake_dashscope.submit_requests >= 6  # both faults really happened
+    assert fake_dashscope.paid_duplicates() == {}  # zero duplicated paid submissions
+    assert len(fake_dashscope.bill) == len(fake_dashscope.tasks) - len(failed)
+    states = [json.loads(p.read_text()) for p in (ep / "state").glob("*.json")]
+    takes = [a for st in states for a in st["attempts"]]
+    assert sum(a["error_code"] == "InternalError" for a in takes) == len(failed)
+    assert not any(st.get("failed") for st in states)
+
+
 def test_sigkill_whole_build_then_restart_pays_once(fake_dashscope, run_env, projects,
                                                     tmp_path):
     fake_dashscope.running_s = 2.0

@@ -309,7 +309,9 @@ class DashScopeVideo:
             if code in MODERATION_CODES or (msg and "inappropriate" in msg.lower()):
                 raise ContentRejected(err + " — content moderation; rewrite the prompt",
                                       code=code)
-            raise ProviderError(err, code=code, retryable=code in TRANSIENT_TASK_CODES)
+            # a transient provider error or an expired task: a new take may succeed
+            raise ProviderError(err, code=code, retryable=code in TRANSIENT_TASK_CODES
+                                or code == "TaskExpired")
         usage = ans.get("usage") or {}
         billed = usage.get("duration")
         if billed is None:

@@ -358,7 +358,8 @@ class DashScopeTransport(HttpTransport):
                         raise ProviderError(
                             f"{what}: the result URL answered HTTP {r.status_code}; result "
                             "URLs expire 24 h after the task ends, so this result is lost. "
-                            "Render the shot again (a new paid task).", code="ResultExpired")
+                            "Render the shot again (a new paid task).", code="ResultExpired",
+                            retryable=True)
                     if r.status_code != 200:
                         raise httpx.HTTPStatusError("bad status", request=r.request, response=r)
                     n = 0

@@ -1,6 +1,23 @@
-# Director: scene-NN.md -> scene-NN.json per scene, in parallel, behind GATE 1; then the
+# Director: direction.json once per episode, then scene-NN.md -> scene-NN.json per scene, in parallel, behind GATE 1; then the
 # storyboard checkpoint (which writes shots/<id>.json only when a shot's spec changed)
 # and the cost estimate shown at GATE 2.
+
+
+rule direction:
+    output:
+        f"{E}/direction.json",
+    input:
+        script=SCRIPT,
+        outline=OUTLINE,
+        cast=MANIFESTS[0],
+        lore=optional(EP.project_paths.lore),
+        gate=lambda wc: barrier("script"),
+    log:
+        f"{LOGS}/direction.log",
+    resources:
+        api_slots=1,
+    script:
+        "../scripts/direction.py"
 
 
 rule scene_json:
@@ -8,6 +25,8 @@ rule scene_json:
         f"{E}/scenes/scene-{{num}}.json",
     input:
         md=f"{E}/scenes/scene-{{num}}.md",
+        direction=f"{E}/direction.json",
+        notes=lambda wc: optional(EP.director_notes(int(wc.num))),
         manifests=MANIFESTS,
         gate=lambda wc: barrier("script"),
     log:

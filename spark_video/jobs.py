@@ -83,7 +83,8 @@ def job_scene_md(j: Job) -> None:
     outline = load_model(Outline, j.paths.outline)
     lore, _ = load_lore(j.paths)
     text = roles.write_scene(j.ctx("screenwriter"), outline=outline, num=num, lore=lore,
-                             cast=load_manifest(j.paths, "cast"))
+                             cast=load_manifest(j.paths, "cast"),
+                             props=load_manifest(j.paths, "prop"))
     atomic_write_text(j.paths.scene_md(num), text)
     j.log(f"scene {num:02d} written")
 
@@ -92,15 +93,42 @@ def job_script(j: Job) -> None:
     storyboard.compile_script(j.paths)
 
 
+def job_direction(j: Job) -> None:
+    gates_require(j, "script")
+    from .io import load_model
+    from .models import Outline
+
+    lore, _ = load_lore(j.paths)
+    d = roles.write_direction(j.ctx("director"), outline=load_model(Outline, j.paths.outline),
+                              script=j.paths.script.read_text(encoding="utf-8"), lore=lore,
+                              cast=load_manifest(j.paths, "cast"))
+    atomic_write_json(j.paths.direction, d)
+    j.log(f"direction: {len(d.imagery_system.motifs)} motif(s)")
+
+
 def job_scene_json(j: Job) -> None:
     gates_require(j, "script")
+    from .io import load_model
+    from .models import Direction, SceneFragment
+
     num = int(j.smk.wildcards.num)
     lore, _ = load_lore(j.paths)
     md = j.paths.scene_md(num).read_text(encoding="utf-8")
+    notes_path = j.paths.director_notes(num)
+    notes = notes_path.read_text(encoding="utf-8").strip() if notes_path.exists() else ""
+    out = j.paths.scene_json(num)
+    previous = None
+    if notes and out.exists():
+        try:
+            previous = load_model(SceneFragment, out)
+        except InputError:
+            previous = None
     frag = roles.direct_scene(j.ctx("director"), scene_md=md, num=num, lore=lore,
                               cast=load_manifest(j.paths, "cast"),
                               sets=load_manifest(j.paths, "set"),
-                              props=load_manifest(j.paths, "prop"), mode=j.mode)
+                              props=load_manifest(j.paths, "prop"), mode=j.mode,
+                              direction=load_model(Direction, j.paths.direction),
+                              notes=notes, previous=previous)
     atomic_write_json(j.paths.scene_json(num), frag)
     j.log(f"scene {num:02d}: {len(frag.shots)} shots")
 

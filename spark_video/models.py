@@ -125,6 +125,35 @@ class Outline(_Model):
     scenes: list[OutlineScene] = Field(min_length=1)
 
 
+class Motif(_Model):
+    name: str = Field(min_length=1)
+    meaning: str = ""
+    landings: list[str] = Field(default_factory=list, description="scene ids where it lands")
+
+
+class DirectionImagery(_Model):
+    motifs: list[Motif] = Field(min_length=1)
+    highlight_elements: list[str] = Field(default_factory=list)
+
+
+class DualPacing(_Model):
+    external: str = Field(min_length=1)
+    internal: str = Field(min_length=1)
+
+
+class Direction(_Model):
+    """direction.json: the director's episode-wide decisions, written once before scene 1;
+    every scene's directing reads it."""
+
+    project: str
+    episode: str
+    tone_dimensions: dict[str, str | int | float] = Field(min_length=1)
+    director_reference: str = Field(min_length=1)
+    audiovisual_decisions: dict[str, str] = Field(min_length=1)
+    imagery_system: DirectionImagery
+    dual_pacing: DualPacing
+
+
 class BGMConfig(_Model):
     """GATE 0.5 answer: bgm-config.json and Storyboard.bgm."""
 
@@ -374,6 +403,8 @@ class ModelCall(_Model):
     currency: str | None = None
     error: str | None = None
     prompt: str | None = None
+    prompt_file: str | None = Field(
+        None, description="logs/prompts/<file>: the exact system and user text of a text call")
 
 
 class Approval(_Model):
@@ -423,6 +454,9 @@ class WorkflowConfig(BaseModel):
     narrator_tts_model: str = "cosyvoice-v3-flash"
     narrator_speech_rate: float = Field(1.2, ge=0.5, le=2.0)
     budget: float | None = Field(None, ge=0)
+    role_asks: int = Field(3, ge=1, le=10, description="tries a role gets to give a valid answer")
+    vfx: bool = Field(False, description="run the VFX review before GATE 2")
+    vfx_rounds: int = Field(2, ge=0, le=10, description="director fixes after a VFX BLOCK")
 
     @field_validator("episode", mode="after")
     @classmethod
@@ -434,6 +468,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "lore": Lore,
     "manifest": Manifest,
     "outline": Outline,
+    "direction": Direction,
     "scene-fragment": SceneFragment,
     "storyboard": Storyboard,
     "shot-spec": ShotSpec,

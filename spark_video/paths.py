@@ -256,6 +256,23 @@ class EpisodePaths:
     def model_calls(self) -> Path:
         return self._p("logs", "model_calls.jsonl")
 
+    @property
+    def prompts_dir(self) -> Path:
+        """logs/prompts/: one file per text-model call (what each role was told)."""
+        return self._p("logs", "prompts")
+
+    @property
+    def vfx_review(self) -> Path:
+        return self._p("reviews", "vfx-review.md")
+
+    @property
+    def vfx_review_json(self) -> Path:
+        return self._p("reviews", "vfx-review.json")
+
+    def director_notes(self, num: int) -> Path:
+        """Notes for the director on one scene (VFX findings, escalations, a user's "no")."""
+        return self._p("scenes", f"scene-{num:02d}.director-notes.md")
+
     def approval(self, gate: str) -> Path:
         return self._p("approvals", f"{gate}.json")
 

@@ -9,44 +9,103 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .io import InputError, parse_model
-from .models import AXES, Lore, Manifest, Outline, Review, SceneFragment, Shot
+from .io import InputError, atomic_write_text, parse_model
+from .models import (
+    AXES,
+    Direction,
+    Lore,
+    Manifest,
+    Outline,
+    Review,
+    SceneFragment,
+    Shot,
+    WorkflowConfig,
+    now_iso,
+)
 from .providers import get_provider
-from .providers.base import CallContext
+from .providers.base import CallContext, redact
 from .scenefmt import SceneScript, parse_scene_md
+from .settings import provider_for
 
 T = TypeVar("T")
-MAX_ASKS = 3
+MAX_ASKS = 3  # default; WorkflowConfig.role_asks (SPARK_VIDEO_ROLE_ASKS) wins
 
 _env = Environment(loader=PackageLoader("spark_video", "prompts"), autoescape=False,
                    undefined=StrictUndefined, keep_trailing_newline=True)
 
 
+def render_role(name: str, **data) -> tuple[str, str]:
+    """(system, user) text of a role's template: its `system` and `user` blocks."""
+    t = _env.get_template(f"{name}.j2")
+    ctx = t.new_context(data)
+    system = "".join(t.blocks["system"](ctx)).strip()
+    user = "".join(t.blocks["user"](ctx)).strip()
+    return system, user
+
+
 def render_prompt(name: str, **data) -> str:
-    return _env.get_template(f"{name}.j2").render(**data)
+    return render_role(name, **data)[1]
 
 
-def _ask(ctx: CallContext, role: str, prompt: str, data: dict, parse: Callable[[str], T],
-         *, json_mode: bool, where: Path | str) -> T:
+def _prompt_log(ctx: CallContext, role: str, label: str, n: int, system: str,
+                user: str) -> Path:
+    """logs/prompts/<time>-<role>[-<label>]-<try>-<id>.md: what the role was told."""
+    d = ctx.paths.prompts_dir
+    d.mkdir(parents=True, exist_ok=True)
+    stamp = now_iso().replace(":", "").replace("-", "")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")
+    name = f"{stamp}-{role}{'-' + safe if safe else ''}-try{n}-{uuid.uuid4().hex[:6]}.md"
+    path = d / name
+    text = (f"# {role}{' ' + label if label else ''} (try {n})\n\n## System\n\n{system}\n\n"
+            f"## User\n\n{user}\n")
+    atomic_write_text(path, redact(text) or "")
+    return path
+
+
+def _append_answer(path: Path, answer: str, problem: str | None) -> None:
+    extra = f"\n## Answer\n\n{answer}\n"
+    if problem:
+        extra += f"\n## Refused\n\n{problem}\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(redact(extra) or "")
+
+
+def _ask(ctx: CallContext, role: str, template: str, data: dict,
+         parse: Callable[[str], T], *, json_mode: bool, where: Path | str,
+         label: str = "") -> T:
+    """Ask a role; refuse answers that break a rule and ask again with the errors, up to
+    `role_asks` tries. Nothing is returned (so nothing is written) unless it passed."""
     text = get_provider("text", ctx.cfg)
+    system, prompt = render_role(template, **data)
+    asks = getattr(ctx.cfg, "role_asks", MAX_ASKS) or MAX_ASKS
     user = prompt
     last_err = ""
-    for _ in range(MAX_ASKS):
-        answer = text.complete(ctx, role=role, system=f"You are the {role}.", user=user,
-                               json_mode=json_mode, data=data)
+    for n in range(1, asks + 1):
+        log = _prompt_log(ctx, role, label, n, system, user)
+        ctx.extra["prompt_file"] = str(log.relative_to(ctx.paths.root))
         try:
-            return parse(answer)
+            answer = text.complete(ctx, role=role, system=system, user=user,
+                                   json_mode=json_mode, data=data)
+        finally:
+            ctx.extra.pop("prompt_file", None)
+        try:
+            out = parse(answer)
         except (InputError, ValueError) as e:
             last_err = str(e)
-            user = (f"{prompt}\n\nYour previous answer could not be used: {last_err}\n"
-                    "Answer again in the required format.")
-    raise InputError(where, f"the {role} gave no usable answer after {MAX_ASKS} tries: {last_err}")
+            _append_answer(log, answer, last_err)
+            user = (f"{prompt}\n\nYour previous answer broke these rules:\n{last_err}\n"
+                    "Answer again, in the required format, fixing every point.")
+            continue
+        _append_answer(log, answer, None)
+        return out
+    raise InputError(where, f"the {role} gave no usable answer after {asks} tries: {last_err}")
 
 
 def _json(answer: str) -> object:
@@ -58,6 +117,63 @@ def _json(answer: str) -> object:
         return json.loads(s)
     except json.JSONDecodeError as e:
         raise ValueError(f"not JSON ({e.msg} at line {e.lineno})") from e
+
+
+# --------------------------------------------------------------------------- what roles see
+
+
+def cast_cards(cast: Manifest) -> list[dict]:
+    out = []
+    for e in sorted(cast.entries, key=lambda e: e.name):
+        c = e.card
+        dont = c.get("dont") or []
+        out.append({"name": e.name, "age": c.get("age"), "gender": c.get("gender"),
+                    "appearance": c.get("visual_anchor") or c.get("appearance") or "",
+                    "dont": [str(x) for x in dont] if isinstance(dont, list) else [str(dont)],
+                    "tier": e.tier})
+    return out
+
+
+def entity_cards(m: Manifest) -> list[dict]:
+    out = []
+    for e in sorted(m.entries, key=lambda e: e.name):
+        c = e.card
+        bits = [str(c[k]) for k in ("state", "lighting", "time_of_day", "description")
+                if c.get(k)]
+        out.append({"name": e.name, "detail": "; ".join(bits)})
+    return out
+
+
+REF_RE = {"[Image N]": re.compile(r"\[Image\s*(\d+)\]"), "图N": re.compile(r"图(\d+)")}
+
+
+def director_caps(cfg: WorkflowConfig) -> dict:
+    """What the director must know of the active video provider: per-kind durations,
+    reference count, ratios, resolutions, reference syntax, negative_prompt."""
+    from .capabilities import FAMILIES, caps, video_family
+
+    provider = provider_for(cfg, "video")
+    fam = video_family("wan27" if provider == "wan27" else "bl", cfg)
+    kinds = {}
+    for k, model in FAMILIES[fam].items():
+        c = caps(model)
+        kinds[k] = {"min_s": c.min_s, "max_s": c.max_s, "media_min": c.media_min,
+                    "media_max": c.media_max}
+    r2v = caps(FAMILIES[fam]["r2v"])
+    wan = fam.startswith("wan")
+    ref = "图N" if fam == "wan2.7" else "[Image N]"
+    return {"provider": provider, "family": fam, "kinds": kinds,
+            "media_max": min(9, r2v.media_max), "ratios": list(r2v.ratios or ()),
+            "resolutions": list(r2v.resolutions), "ref_syntax": ref,
+            "ref_example": "图1, 图2" if ref == "图N" else "[Image 1], [Image 2]",
+            "negative_prompt": wan}
+
+
+def ends_with_anchor(prompt: str, anchor: str) -> bool:
+    if not anchor:
+        return True
+    tail = " .。,，"
+    return prompt.rstrip(tail).endswith(anchor.rstrip(tail))
 
 
 def pacing_scene_count(target_s: int) -> int:
@@ -86,107 +202,257 @@ def write_outline(ctx: CallContext, *, premise: str, lore: Lore, cast: Manifest,
                "premise": premise, "target_duration_s": lore.duration_target_s}
         obj.setdefault("title", lore.title)
         out = parse_model(Outline, obj, ctx.paths.outline)
+        problems = []
         for i, s in enumerate(out.scenes, 1):
             if s.num != i or s.id != f"S{i:02d}":
-                raise ValueError(f"scene {i} must have num {i} and id S{i:02d}")
+                problems.append(f"scene {i} must have num {i} and id S{i:02d}")
+            for name in s.characters:
+                if cast.names() and name not in cast.names():
+                    problems.append(f"scenes[{i - 1}].characters: unknown character {name!r}; "
+                                    f"the cast is {', '.join(sorted(cast.names()))}")
+        problems += forbidden_problems(answer, lore.forbidden, "the outline")
+        if problems:
+            raise ValueError("\n".join(f"- {p}" for p in problems))
         return out
 
-    return _ask(ctx, "outline", render_prompt("outline", **data), data, parse,
-                json_mode=True, where=ctx.paths.outline)
+    return _ask(ctx, "outline", "outline", data, parse, json_mode=True, where=ctx.paths.outline)
+
+
+def forbidden_problems(text: str, forbidden: list[str], where: str) -> list[str]:
+    low = text.lower()
+    return [f"{where} uses the forbidden term {t!r}" for t in forbidden
+            if t and re.search(r"(?<!\w)" + re.escape(t.lower()) + r"(?!\w)", low)]
 
 
 def write_scene(ctx: CallContext, *, outline: Outline, num: int, lore: Lore,
-                cast: Manifest) -> str:
+                cast: Manifest, props: Manifest | None = None, notes: str = "") -> str:
     scene = outline.scenes[num - 1]
+    seen_before = {n for s in outline.scenes[:num - 1] for n in s.characters}
     data = {"title": outline.title, "mode": outline.mode, "scene": scene.model_dump(),
             "last": num == len(outline.scenes), "cast": sorted(cast.names()),
-            "premise": outline.premise, "mood_anchor": lore.mood_anchor}
+            "premise": outline.premise, "mood_anchor": lore.mood_anchor,
+            "target_s": outline.target_duration_s, "scene_count": len(outline.scenes),
+            "forbidden": lore.forbidden, "cast_cards": cast_cards(cast),
+            "prop_cards": entity_cards(props) if props else [],
+            "first_seen": [n for n in scene.characters if n not in seen_before],
+            "motifs": [str(m.get("name") if isinstance(m, dict) else m)
+                       for m in lore.imagery_system.motifs],
+            "notes": notes}
     path = ctx.paths.scene_md(num)
 
     def parse(answer: str) -> str:
-        text = answer.strip() + "\n"
+        text = answer.strip()
+        fence = re.match(r"^```(?:markdown|md)?\s*(.*?)\s*```$", text, re.S)
+        text = (fence.group(1) if fence else text) + "\n"
         s = parse_scene_md(text, path)
+        problems = []
         if s.num != num:
-            raise ValueError(f"heading says scene {s.num}, expected {num}")
-        check_scene_names(s, cast, path)
+            problems.append(f"the heading says scene {s.num}, expected {num}")
+        problems += scene_name_problems(s, cast)
+        problems += forbidden_problems(text, lore.forbidden, "the scene")
+        if num == len(outline.scenes) and "CAST CHECK" not in text:
+            problems.append("the last scene must end with the <!-- CAST CHECK --> and "
+                            "<!-- PROP CHECK --> blocks")
+        if problems:
+            raise ValueError("\n".join(f"- {p}" for p in problems))
         return text
 
-    return _ask(ctx, "screenwriter", render_prompt("screenwriter", **data), data, parse,
-                json_mode=False, where=path)
+    return _ask(ctx, "screenwriter", "screenwriter", data, parse, json_mode=False, where=path,
+                label=f"scene-{num:02d}")
+
+
+def scene_name_problems(s: SceneScript, cast: Manifest) -> list[str]:
+    known = cast.names()
+    speakers = [d.speaker for d in s.dialog] + [d.speaker for b in s.beats for d in b.dialog]
+    out = []
+    for name in dict.fromkeys([*s.characters, *speakers]):
+        if known and name not in known:
+            out.append(f"field Characters/Dialog: unknown character {name!r}; "
+                       f"known cast: {', '.join(sorted(known))}")
+    return out
 
 
 def check_scene_names(s: SceneScript, cast: Manifest, path: Path | str) -> None:
-    known = cast.names()
-    speakers = [d.speaker for d in s.dialog] + [d.speaker for b in s.beats for d in b.dialog]
-    for name in [*s.characters, *speakers]:
-        if known and name not in known:
-            raise InputError(path, f"field Characters/Dialog: unknown character {name!r}; "
-                             f"known cast: {', '.join(sorted(known))}")
+    problems = scene_name_problems(s, cast)
+    if problems:
+        raise InputError(path, problems[0])
+
+
+def write_direction(ctx: CallContext, *, outline: Outline, script: str, lore: Lore,
+                    cast: Manifest) -> Direction:
+    """direction.json: the director's episode-wide decisions, before scene 1 is directed."""
+    motifs = [m if isinstance(m, dict) else {"name": str(m)} for m in lore.imagery_system.motifs]
+    data = {"title": outline.title, "mode": outline.mode, "premise": outline.premise,
+            "target_s": outline.target_duration_s, "mood_anchor": lore.mood_anchor,
+            "visual_style": lore.visual_style, "forbidden": lore.forbidden,
+            "lore_motifs": json.dumps(motifs, ensure_ascii=False) if motifs else "",
+            "lore_highlights": lore.imagery_system.highlight_elements,
+            "cast_cards": cast_cards(cast), "cast": sorted(cast.names()),
+            "scenes": [s.model_dump() for s in outline.scenes], "script": script}
+    scene_ids = {s.id for s in outline.scenes}
+
+    def parse(answer: str) -> Direction:
+        obj = _json(answer)
+        if not isinstance(obj, dict):
+            raise ValueError("expected a JSON object")
+        obj = {**obj, "project": ctx.paths.project, "episode": ctx.paths.episode}
+        d = parse_model(Direction, obj, ctx.paths.direction)
+        problems = []
+        for m in d.imagery_system.motifs:
+            bad = [x for x in m.landings if x not in scene_ids]
+            if bad:
+                problems.append(f"motif {m.name!r} lands in unknown scenes {bad}; the scenes "
+                                f"are {', '.join(sorted(scene_ids))}")
+        problems += forbidden_problems(answer, lore.forbidden, "the direction")
+        if problems:
+            raise ValueError("\n".join(f"- {p}" for p in problems))
+        return d
+
+    return _ask(ctx, "direction", "direction", data, parse, json_mode=True,
+                where=ctx.paths.direction)
 
 
 def direct_scene(ctx: CallContext, *, scene_md: str, num: int, lore: Lore, cast: Manifest,
-                 sets: Manifest, props: Manifest, mode: str) -> SceneFragment:
+                 sets: Manifest, props: Manifest, mode: str,
+                 direction: Direction | None = None, notes: str = "",
+                 previous: SceneFragment | None = None) -> SceneFragment:
     md_path = ctx.paths.scene_md(num)
     script = parse_scene_md(scene_md, md_path)
     check_scene_names(script, cast, md_path)
     scene_id = f"S{num:02d}"
+    caps = director_caps(ctx.cfg)
     data = {"scene_id": scene_id, "scene_md": scene_md, "script": script.model_dump(),
             "mood_anchor": lore.mood_anchor, "cast": sorted(cast.names()),
-            "sets": sorted(sets.names()), "props": sorted(props.names()), "mode": mode}
+            "sets": sorted(sets.names()), "props": sorted(props.names()), "mode": mode,
+            "cast_cards": cast_cards(cast), "set_cards": entity_cards(sets),
+            "prop_cards": entity_cards(props), "forbidden": lore.forbidden, "caps": caps,
+            "direction": direction.model_dump(mode="json") if direction else None,
+            "direction_json": direction_text(direction),
+            "notes": notes, "previous": previous.model_dump_json(indent=1) if previous else ""}
     out_path = ctx.paths.scene_json(num)
 
     def parse(answer: str) -> SceneFragment:
         frag = parse_model(SceneFragment, _json(answer), out_path)
-        check_fragment(frag, cast, sets, props, out_path, scene_id=scene_id)
+        problems = fragment_problems(frag, cast, sets, props, scene_id=scene_id)
+        problems += director_problems(frag, caps, lore, mode)
+        if problems:
+            raise ValueError("\n".join(f"- {p}" for p in problems))
         return frag
 
-    return _ask(ctx, "director", render_prompt("director", **data), data, parse,
-                json_mode=True, where=out_path)
+    return _ask(ctx, "director", "director", data, parse, json_mode=True, where=out_path,
+                label=scene_id)
 
 
-def check_fragment(frag: SceneFragment, cast: Manifest, sets: Manifest, props: Manifest,
-                   path: Path | str, *, scene_id: str | None = None) -> None:
+def direction_text(direction: Direction | None) -> str:
+    if direction is None:
+        return ""
+    return json.dumps(direction.model_dump(mode="json", exclude={"project", "episode"}),
+                      ensure_ascii=False, indent=1)
+
+
+def fragment_problems(frag: SceneFragment, cast: Manifest, sets: Manifest, props: Manifest,
+                      *, scene_id: str | None = None) -> list[str]:
     """Names must exist in the manifests; ids must be unique and belong to the scene."""
+    out: list[str] = []
     if scene_id and frag.scene.id != scene_id:
-        raise InputError(path, f"field scene.id: {frag.scene.id!r}, expected {scene_id}")
+        out.append(f"field scene.id: {frag.scene.id!r}, expected {scene_id}")
     seen: set[str] = set()
     known = cast.names()
     for i, shot in enumerate(frag.shots):
         where = f"shots[{i}] (id {shot.id})"
         if shot.id in seen:
-            raise InputError(path, f"field {where}.id: duplicate shot id {shot.id}")
+            out.append(f"field {where}.id: duplicate shot id {shot.id}")
         seen.add(shot.id)
-        for name in shot.characters + [d.speaker for d in shot.dialog]:
+        for name in dict.fromkeys(shot.characters + [d.speaker for d in shot.dialog]):
             if name not in known:
-                raise InputError(path, f"field {where}.characters: unknown character {name!r}; "
-                                 f"known cast: {', '.join(sorted(known)) or 'none'}")
+                out.append(f"field {where}.characters: unknown character {name!r}; "
+                           f"known cast: {', '.join(sorted(known)) or 'none'}")
         for p in shot.props:
             if p not in props.names():
-                raise InputError(path, f"field {where}.props: unknown prop {p!r}")
+                out.append(f"field {where}.props: unknown prop {p!r}; known props: "
+                           f"{', '.join(sorted(props.names())) or 'none'}")
         if shot.set_id and shot.set_id not in sets.names():
-            raise InputError(path, f"field {where}.set_id: unknown set {shot.set_id!r}")
+            out.append(f"field {where}.set_id: unknown set {shot.set_id!r}; known sets: "
+                       f"{', '.join(sorted(sets.names())) or 'none'}")
     for name in frag.scene.characters_present:
         if name not in known:
-            raise InputError(path, f"field scene.characters_present: unknown character {name!r}")
+            out.append(f"field scene.characters_present: unknown character {name!r}")
+    for p in frag.scene.props_present:
+        if p not in props.names():
+            out.append(f"field scene.props_present: unknown prop {p!r}")
     if frag.scene.set_id and frag.scene.set_id not in sets.names():
-        raise InputError(path, f"field scene.set_id: unknown set {frag.scene.set_id!r}")
+        out.append(f"field scene.set_id: unknown set {frag.scene.set_id!r}")
+    return out
+
+
+def check_fragment(frag: SceneFragment, cast: Manifest, sets: Manifest, props: Manifest,
+                   path: Path | str, *, scene_id: str | None = None) -> None:
+    problems = fragment_problems(frag, cast, sets, props, scene_id=scene_id)
+    if problems:
+        raise InputError(path, "; ".join(problems))
+
+
+def director_problems(frag: SceneFragment, caps: dict, lore: Lore, mode: str) -> list[str]:
+    """The director's craft rules that code can check (an answer breaking one is re-asked)."""
+    out: list[str] = []
+    anchor = lore.mood_anchor
+    wrong = "[Image N]" if caps["ref_syntax"] == "图N" else "图N"
+    for i, s in enumerate(frag.shots):
+        where = f"shots[{i}] (id {s.id})"
+        if i == 0 and s.use_prev_last_frame_as_first:
+            out.append(f"{where}: the first shot of a scene is unchained "
+                       "(use_prev_last_frame_as_first=false)")
+        if not ends_with_anchor(s.prompt, anchor):
+            out.append(f"{where}.prompt: must end with the mood anchor verbatim: {anchor!r}")
+        r = caps["kinds"][s.kind]
+        if not r["min_s"] <= s.duration <= r["max_s"]:
+            out.append(f"{where}.duration: {s.duration} s is outside {r['min_s']}-{r['max_s']} s "
+                       f"for {s.kind} on {caps['provider']}")
+        if REF_RE[wrong].search(s.prompt):
+            out.append(f"{where}.prompt: {caps['provider']} references images as "
+                       f"{caps['ref_syntax']}, not {wrong}")
+        if s.negative_prompt and not caps["negative_prompt"]:
+            out.append(f"{where}.negative_prompt: {caps['provider']} has no negative_prompt; "
+                       "set it to null")
+        if s.kind == "r2v":
+            n = len(s.characters) + len(s.props) + (1 if (s.set_id or frag.scene.set_id) else 0)
+            if n > caps["media_max"]:
+                out.append(f"{where}: {n} reference images (cast, set, props), over the "
+                           f"provider's {caps['media_max']}")
+        if s.role == "narration":
+            if mode == "drama":
+                out.append(f"{where}.role: narration shots only exist in narration mode")
+            if s.use_prev_last_frame_as_first:
+                out.append(f"{where}: a narration shot never chains")
+        out += forbidden_problems(s.prompt, lore.forbidden, f"{where}.prompt")
+    return out
 
 
 def rewrite_prompt(ctx: CallContext, *, shot: Shot, prompt: str, review: Review,
                    mood_anchor: str) -> str:
+    caps = director_caps(ctx.cfg)
     data = {"prompt": prompt, "vetoed": review.vetoed_axes or [], "critique": review.critique,
-            "mood_anchor": mood_anchor, "shot": shot.model_dump()}
+            "mood_anchor": mood_anchor, "shot": shot.model_dump(),
+            "ref_example": caps["ref_example"]}
+    refs = sorted(set(REF_RE["[Image N]"].findall(prompt))) + sorted(
+        set(REF_RE["图N"].findall(prompt)))
 
     def parse(answer: str) -> str:
         p = answer.strip().strip('"')
         if not p:
             raise ValueError("empty prompt")
-        if mood_anchor and not p.endswith(mood_anchor):
+        if mood_anchor and not ends_with_anchor(p, mood_anchor):
             p = f"{p.rstrip('. ')}. {mood_anchor}"
+        now = sorted(set(REF_RE["[Image N]"].findall(p))) + sorted(
+            set(REF_RE["图N"].findall(p)))
+        if now != refs:
+            raise ValueError(f"keep the image references exactly as they were "
+                             f"({caps['ref_example']} style): the prompt had "
+                             f"{refs or 'none'}, the answer has {now or 'none'}")
         return p
 
-    return _ask(ctx, "rewrite", render_prompt("rewrite", **data), data, parse,
-                json_mode=False, where=ctx.paths.shot_spec(shot.id))
+    return _ask(ctx, "rewrite", "rewrite", data, parse, json_mode=False,
+                where=ctx.paths.shot_spec(shot.id), label=shot.id)
 
 
 def decide(review: Review, threshold: float, veto_floor: float) -> Review:

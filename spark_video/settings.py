@@ -41,6 +41,9 @@ ENV_KNOBS: dict[str, tuple[str, type]] = {
     "SPARK_VIDEO_CROSSFADE": ("crossfade", float),
     "SPARK_VIDEO_RESOLUTION": ("resolution", str),
     "SPARK_VIDEO_RATIO": ("ratio", str),
+    "SPARK_VIDEO_ROLE_ASKS": ("role_asks", int),
+    "SPARK_VIDEO_VFX": ("vfx", bool),
+    "SPARK_VIDEO_VFX_ROUNDS": ("vfx_rounds", int),
     "VIDEOGEN_PROJECTS_DIR": ("projects_dir", str),
 }
 

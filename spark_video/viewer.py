@@ -531,7 +531,11 @@ class _Reader:
                 continue
             try:
                 data = json.loads(line)
-                out["calls"].append(ModelCall.model_validate(data))
+                call = ModelCall.model_validate(data)
+                pf = call.prompt_file or ""
+                if pf and not re.fullmatch(r"logs/prompts/[A-Za-z0-9_.-]+\.md", pf):
+                    call = call.model_copy(update={"prompt_file": None})  # only our own files
+                out["calls"].append(call)
             except json.JSONDecodeError as e:
                 out["bad"].append((n, f"malformed JSON at column {e.colno}: {e.msg}"))
             except ValidationError as e:

@@ -215,6 +215,8 @@ class FakeDashScope:
             self.hang_submits = 0  # how many submits hang
             self.review_answers: collections.deque[str] = collections.deque()
             self.text_answers: collections.deque[str] = collections.deque()
+            # (texts, json_mode) -> answer or None: answers role prompts from their content
+            self.text_responder: Any = None
             self.expire_urls = False
             self.fail_every = 0  # every Nth created task ends FAILED (InternalError)
             self.submit_500_every = 0  # every Nth submit request is answered 500
@@ -641,8 +643,13 @@ class FakeDashScope:
                                    "cast_match": 8, "dialog_attribution": 9},
                      "verdict": "ACCEPT", "critique": "0:01 steady framing; fake review."})
             else:
-                answer = self.text_answers.popleft() if self.text_answers else (
-                    '{"ok": true}' if rf == "json_object" else "fake answer")
+                answer = None
+                if self.text_answers:
+                    answer = self.text_answers.popleft()
+                elif self.text_responder is not None:
+                    answer = self.text_responder(texts, rf == "json_object")
+                if answer is None:
+                    answer = '{"ok": true}' if rf == "json_object" else "fake answer"
             self.chat_calls.append(call)
         pin = sum(len(t) for t in texts) // 4 + 100 * n_images + (1000 if video else 0)
         usage = {"prompt_tokens": pin, "completion_tokens": max(1, len(answer) // 4),

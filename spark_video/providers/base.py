@@ -65,6 +65,8 @@ class CallContext:
         for k in ("error", "prompt", "endpoint"):
             if isinstance(fields.get(k), str):
                 fields[k] = redact(fields[k])
+        if self.extra.get("prompt_file") and "prompt_file" not in fields:
+            fields["prompt_file"] = self.extra["prompt_file"]
         call = ModelCall(
             project=self.paths.project,
             episode=self.paths.episode,

@@ -22,14 +22,51 @@ TIMES = ["dawn", "morning", "noon", "afternoon", "dusk", "night"]
 EXTERNAL = ["the storm closes in", "the clock runs down", "the crowd turns", "the tide rises"]
 INTERNAL = ["doubt gives way to resolve", "fear hardens into anger", "guilt becomes courage",
             "hope flickers"]
+# Line, action and narration patterns; the writer fills them from the premise, the lore and
+# the cast cards, and walks through them by scene so no two scenes repeat a line.
 LINES = [
-    "We do this tonight, or we never do it.",
-    "You promised me the truth.",
-    "Then look at what the sea brought back.",
-    "I was wrong about you.",
-    "Hold the light steady and keep walking.",
-    "Nobody leaves until we know.",
+    "{other}, the {motif} will not wait for us.",
+    "I came down to the {place} because of the {keyword}.",
+    "Tell me what you saw at {time}.",
+    "Leave the {keyword} where it is, {other}.",
+    "If we go now, who tends the {motif}?",
+    "You talk about the {keyword} like it is already gone.",
+    "{other}, look at me. Not at the {place}.",
+    "Every {time} I tell myself this is the last one.",
+    "We never agreed about the {keyword}.",
+    "Then say it plainly, {other}.",
+    "I kept the {motif} going for both of us.",
+    "The {place} was quieter before the {keyword}.",
+    "What does the {keyword} cost us, honestly?",
+    "Stay until {time}. Then decide.",
+    "I am not afraid of the {keyword}. I am afraid of the quiet after.",
+    "Help me with the {motif}, and I will listen.",
+    "Nobody leaves the {place} until we know.",
+    "You read it, {other}. I saw your hands.",
 ]
+ACTIONS = [
+    "{a} crosses the {place} and stops at the edge of the light.",
+    "{a} sets the {keyword} down and waits for {b} to speak.",
+    "{a} turns from {b} toward the {motif}.",
+    "{a} braces against the wind at the {place}, eyes on the {keyword}.",
+    "{a} counts the steps of the {place} under the {time} sky.",
+    "{a} holds out the {keyword}; {b} does not take it.",
+    "{a} climbs one step, then looks back at {b}.",
+    "{a} wipes the glass of the {motif} and listens.",
+]
+NARRATION = [
+    "At {time}, the {place} held its breath.",
+    "{a} had not spoken of the {keyword} in years.",
+    "The {motif} still burned, for now.",
+    "No one on the {place} slept that night.",
+    "The {keyword} changed what {a} owed {b}.",
+    "By {time}, the choice could not wait.",
+    "The {place} remembered every keeper.",
+    "Some promises outlast the {keyword}.",
+]
+STOP = {"about", "after", "again", "their", "there", "these", "those", "which", "where", "while",
+        "would", "could", "should", "before", "other", "under", "every", "until", "because",
+        "decide", "finds", "worst", "cuts"}
 
 
 def _h(*parts: Any) -> int:
@@ -38,6 +75,27 @@ def _h(*parts: Any) -> int:
 
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", text) if s.strip()]
+
+
+def _keywords(*texts: str, cast: list[str] = ()) -> list[str]:
+    """Content words of the premise/summary, in order, without names or filler."""
+    names = {c.lower() for c in cast}
+    out: list[str] = []
+    for t in texts:  # nouns first: the word after an article
+        for w in re.findall(r"\b(?:a|an|the)\s+([a-z][a-z'-]{3,})", t, re.I):
+            lw = w.lower().strip("'")
+            if lw not in STOP and lw not in names and lw not in out:
+                out.append(lw)
+    return out or ["silence"]
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"^(?:the|a|an)\s+", "", name.strip(), flags=re.I)
+
+
+def _fill(pattern: str, **kw: str) -> str:
+    text = pattern.format(**kw)
+    return text[:1].upper() + text[1:]
 
 
 def speech_seconds(text: str) -> float:
@@ -85,36 +143,54 @@ class OfflineText:
 
     def _screenwriter(self, d: dict) -> str:
         sc = d["scene"]
-        k = _h(d["premise"], sc["num"])
+        num = sc["num"]
+        k = _h(d["premise"])
         chars = sc["characters"]
+        keys = _keywords(sc["summary"], d["premise"], cast=d["cast"])
+        motifs = [_bare(m) for m in d.get("motifs", []) if m] or keys[1:2] or ["light"]
+        kw = {"place": sc["location"], "time": sc["time_of_day"] or "night",
+              "keyword": keys[(num - 1) % len(keys)], "motif": motifs[(num - 1) % len(motifs)],
+              "a": chars[0] if chars else "The keeper",
+              "b": chars[1] if len(chars) > 1 else "the sea"}
+        first = set(d.get("first_seen") or [])
+
+        def who(name: str) -> str:
+            age = next((c.get("age") for c in d.get("cast_cards", []) if c["name"] == name), None)
+            return f"{name}, {age}," if name in first and age else name
+
         summary = sc["summary"].rstrip(".")
-        earlier = f"Earlier: {summary[:1].lower()}{summary[1:]}."
+        earlier = f"Before this: {summary}." if summary else "Before this: an ordinary day."
+        act = _fill(ACTIONS[(k + num) % len(ACTIONS)], **{**kw, "a": who(kw["a"])})
+        act2 = _fill(ACTIONS[(k + num + 3) % len(ACTIONS)], **kw)
         action = (f"{summary}. " if summary else "") + (
-            f"{chars[0]} crosses the {sc['location']} and stops at the edge of the light."
-            if chars else f"Wind moves across the empty {sc['location']}.")
+            f"{act} {act2}" if chars else f"Wind moves across the empty {sc['location']}.")
         lines = []
         for j, name in enumerate(chars[:2]):
-            lines.append({"speaker": name, "text": LINES[(k + j) % len(LINES)]})
+            other = chars[1 - j] if len(chars) > 1 else "friend"
+            pat = LINES[(k + 2 * (num - 1) + j) % len(LINES)]
+            lines.append({"speaker": name, "text": _fill(pat, **{**kw, "other": other})})
         if d["mode"] == "narration":
-            beats = [Beat(kind="narration", narration=f"{summary}."[:60],
+            n1 = _fill(NARRATION[(k + 2 * (num - 1)) % len(NARRATION)], **kw)
+            n2 = _fill(NARRATION[(k + 2 * (num - 1) + 1) % len(NARRATION)], **kw)
+            beats = [Beat(kind="narration", narration=n1[:60],
                           visual=f"Wide view of the {sc['location']} at {sc['time_of_day']}",
                           duration=4)]
             if lines:
                 beats.append(Beat(kind="dialog", dialog=lines[:1],
-                                  visual=f"{chars[0]} speaks, close on the face"))
-            beats.append(Beat(kind="narration", narration="Nothing would be the same again.",
-                              visual=f"The {sc['location']} empties as the light fades",
-                              duration=4))
-            script = SceneScript(num=sc["num"], location=sc["location"],
+                                  visual=f"{who(chars[0])} speaks, close on the face"))
+            beats.append(Beat(kind="narration", narration=n2[:60],
+                              visual=_fill(ACTIONS[(k + num + 5) % len(ACTIONS)], **kw)
+                              .rstrip("."), duration=4))
+            script = SceneScript(num=num, location=sc["location"],
                                  time_of_day=sc["time_of_day"], mode="narration",
                                  characters=chars, estimated_duration=sc["target_duration_s"],
                                  backstory=earlier, beats=beats)
         else:
             script = SceneScript(
-                num=sc["num"], location=sc["location"], time_of_day=sc["time_of_day"],
+                num=num, location=sc["location"], time_of_day=sc["time_of_day"],
                 characters=chars,
-                pacing=f"{EXTERNAL[k % len(EXTERNAL)]} (external) + "
-                       f"{INTERNAL[(k // 5) % len(INTERNAL)]} (internal)",
+                pacing=f"{EXTERNAL[(k + num) % len(EXTERNAL)]} (external) + "
+                       f"{INTERNAL[(k // 5 + num) % len(INTERNAL)]} (internal)",
                 estimated_duration=sc["target_duration_s"],
                 backstory=earlier, action=action, dialog=lines)
         if d.get("last"):
@@ -123,19 +199,65 @@ class OfflineText:
                               "Extras: passers-by\n-->\n<!-- PROP CHECK\nnone\n-->")
         return render_scene_md(script)
 
+    # -- direction --------------------------------------------------------------------
+    def _direction(self, d: dict) -> str:
+        scenes = [s["id"] for s in d["scenes"]]
+        k = _h(d["premise"])
+        motifs = []
+        for m in json.loads(d["lore_motifs"]) if d.get("lore_motifs") else []:
+            lands = [x for x in (m.get("landings") or []) if x in scenes] or scenes[:2]
+            motifs.append({"name": str(m.get("name") or "motif"),
+                           "meaning": str(m.get("meaning") or ""), "landings": lands})
+        if not motifs:
+            word = _keywords(d["premise"], cast=d["cast"])[0]
+            motifs = [{"name": word, "meaning": "what the episode turns on",
+                       "landings": [scenes[0], scenes[-1]]}]
+        return json.dumps({
+            "tone_dimensions": {"realism": "grounded", "warmth": ["cool", "warm"][k % 2],
+                                "tempo": "patient, then urgent", "distance": "close",
+                                "hope": "earned at the end"},
+            "director_reference": ["Andrea Arnold: handheld closeness to bodies in weather",
+                                   "Kelly Reichardt: patience with small gestures"][k % 2],
+            "audiovisual_decisions": {
+                "camera": "handheld at shoulder height, still when a choice is made",
+                "lens": "normal lenses, close-ups for decisions, wides for isolation",
+                "light": "practical and natural sources only",
+                "colour": d.get("mood_anchor") or d.get("visual_style") or "natural",
+                "sound": "wind and room tone under every line",
+                "editing": "long takes inside a scene, hard cuts between places",
+                "performance": "underplayed; faces do the work"},
+            "imagery_system": {"motifs": motifs,
+                               "highlight_elements": list(d.get("lore_highlights") or [])},
+            "dual_pacing": {"external": "the pressure outside rises scene by scene",
+                            "internal": "resistance gives way to a shared decision"},
+        }, ensure_ascii=False)
+
     # -- director ---------------------------------------------------------------------
     def _director(self, d: dict) -> str:
         s = SceneScript.model_validate(d["script"])
         sid, anchor = d["scene_id"], d["mood_anchor"]
+        caps = d.get("caps") or {}
+        kinds = caps.get("kinds") or {}
+        ref1 = "图1" if caps.get("ref_syntax") == "图N" else "[Image 1]"
+        ages = {c["name"]: c.get("age") for c in d.get("cast_cards", [])}
         place = f"{s.location} at {s.time_of_day}" if s.time_of_day else s.location
         tail = f" {anchor}" if anchor else ""
         shots: list[dict] = []
+        in_group: set[str] = set()
+
+        def who(name: str, chained: bool) -> str:
+            if not chained:
+                in_group.clear()
+            first = name not in in_group
+            in_group.add(name)
+            return f"{name}, {ages[name]}," if first and ages.get(name) else name
 
         def add(**kw: Any) -> None:
             kw.setdefault("use_prev_last_frame_as_first", bool(shots))
             kw["id"] = f"{sid}-{len(shots) + 1:03d}"
             kw["scene"] = sid
-            kw["duration"] = max(MIN_DURATION, min(15, kw["duration"]))
+            r = kinds.get(kw["kind"], {"min_s": MIN_DURATION, "max_s": 15})
+            kw["duration"] = max(r["min_s"], min(r["max_s"], kw["duration"]))
             shots.append(kw)
 
         if s.mode == "narration":
@@ -147,26 +269,35 @@ class OfflineText:
                         prompt=f"Wide shot, {b.visual.rstrip('.')}, {place}.{tail}",
                         narrative_purpose="Narration beat: " + (b.narration or "")[:60],
                         characters=[], use_prev_last_frame_as_first=False)
+                    in_group.clear()
                 else:
                     line = b.dialog[0]
+                    chained = bool(shots) and shots[-1]["role"] == "drama"
                     add(kind="r2v", role="drama", duration=shot_duration(line.text),
-                        prompt=f"Close-up, [Image 1] {line.speaker} speaks: \"{line.text}\", "
-                               f"{place}.{tail}",
+                        prompt=f"Close-up, {ref1} {who(line.speaker, chained)} speaks: "
+                               f"\"{line.text}\", {place}.{tail}",
                         narrative_purpose=f"{line.speaker} says it aloud, on camera",
-                        characters=[line.speaker],
+                        characters=[line.speaker], use_prev_last_frame_as_first=chained,
                         dialog=[x.model_dump() for x in b.dialog])
         else:
             first = _sentences(s.action)[:1] or [s.action]
-            add(kind="t2v", duration=shot_duration(first[0], lo=4, hi=8, pad=2),
+            add(kind="t2v", role="drama", duration=shot_duration(first[0], lo=5, hi=8, pad=2),
                 prompt=f"Establishing wide shot, {first[0].rstrip('.')}, {place}.{tail}",
                 narrative_purpose=f"Establish the {s.location} and the stakes of the scene",
                 characters=[], use_prev_last_frame_as_first=False)
             for line in s.dialog:
-                add(kind="r2v", duration=shot_duration(line.text),
-                    prompt=f"Medium close-up, [Image 1] {line.speaker} says \"{line.text}\", "
-                           f"{place}, steady camera.{tail}",
+                add(kind="r2v", role="drama", duration=shot_duration(line.text),
+                    prompt=f"Medium close-up, {ref1} {who(line.speaker, True)} says "
+                           f"\"{line.text}\", {place}, steady camera.{tail}",
                     narrative_purpose=f"{line.speaker} pushes the conflict forward in words",
                     characters=[line.speaker], dialog=[line.model_dump()])
+        # notes naming shots (a VFX finding, an escalation): the minimal fix on those shots
+        for sh in shots:
+            if sh["id"] in (d.get("notes") or ""):
+                body = sh["prompt"][: -len(tail)] if tail and sh["prompt"].endswith(tail) \
+                    else sh["prompt"]
+                sh["prompt"] = (f"{body.rstrip('. ')}; wider framing, one clear action on one "
+                                f"object.{tail}")
         scene = {
             "id": sid, "name": f"{s.location} · {s.time_of_day}".strip(" ·"),
             "description": (f"The {s.location} at {s.time_of_day or 'day'}: "

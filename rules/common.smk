@@ -1,6 +1,7 @@
 # Paths, config validation and every input function (SPEC §5: the verified flat checkpoint
 # shape: per-scene steps are plain rules, each consumer calls exactly one checkpoint get()).
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -54,6 +55,28 @@ def barrier(gate):
     return [str(EP.gate_barrier(gate))] if closed else []
 
 
+def _stat_key(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+_STORYBOARD_GATE = {}
+
+
+def storyboard_barrier():
+    """barrier("storyboard"), asked once per clip: answered once per version of the stamp,
+    the scenes folder (atomic writes rename into it) and storyboard.json, so a 1000-shot
+    episode does not hash its scene files 1000 times per run. The render job checks the
+    gate again when it starts."""
+    key = (_stat_key(EP.approval("storyboard")), _stat_key(EP.scenes_dir), _stat_key(STORYBOARD))
+    if _STORYBOARD_GATE.get("key") != key:
+        _STORYBOARD_GATE.update(key=key, barrier=barrier("storyboard"))
+    return _STORYBOARD_GATE["barrier"]
+
+
 def optional(*paths):
     return [str(p) for p in paths if Path(p).exists()]
 
@@ -86,9 +109,20 @@ def validate_scenes(files):
             raise WorkflowError(f"invalid scene file: {e}") from None
 
 
+_STORYBOARD_READ = {}
+
+
 def storyboard_shots():
-    with checkpoints.compile_storyboard.get().output[0].open() as fh:
-        return json.load(fh)["shots"]
+    """The storyboard's shots, read once per version of the file (not once per clip: the
+    input functions of a 1000-shot episode ask 1000 times per run)."""
+    path = checkpoints.compile_storyboard.get().output[0]
+    st = os.stat(path)
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if _STORYBOARD_READ.get("key") != key:
+        with open(path, encoding="utf-8") as fh:
+            shots = json.load(fh)["shots"]
+        _STORYBOARD_READ.update(key=key, shots=shots, ids={s["id"] for s in shots})
+    return _STORYBOARD_READ["shots"]
 
 
 def read_spec(shot):
@@ -97,14 +131,14 @@ def read_spec(shot):
 
 
 def clip_inputs(wildcards):
-    ids = {s["id"] for s in storyboard_shots()}
-    if wildcards.shot not in ids:
+    storyboard_shots()
+    if wildcards.shot not in _STORYBOARD_READ["ids"]:
         raise ValueError(f"{wildcards.shot} is not a shot of {STORYBOARD}")
     spec = read_spec(wildcards.shot)
     root = EP.project_paths.root.parent
     inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
               "media": [str(root / m) for m in spec["media"]],
-              "gate": barrier("storyboard")}
+              "gate": storyboard_barrier()}
     prev = spec.get("prev_shot")
     if prev:  # with chain_cascade false the job restores its take instead of re-rendering
         inputs["first_frame"] = str(EP.last_frame(prev))

@@ -12,8 +12,11 @@ import getpass
 import hashlib
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .io import InputError, atomic_write_json, load_model, sha256_file
 from .models import Approval, BGMConfig, ShotState, Storyboard
@@ -65,15 +68,45 @@ class GateReport:
         return "\n".join(lines)
 
 
-_hash_cache: dict[tuple[str, int, int], str] = {}
+# One Snakemake run asks the same gate questions once per job it plans (a 1000-shot episode:
+# thousands of times), so every read and hash here is memoised by path, size and mtime: a file
+# is read again only when it changed, and the answers stay right when a job rewrites it.
+_memo: dict[tuple[str, str, int, int], Any] = {}
+_MISSING = object()
+
+
+def _memoised(kind: str, path: Path, compute: Callable[[Path], Any]) -> Any:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return _MISSING
+    key = (kind, str(path), st.st_mtime_ns, st.st_size)
+    if key not in _memo:
+        _memo[key] = compute(path)
+    return _memo[key]
 
 
 def file_sha(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if key not in _hash_cache:
-        _hash_cache[key] = sha256_file(path)
-    return _hash_cache[key]
+    sha = _memoised("sha", path, sha256_file)
+    if sha is _MISSING:
+        raise FileNotFoundError(path)
+    return sha
+
+
+def file_stat(path: Path) -> list[int] | None:
+    """[size, mtime_ns], or None when the file is missing or changed too recently to trust
+    (a rewrite of the same size within the file system's timestamp granularity would keep
+    the same mtime, so only files older than STAT_SETTLE_NS are recorded)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if time.time_ns() - st.st_mtime_ns < STAT_SETTLE_NS:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+STAT_SETTLE_NS = 100_000_000
 
 
 def bgm_tracks(paths: EpisodePaths) -> list[Path]:
@@ -117,34 +150,49 @@ def _rel(paths: EpisodePaths, p: Path) -> str:
     return str(p.relative_to(paths.root))
 
 
+def _storyboard_sha(p: Path) -> str:
+    # storyboard.bgm mirrors bgm-config.json, which GATE 0.5 stamps: a music change must not
+    # close GATE 2 (nor re-render anything), only re-stitch
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return sha256_file(p)
+    if isinstance(data, dict):
+        data.pop("bgm", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return sha256_file(p)
+
+
 def _artifact_sha(paths: EpisodePaths, p: Path) -> str | None:
-    if not p.exists():
-        return None
-    if p == paths.storyboard:
-        # storyboard.bgm mirrors bgm-config.json, which GATE 0.5 stamps: a music change must
-        # not close GATE 2 (nor re-render anything), only re-stitch
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return file_sha(p)
-        if isinstance(data, dict):
-            data.pop("bgm", None)
-            return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    return file_sha(p)
+    sha = _memoised("artifact", p, _storyboard_sha if p == paths.storyboard else sha256_file)
+    return None if sha is _MISSING else sha
 
 
-def current_hashes(paths: EpisodePaths, gate: str) -> dict[str, str | None]:
-    return {_rel(paths, p): _artifact_sha(paths, p) for p in artifacts(paths, gate)}
+def current_hashes(paths: EpisodePaths, gate: str,
+                   known: Approval | None = None) -> dict[str, str | None]:
+    """relative path -> sha256 (None when missing). An artifact whose size and mtime are
+    those the stamp `known` recorded is not read again: its stamped hash stands."""
+    out: dict[str, str | None] = {}
+    for p in artifacts(paths, gate):
+        rel = _rel(paths, p)
+        if known and rel in known.artifacts and known.stats.get(rel) is not None \
+                and known.stats[rel] == file_stat(p):
+            out[rel] = known.artifacts[rel]
+        else:
+            out[rel] = _artifact_sha(paths, p)
+    return out
 
 
-def load_stamp(paths: EpisodePaths, gate: str) -> Approval | None:
-    p = paths.approval(gate)
-    if not p.exists():
-        return None
+def _read_stamp(p: Path) -> Approval | None:
     try:
         return load_model(Approval, p)
     except InputError:
         return None
+
+
+def load_stamp(paths: EpisodePaths, gate: str) -> Approval | None:
+    stamp = _memoised("stamp", paths.approval(gate), _read_stamp)
+    return None if stamp is _MISSING else stamp
 
 
 def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
@@ -156,7 +204,7 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
         return []  # no answer recorded: the configured mode (default drama) is used
     if stamp is None:
         return ["not approved yet"]
-    now = current_hashes(paths, gate)
+    now = current_hashes(paths, gate, known=stamp)
     reasons = []
     for rel, sha in now.items():
         if sha is None:
@@ -313,13 +361,15 @@ def approve(paths: EpisodePaths, gate: str, *, note: str | None = None,
     report = check(paths, gate, threshold=threshold)
     if not report.passed:
         raise GateError(f"cannot approve {LABELS[gate]}: its checks fail\n{report.text()}")
+    # sizes and mtimes first: a file changed while it is hashed then fails to match them
+    stats = {_rel(paths, p): st for p in artifacts(paths, gate) if (st := file_stat(p))}
     hashes = current_hashes(paths, gate)
     missing = [k for k, v in hashes.items() if v is None]
     if missing:
         raise GateError(f"cannot approve {LABELS[gate]}: missing {', '.join(missing)}")
     stamp = Approval(gate=gate, approved_by=by or os.environ.get("USER") or _user(),
                      note=note, artifacts={k: v for k, v in hashes.items() if v},
-                     data=data or {})
+                     stats={k: v for k, v in stats.items() if hashes.get(k)}, data=data or {})
     atomic_write_json(paths.approval(gate), stamp)
     return stamp
 

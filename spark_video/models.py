@@ -415,6 +415,10 @@ class Approval(_Model):
     approved_at: str = Field(default_factory=now_iso)
     note: str | None = None
     artifacts: dict[str, str] = Field(description="relative path -> sha256 at approval time")
+    stats: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="relative path -> [size, mtime_ns] at approval time: an artifact with the "
+                    "same size and mtime is not hashed again")
     data: dict[str, Any] = Field(default_factory=dict, description="the gate's answer, e.g. mode")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -176,6 +178,28 @@ def test_gate_stamps_close_when_an_artifact_changes(ep, cfg):
     assert "scenes/scene-02.md is new since approval" in gates.why_closed(ep, "script")
     msg = gates.closed_message(ep, "script")
     assert "spark-video approve script --project demo --episode 005" in msg
+
+
+def test_gates_hash_an_artifact_only_when_its_size_or_mtime_changed(ep, cfg, monkeypatch):
+    ep.scene_md(1).write_text("## Scene 1 — A (day)\n**Action:** x.\n")
+    storyboard.compile_script(ep)
+    fresh = gates.approve(ep, "script")
+    assert fresh.stats == {}  # written just now: too recent to trust its mtime
+    old = time.time_ns() - 10**9
+    for p in (ep.scene_md(1), ep.script):
+        os.utime(p, ns=(old, old))
+    stamp = gates.approve(ep, "script")
+    assert set(stamp.stats) == {"scenes/scene-01.md", "script.md"}
+    hashed: list[Path] = []
+    real = gates.sha256_file
+    monkeypatch.setattr(gates, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
+    gates._memo.clear()  # a new Snakemake run
+    assert gates.is_open(ep, "script") and hashed == []
+    os.utime(ep.script, ns=(old + 1, old + 1))  # touched: hashed again, still approved
+    assert gates.is_open(ep, "script") and hashed == [ep.script]
+    assert gates.is_open(ep, "script") and hashed == [ep.script]  # once per version
+    ep.script.write_text(ep.script.read_text() + "more\n")  # edited in the same run: seen
+    assert gates.why_closed(ep, "script") == ["script.md changed since approval"]
 
 
 def test_render_gate_checks_winners_and_escalations(ep, cfg):

@@ -13,14 +13,18 @@ task for anyone summing costs (e.g. the viewer): sum settled costs, never submit
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import random
+import socket
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .io import atomic_write_text
 from .pricing import price_table
 from .providers.base import BudgetExceeded, CallContext
 
@@ -82,19 +86,94 @@ def spend_so_far(paths: Any) -> float:
     return spend_of(read_calls(log))
 
 
+LOCK_STALE_S = 30.0  # the budget mutex is held for a check and one small write: milliseconds
+RESERVATION_TTL_S = 86400.0
+
+
+def _reservations_dir(paths: Any) -> Path:
+    return paths.logs_dir / "reservations"
+
+
+def _reserved(paths: Any, records: list[dict[str, Any]]) -> float:
+    """Cost held by reservations whose paid call has no line in the call log yet (a job is
+    submitting, or died between reserving and logging: counted until it ages out)."""
+    d = _reservations_dir(paths)
+    if not d.is_dir():
+        return 0.0
+    logged = {r.get("intent") for r in records if r.get("intent") and r.get("status") != "intent"}
+    total = 0.0
+    now = time.time()
+    for f in d.glob("*.json"):
+        try:
+            res = json.loads(f.read_text(encoding="utf-8"))
+            age = now - f.stat().st_mtime
+        except (OSError, ValueError):
+            continue  # being written or removed right now
+        if res.get("intent") in logged or age > RESERVATION_TTL_S:
+            f.unlink(missing_ok=True)
+            continue
+        total += float(res.get("cost") or 0.0)
+    return total
+
+
 @contextmanager
-def budget_lock(paths: Any) -> Iterator[None]:
-    """Serialise check + submit + log line across the episode's parallel jobs (flock; released
-    by the kernel if the process dies)."""
-    lock = paths.logs_dir / ".budget.lock"
+def _budget_mutex(paths: Any) -> Iterator[None]:
+    """A cross-node mutex from an O_EXCL file (no flock: shared file systems such as NFS
+    between SLURM nodes do not all honour it). A holder that died is detected by age."""
+    lock = paths.logs_dir / ".budget.mutex"
     lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    token = f"{socket.gethostname()} {os.getpid()} {uuid.uuid4().hex}"
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                if time.time() - lock.stat().st_mtime > LOCK_STALE_S:
+                    lock.unlink(missing_ok=True)  # its holder died
+                    continue
+            except FileNotFoundError:
+                continue
+            time.sleep(random.uniform(0.005, 0.05))
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token)
+        break
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        try:
+            if lock.read_text() == token:
+                lock.unlink()
+        except FileNotFoundError:
+            pass
+
+
+@contextmanager
+def reserve(ctx: CallContext, cost: float | None, *, what: str, model: str | None,
+            intent: str) -> Iterator[None]:
+    """Check the budget and hold `cost` as a reservation file until the paid call's line
+    (carrying `intent`) is in the call log. Parallel jobs, on any node, each see the others'
+    reservations, so together they never pass the cap. Without a budget: nothing to do."""
+    if ctx.cfg.budget is None:
+        yield
+        return
+    d = _reservations_dir(ctx.paths)
+    d.mkdir(parents=True, exist_ok=True)
+    f = d / f"{intent}.json"
+    with _budget_mutex(ctx.paths):
+        ensure_budget(ctx, cost, what=what, model=model)
+        atomic_write_text(f, json.dumps({"intent": intent, "cost": cost, "what": what,
+                                         "model": model, "host": socket.gethostname(),
+                                         "pid": os.getpid()}))
+    try:
+        yield
+    finally:
+        f.unlink(missing_ok=True)
+
+
+def new_intent(fingerprint: str) -> str:
+    """An id for one paid request about to be sent: its fingerprint plus a unique tail."""
+    return f"{fingerprint[:16]}-{uuid.uuid4().hex[:8]}"
 
 
 def ensure_budget(ctx: CallContext, next_cost: float | None, *, what: str = "the next job",
@@ -104,7 +183,8 @@ def ensure_budget(ctx: CallContext, next_cost: float | None, *, what: str = "the
     if budget is None:
         return
     cur = _currency(model)
-    spent = spend_so_far(ctx.paths)
+    records = read_calls(ctx.paths.model_calls)
+    spent = spend_of(records) + _reserved(ctx.paths, records)
     if next_cost is None:
         raise BudgetExceeded(
             f"budget {budget:.2f} {cur} is set but there is no price data for "
@@ -112,7 +192,8 @@ def ensure_budget(ctx: CallContext, next_cost: float | None, *, what: str = "the
             "config/models.jsonl or remove the budget", code="BudgetNoPrice")
     if spent + next_cost > budget + 1e-9:
         raise BudgetExceeded(
-            f"budget reached: spent {spent:.2f} {cur} so far (from {ctx.paths.model_calls}); "
+            f"budget reached: spent {spent:.2f} {cur} so far (from {ctx.paths.model_calls}, "
+            "with the calls other jobs are making now); "
             f"{what} would cost about {next_cost:.2f} {cur}, taking the total to "
             f"{spent + next_cost:.2f} over the budget of {budget:.2f} {cur}. Nothing was "
             "submitted. Raise the budget (config budget / SPARK_VIDEO_BUDGET) to continue.",

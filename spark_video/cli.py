@@ -216,7 +216,7 @@ def cmd_render(args) -> int:
         for sid in ids:
             st = load_state(paths, sid)
             last = st.attempts[-1] if st.attempts else None
-            if args.failed_only and (st.winner_version is None
+            if args.failed_only and (st.winner_version is None or st.failed
                                      or (last and last.status == "FAILED")):
                 chosen.append(sid)
             if args.rejected_only and (st.needs_director_rewrite or (
@@ -234,6 +234,11 @@ def cmd_render(args) -> int:
         return EXIT_OK
     targets = [str(paths.clip(s)) for s in chosen] or ["clips"]
     env = {"SPARK_VIDEO_RERENDER": ",".join(chosen)} if chosen else {}
+    if args.resubmit:
+        if not args.shot:
+            raise UsageError("--resubmit needs --shot: it pays again for a submit whose "
+                             "outcome is unknown, one shot at a time")
+        env["SPARK_VIDEO_RESUBMIT"] = ",".join(args.shot)
     rc = run_snakemake(cfg, targets if chosen else ["clips"], force=targets if chosen else None,
                        env=env)
     return EXIT_OK if rc == 0 else EXIT_FAIL
@@ -562,6 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failed-only", action="store_true")
     p.add_argument("--reset", action="store_true")
     p.add_argument("--accept-version", type=int)
+    p.add_argument("--resubmit", action="store_true",
+                   help="pay again for a shot whose last submit has an unknown outcome")
     p.set_defaults(fn=cmd_render)
 
     p = ep_opts(sub.add_parser("stitch", help="stitch the final mp4"))

@@ -396,7 +396,10 @@ class ModelCall(_Model):
     endpoint: str | None = None
     task_id: str | None = None
     duration_ms: int = 0
-    status: Literal["ok", "error"] = "ok"
+    status: Literal["ok", "error", "intent"] = Field(
+        "ok", description="intent: a paid request about to be sent (written before it is)")
+    intent: str | None = Field(None, description="id of the paid request (fingerprint + "
+                               "unique tail) this line belongs to")
     billed_units: float | None = None
     unit: str | None = None
     cost: float | None = None

@@ -268,7 +268,8 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
     while True:
         att, pending = _open_take(state, key, prompt, video.name, _rel(paths, first))
         save_state(paths, state)
-        ctx = CallContext(paths, cfg, phase="render", shot=shot_id, attempt=att.version)
+        ctx = CallContext(paths, cfg, phase="render", shot=shot_id, attempt=att.version,
+                          extra={"resubmit": True} if resubmit else {})
 
         def on_submitted(task: PendingTask, att: Attempt = att) -> None:
             att.task_id, att.base_url = task.task_id, task.base_url
@@ -292,7 +293,9 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
         except ProviderError as e:
             code = e.code or "ProviderError"
             refetch = code in REFETCH_CODES and att.task_id
-            if not refetch:
+            if code == "SubmitOutcomeUnknown":  # stays open: the next run looks it up again
+                att.error, att.error_code = str(e), code
+            elif not refetch:
                 _close(att, str(e), code)
             else:
                 att.error, att.error_code = str(e), code  # still RUNNING: its task is paid

@@ -187,6 +187,7 @@ class FakeDashScope:
             self.submissions: collections.Counter[str] = collections.Counter()  # fingerprint
             self.submit_requests = 0
             self.list_calls = 0
+            self.list_hides = False  # GET /tasks answers an empty list (lagging index)
             self.polls: collections.Counter[str] = collections.Counter()  # task id
             self.uploads: dict[str, dict[str, Any]] = {}  # oss key -> {model, path, size}
             self.policies = 0
@@ -526,6 +527,8 @@ class FakeDashScope:
             self.list_calls += 1
             rows = []
             for t in sorted(self.tasks.values(), key=lambda t: t.submitted_at):
+                if self.list_hides:
+                    break
                 if not lo <= int(t.submitted_at) <= hi or t.expired:
                     continue
                 if q.get("model_name") and t.model != q["model_name"]:

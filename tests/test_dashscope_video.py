@@ -92,6 +92,10 @@ def test_happyhorse_t2v_submit_poll_download(fake_dashscope, ep, tmp_path):
     body = fake_dashscope.tasks[res.task_id]
     assert body.model == "happyhorse-1.0-t2v" and body.media == []
     lines = calls(ep)
+    # the intent is on disk before the POST, then the submit answer, then the settling line
+    assert [x["status"] for x in lines] == ["intent", "ok", "ok"]
+    assert lines[0]["intent"] == lines[1]["intent"] and not lines[0].get("task_id")
+    lines = lines[1:]
     assert [bool(x["endpoint"].endswith("(submit)")) for x in lines] == [True, False]
     assert lines[1]["task_id"] == res.task_id and lines[1]["cost"] == pytest.approx(2.7)
     assert budget.spend_so_far(ep) == pytest.approx(2.7)
@@ -276,14 +280,36 @@ def test_unknown_expired_task_is_reported(fake_dashscope, ep):
     assert fake_dashscope.total_submissions == 1
 
 
-def test_ambiguous_submit_is_not_resubmitted(fake_dashscope, ep, monkeypatch):
+def test_ambiguous_submit_is_adopted_from_the_task_list(fake_dashscope, ep, monkeypatch):
     monkeypatch.setenv("SPARK_VIDEO_HTTP_TIMEOUT_S", "0.5")
     fake_dashscope.hang_submits, fake_dashscope.hang_submit_s = 1, 2.0
-    with pytest.raises(SubmitOutcomeUnknown, match="NOT resubmitted"):
-        get_provider("video", ctx_of(ep).cfg).render(ctx_of(ep), spec_of(), "ok",
-                                                     ep.clip_version("S01-001", 1),
-                                                     first_frame=None, media=[])
-    assert fake_dashscope.total_submissions == 1  # the server did create it, once
+    res = get_provider("video", ctx_of(ep).cfg).render(ctx_of(ep), spec_of(), "ok",
+                                                       ep.clip_version("S01-001", 1),
+                                                       first_frame=None, media=[])
+    assert fake_dashscope.total_submissions == 1  # the server created it once: adopted
+    assert fake_dashscope.list_calls >= 1 and res.task_id in fake_dashscope.tasks
+    assert len(fake_dashscope.bill) == 1
+
+
+def test_unknown_submit_not_in_the_task_list_is_reported(fake_dashscope, ep, monkeypatch):
+    monkeypatch.setenv("SPARK_VIDEO_HTTP_TIMEOUT_S", "0.5")
+    fake_dashscope.hang_submits, fake_dashscope.hang_submit_s = 1, 2.0
+    fake_dashscope.list_hides = True  # the list lags behind (or the task is elsewhere)
+    vid = get_provider("video", ctx_of(ep).cfg)
+    with pytest.raises(SubmitOutcomeUnknown, match="--resubmit"):
+        vid.render(ctx_of(ep), spec_of(), "ok", ep.clip_version("S01-001", 1),
+                   first_frame=None, media=[])
+    # a resumed run finds the open intent and still does not pay again
+    with pytest.raises(SubmitOutcomeUnknown, match="--resubmit"):
+        vid.render(ctx_of(ep), spec_of(), "ok", ep.clip_version("S01-001", 1),
+                   first_frame=None, media=[])
+    assert fake_dashscope.total_submissions == 1
+    # --resubmit pays again, explicitly
+    ctx = ctx_of(ep)
+    ctx.extra["resubmit"] = True
+    vid.render(ctx, spec_of(), "ok", ep.clip_version("S01-001", 1), first_frame=None,
+               media=[])
+    assert fake_dashscope.total_submissions == 2
 
 
 def test_missing_key_fails_at_once(monkeypatch):

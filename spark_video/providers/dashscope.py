@@ -16,17 +16,21 @@ Video lifecycle (crash-safe, cost-aware), `DashScopeVideo.render`:
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .. import capabilities
-from ..budget import budget_lock, ensure_budget, is_settling, read_calls
+from ..budget import is_settling, new_intent, read_calls, reserve
 from ..io import atomic_write_bytes
 from ..media import MediaError, canvas_size, probe, run
 from ..models import ShotSpec
@@ -44,6 +48,7 @@ from .dashscope_http import (
     ConnSettings,
     DashScopeTransport,
     HttpTransport,
+    SubmitOutcomeUnknown,
     model_slot,
 )
 from .openai_compat import (
@@ -105,6 +110,69 @@ def pending_from_log(paths: Any, shot: str | None, attempt: int | None, model: s
             base = base[: -len("/" + VIDEO_PATH)] if base.endswith("/" + VIDEO_PATH) else None
             return PendingTask(task_id=r["task_id"], base_url=base)
     return None
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """The request's identity (model, input, parameters), stable across runs."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def outcome_unknown(e: BaseException) -> bool:
+    """Sent, but no answer read: a timeout after sending, or the run stopped mid-call
+    (Ctrl-C, a kill). A paid task may exist."""
+    return isinstance(e, SubmitOutcomeUnknown) or not isinstance(e, Exception)
+
+
+@contextmanager
+def paid_call(ctx: CallContext, provider: str, model: str, endpoint: str, request: Any, *,
+              what: str, est: float | None, prompt: str | None) -> Iterator[dict[str, Any]]:
+    """A synchronous paid call (image, TTS): budget reservation, an intent line written
+    before the POST, then the call's own line. If an earlier run's intent for the very same
+    request was never answered (killed mid-call), the outcome is unknown: stop rather than
+    pay again, unless SPARK_VIDEO_RESUBMIT=all."""
+    fp = fingerprint({"model": model, "request": request})
+    resubmit = ctx.extra.get("resubmit") or "all" in os.environ.get(
+        "SPARK_VIDEO_RESUBMIT", "").split(",")
+    if not resubmit:
+        open_ = unresolved_intent(ctx.paths, ctx.shot, ctx.attempt, fp)
+        if open_ is not None:
+            raise SubmitOutcomeUnknown(
+                f"{what}: a paid request to {model} was sent at {open_.get('ts')} and its "
+                f"answer never arrived (see {ctx.paths.model_calls}), so it may have been "
+                "paid. Check the Model Studio console; to pay again, run the build with "
+                "SPARK_VIDEO_RESUBMIT=all.", code="SubmitOutcomeUnknown")
+    iid = new_intent(fp)
+    with reserve(ctx, est, what=what, model=model, intent=iid):
+        ctx.record(provider=provider, model=model, endpoint=endpoint, status="intent",
+                   intent=iid, prompt=prompt)
+        with ctx.timed(provider, model, endpoint, prompt=prompt, intent=iid) as rec:
+            try:
+                yield rec
+            except BaseException as e:
+                if outcome_unknown(e):
+                    rec.pop("intent", None)  # the intent stays open
+                raise
+
+
+def unresolved_intent(paths: Any, shot: str | None, attempt: int | None,
+                      fp: str) -> dict[str, Any] | None:
+    """The last intent line for this request (shot, attempt, fingerprint) that no later line
+    answers: its POST may have created a paid task nobody has heard of."""
+    recs = read_calls(paths.model_calls)
+    answered = {r.get("intent") for r in recs if r.get("intent") and r.get("status") != "intent"}
+    for r in reversed(recs):
+        iid = str(r.get("intent") or "")
+        if (r.get("status") == "intent" and iid.startswith(fp[:16]) and iid not in answered
+                and r.get("shot") == shot and r.get("attempt") == attempt):
+            return r
+    return None
+
+
+def _parse_ts(ts: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _refs_to_names(prompt: str, names: list[str]) -> str:
@@ -208,8 +276,17 @@ class DashScopeVideo:
         out = Path(out)
         checked, body, sent, uses_oss = self.build(ctx, spec, prompt, first_frame, media, None)
         model = checked.model
+        fp = fingerprint(body)
         if pending is None:
             pending = pending_from_log(ctx.paths, ctx.shot, ctx.attempt, model, sent)
+            if pending is None and not ctx.extra.get("resubmit"):
+                intent = unresolved_intent(ctx.paths, ctx.shot, ctx.attempt, fp)
+                if intent is not None:  # killed between POST and answer: find the task
+                    t = DashScopeTransport(self.settings, sleep=self.sleep)
+                    try:
+                        pending = self._adopt(ctx, t, intent, checked, sent)
+                    finally:
+                        t.close()
             if pending and on_submitted:
                 on_submitted(pending)
         if pending is not None:
@@ -223,7 +300,7 @@ class DashScopeVideo:
         t = DashScopeTransport(self.settings, sleep=self.sleep)
         try:
             return self._submit_and_finish(ctx, t, spec, prompt, out, first_frame, media,
-                                           checked, body, sent, uses_oss, on_submitted)
+                                           checked, body, sent, uses_oss, on_submitted, fp)
         finally:
             t.close()
 
@@ -231,8 +308,8 @@ class DashScopeVideo:
                            prompt: str, out: Path, first_frame: Path | None,
                            media: list[Path], checked: capabilities.CheckedRequest,
                            body: dict[str, Any], sent: str, uses_oss: bool,
-                           on_submitted: Callable[[PendingTask], None] | None
-                           ) -> RenderResult:
+                           on_submitted: Callable[[PendingTask], None] | None,
+                           fp: str) -> RenderResult:
         model = checked.model
         if any(not str(p).startswith(("http", "oss:", "data:")) for p in
                [*(media or []), *([first_frame] if first_frame else [])]):
@@ -241,20 +318,71 @@ class DashScopeVideo:
                                                            media, t)
                 rec["billed_units"] = None
         est = video_cost(model, checked.resolution, checked.duration)
+        iid = new_intent(fp)
+        submit_ep = f"{t.base_url}/{VIDEO_PATH} (submit)"
         with model_slot(model, self.settings):
-            with budget_lock(ctx.paths):
-                ensure_budget(ctx, est, what=f"{spec.shot.id} ({model}, {checked.duration}s "
-                              f"at {checked.resolution})", model=model)
-                submit_ep = f"{t.base_url}/{VIDEO_PATH} (submit)"
-                with ctx.timed(self.name, model, submit_ep, prompt=sent) as rec:
-                    ans = t.submit(VIDEO_PATH, body, oss=uses_oss)
-                    task_id = ans["output"]["task_id"]
-                    rec.update(task_id=task_id, billed_units=float(checked.duration),
-                               unit="second")
+            with reserve(ctx, est, what=f"{spec.shot.id} ({model}, {checked.duration}s at "
+                         f"{checked.resolution})", model=model, intent=iid):
+                # durable before the POST: a run killed before the answer finds the task
+                ctx.record(provider=self.name, model=model, endpoint=submit_ep,
+                           status="intent", intent=iid, prompt=sent)
+                try:
+                    with ctx.timed(self.name, model, submit_ep, prompt=sent,
+                                   intent=iid) as rec:
+                        try:
+                            ans = t.submit(VIDEO_PATH, body, oss=uses_oss)
+                        except BaseException as e:
+                            if outcome_unknown(e):
+                                rec.pop("intent")  # the intent stays open
+                            raise
+                        task_id = ans["output"]["task_id"]
+                        rec.update(task_id=task_id, billed_units=float(checked.duration),
+                                   unit="second")
+                except SubmitOutcomeUnknown:
+                    intent = unresolved_intent(ctx.paths, ctx.shot, ctx.attempt, fp)
+                    if intent is None:
+                        raise
+                    task_id = self._adopt(ctx, t, intent, checked, sent).task_id
             task = PendingTask(task_id=task_id, base_url=t.base_url)
             if on_submitted:
                 on_submitted(task)
             return self._finish(ctx, t, task_id, checked, sent, out, resumed=False)
+
+    def _adopt(self, ctx: CallContext, t: DashScopeTransport, intent: dict[str, Any],
+               checked: capabilities.CheckedRequest, sent: str) -> PendingTask:
+        """The submit of `intent` was sent but its answer never arrived. Look for its task
+        in the account's task list (same model, submitted around the intent's time, not a
+        task this episode already knows). Adopt exactly one; when several remain, wait for
+        them to end and match the prompt each ran. Otherwise stop: paying again must be
+        asked for (`--resubmit`)."""
+        model = checked.model
+        t0 = _parse_ts(intent.get("ts")) or time.time() - 3600
+        known = {r.get("task_id") for r in read_calls(ctx.paths.model_calls) if r.get("task_id")}
+        found = [row for row in t.list_tasks(start=t0 - 120, end=time.time() + 120,
+                                             model=model)
+                 if row.get("task_id") and row["task_id"] not in known]
+        if len(found) > 1:  # several unknown tasks: the one that ran exactly this prompt
+            matched = []
+            for row in found:
+                o = (self._poll(t, row["task_id"]).get("output") or {})
+                if o.get("orig_prompt") == sent:
+                    matched.append(row)
+            found = matched
+        shot = ctx.shot or "?"
+        if len(found) != 1:
+            raise SubmitOutcomeUnknown(
+                f"{shot}: a paid submit to {model} was sent at {intent.get('ts')} but its "
+                f"answer never arrived, and the account's task list has "
+                f"{'no' if not found else len(found)} matching task"
+                f"{'' if len(found) == 1 else 's'}, so whether it was paid is unknown. Check "
+                "the Model Studio console; to pay again, re-render with --resubmit.",
+                code="SubmitOutcomeUnknown")
+        task_id = found[0]["task_id"]
+        ctx.record(provider=self.name, model=model, endpoint=intent.get("endpoint"),
+                   status="ok", intent=intent.get("intent"), task_id=task_id,
+                   billed_units=float(checked.duration), unit="second", prompt=sent,
+                   error=None)
+        return PendingTask(task_id=task_id, base_url=t.base_url)
 
     def _poll(self, t: DashScopeTransport, task_id: str) -> dict[str, Any]:
         s = self.settings
@@ -368,10 +496,10 @@ class DashScopeTTS:
         est = tts_cost(model, chars)
         t = DashScopeTransport(self.settings)
         fmt = "wav" if out.suffix.lower() == ".wav" else "mp3"
-        with budget_lock(ctx.paths):
-            ensure_budget(ctx, est, what=f"TTS of {chars} characters", model=model)
-        with ctx.timed(self.name, model, COSY_PATH if model.startswith("cosyvoice")
-                       else MM_GEN_PATH, prompt=text[:500]) as rec:
+        with paid_call(ctx, self.name, model, COSY_PATH if model.startswith("cosyvoice")
+                       else MM_GEN_PATH, [text, voice, rate, out.name],
+                       what=f"TTS of {chars} characters for {out.name}", est=est,
+                       prompt=text[:500]) as rec:
             if model.startswith("cosyvoice"):
                 ans = t.json("POST", COSY_PATH, where=f"tts {model}", json_body={
                     "model": model, "input": {"text": text, "voice": voice, "format": fmt,
@@ -429,12 +557,12 @@ class DashScopeImage:
         caps = capabilities.check_image_request(model, size, 1, prompt)  # before paying
         est = unit_price(model, "image_number")
         t = DashScopeTransport(self.settings, sleep=time.sleep)
-        with budget_lock(ctx.paths):
-            ensure_budget(ctx, est, what=f"image {label or out.name}", model=model)
         params = {"size": size, "n": 1, "watermark": False, "prompt_extend": False}
         if caps.protocol == "async":
-            return self._generate_async(ctx, t, model, prompt, params, out, est)
-        with ctx.timed(self.name, model, MM_GEN_PATH, prompt=prompt[:500]) as rec:
+            return self._generate_async(ctx, t, model, prompt, params, out, est, label)
+        with paid_call(ctx, self.name, model, MM_GEN_PATH, [prompt, params, out.name],
+                       what=f"image {label or out.name}", est=est,
+                       prompt=prompt[:500]) as rec:
             ans = t.json("POST", MM_GEN_PATH, where=f"image {model}", json_body={
                 "model": model,
                 "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
@@ -472,9 +600,12 @@ class DashScopeImage:
             tmp.unlink(missing_ok=True)
 
     def _generate_async(self, ctx: CallContext, t: DashScopeTransport, model: str, prompt: str,
-                        params: dict[str, Any], out: Path, est: float | None) -> Path:
+                        params: dict[str, Any], out: Path, est: float | None,
+                        label: str) -> Path:
         """wan2.5 / wan2.2 / wanx2.1 t2i: an async task on text2image/image-synthesis."""
-        with ctx.timed(self.name, model, f"{T2I_PATH} (submit)", prompt=prompt[:500]) as rec:
+        with paid_call(ctx, self.name, model, f"{T2I_PATH} (submit)",
+                       [prompt, params, out.name], what=f"image {label or out.name}",
+                       est=est, prompt=prompt[:500]) as rec:
             ans = t.submit(T2I_PATH, {"model": model, "input": {"prompt": prompt},
                                       "parameters": params}, oss=False)
             task_id = ans["output"]["task_id"]

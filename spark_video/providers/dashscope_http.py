@@ -281,6 +281,29 @@ class DashScopeTransport(HttpTransport):
                 return {"output": {"task_id": task_id, "task_status": "UNKNOWN"}}
             raise
 
+    def list_tasks(self, *, start: float, end: float, model: str | None = None,
+                   status: str | None = None, page_size: int = 100) -> list[dict[str, Any]]:
+        """The account's tasks submitted between `start` and `end` (epoch seconds), as the
+        official SDK's list does: GET tasks with start_time / end_time (YYYYMMDDhhmmss,
+        UTC), model_name, status, page_no, page_size. All pages."""
+        fmt = "%Y%m%d%H%M%S"
+        params: dict[str, Any] = {"start_time": time.strftime(fmt, time.gmtime(start)),
+                                  "end_time": time.strftime(fmt, time.gmtime(end)),
+                                  "page_size": page_size}
+        if model:
+            params["model_name"] = model
+        if status:
+            params["status"] = status
+        rows: list[dict[str, Any]] = []
+        for page in range(1, 101):
+            params["page_no"] = page
+            ans = self.json("GET", "tasks", params=params, where="list tasks")
+            data = ans.get("data") or []
+            rows += [r for r in data if isinstance(r, dict)]
+            if page >= int(ans.get("total_page") or 1) or not data:
+                break
+        return rows
+
     # ---- temporary uploads (48 h, tied to the model and the account)
     def upload(self, path: Path, model: str) -> str:
         path = Path(path)

@@ -87,10 +87,11 @@ def build_episode(root: Path, n: int, seconds: float, size: str, music: bool) ->
     return paths
 
 
-def _run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+def _run_measured(cmd: list[str], env: dict[str, str] | None = None
+                  ) -> tuple[float, int, str, float]:
     """Run `cmd`, return (wall seconds, peak RSS in bytes of the largest process in its tree,
-    stdout). wait4 reports the child's own peak or that of its largest waited-for
-    descendant (the ffmpeg processes of a stitch), whichever is larger."""
+    stdout, CPU seconds of the tree). wait4 reports the child's own peak or that of its
+    largest waited-for descendant (the ffmpeg processes of a stitch), whichever is larger."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True)
     assert proc.stdout is not None
@@ -100,14 +101,14 @@ def _run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[fl
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[:3]} failed ({proc.returncode})")
-    return wall, usage.ru_maxrss * 1024, out
+    return wall, usage.ru_maxrss * 1024, out, usage.ru_utime + usage.ru_stime
 
 
-def plain_reencode(src: Path, out: Path, fps: Fraction) -> tuple[float, int]:
-    wall, peak, _ = _run_measured([FF, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+def plain_reencode(src: Path, out: Path, fps: Fraction) -> tuple[float, int, float]:
+    wall, peak, _, cpu = _run_measured([FF, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                                    "-i", str(src), "-map", "0:v:0", "-map", "0:a:0",
                                    *encode_args(fps), str(out)])
-    return wall, peak
+    return wall, peak, cpu
 
 
 def child_stitch(root: Path, crossfade: float) -> int:
@@ -131,16 +132,19 @@ def measure(n: int, a: argparse.Namespace, tmp: Path) -> dict[str, float]:
     if a.impl:  # measure another checkout's stitch (e.g. the code before a change)
         env["STITCH_BENCH_IMPL"] = str(Path(a.impl).resolve())
     stitch_times, plain_times, stitch_peaks, plain_peaks = [], [], [], []
+    stitch_cpu, plain_cpu = [], []
     info: dict = {}
     for _ in range(max(1, a.repeat)):
-        _, peak, out = _run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
+        _, peak, out, cpu = _run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
                                       str(root), "--crossfade", str(a.crossfade)], env=env)
         info = json.loads(out.strip().splitlines()[-1])
         stitch_times.append(info["elapsed"])
         stitch_peaks.append(peak)
+        stitch_cpu.append(cpu)
         fps = Fraction(info["result"]["fps"]).limit_denominator(1001)
-        wall, ppeak = plain_reencode(paths.final_mp4, tmp / "plain.mp4", fps)
+        wall, ppeak, pcpu = plain_reencode(paths.final_mp4, tmp / "plain.mp4", fps)
         plain_times.append(wall)
+        plain_cpu.append(pcpu)
         plain_peaks.append(ppeak)
     r = info["result"]
     final_len = exact_duration(paths.final_mp4)
@@ -150,7 +154,8 @@ def measure(n: int, a: argparse.Namespace, tmp: Path) -> dict[str, float]:
           f"{r['bgm_mode']}, {r['passes']} ffmpeg passes)")
     print(f"[{n} clips] plain re-encode {plain_s:.2f} s (peak {max(plain_peaks) / 2**20:.0f} MB)"
           f" | stitch {stitch_s:.2f} s (peak {max(stitch_peaks) / 2**20:.0f} MB) | "
-          f"ratio stitch / plain {stitch_s / plain_s:.2f}", flush=True)
+          f"ratio stitch / plain {stitch_s / plain_s:.2f} (CPU time {min(stitch_cpu):.1f} s / "
+          f"{min(plain_cpu):.1f} s = {min(stitch_cpu) / min(plain_cpu):.2f})", flush=True)
     shutil.rmtree(root, ignore_errors=True)
     return {"ratio": stitch_s / plain_s, "peak": max(stitch_peaks)}
 

@@ -149,11 +149,25 @@ def all_clips(wildcards):
     return [str(EP.clip(s["id"])) for s in storyboard_shots()]
 
 
+def narration_shots():
+    return [s["id"] for s in storyboard_shots()
+            if s.get("role") == "narration" and s.get("narration_text")]
+
+
+def narration_inputs(wildcards):
+    """A narration voice is paid for at the stitch's point of the build: behind GATE 3."""
+    if wildcards.shot not in narration_shots():
+        raise ValueError(f"{wildcards.shot} is not a narration shot of {STORYBOARD}")
+    return {"storyboard": STORYBOARD, "gate": barrier("render") + barrier("bgm")}
+
+
 def stitch_inputs(wildcards):
     clips = all_clips(wildcards)
-    takes = sorted(str(p) for p in (Path(E) / "clips").glob("S*b*.mp4"))  # continuation takes
+    ids = frozenset(s["id"] for s in storyboard_shots())
+    takes = [str(t) for i in sorted(ids) if (t := EP.continuation_take(i, ids))]
     music = [str(p) for p in sv_gates.bgm_tracks(EP)]
     return {"clips": clips, "takes": takes, "state": SHOTS_STATE, "storyboard": STORYBOARD,
+            "narration": [str(EP.narration(s)) for s in narration_shots()],
             "gate": barrier("render") + barrier("bgm"),
             "bgm": optional(EP.bgm_config), "music": music}
 

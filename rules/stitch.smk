@@ -1,4 +1,18 @@
 # Stitch: the winners, narration, music and subtitles into the final mp4, behind GATE 3.
+# Narration is its own job per shot (the paid TTS call), never a side effect of the stitch.
+
+
+rule narration:
+    output:
+        f"{E}/tts/{{shot}}.wav",
+    input:
+        unpack(narration_inputs),
+    log:
+        f"{LOGS}/narration-{{shot}}.log",
+    resources:
+        api_slots=1,
+    script:
+        "../scripts/narration.py"
 
 
 rule stitch:
@@ -9,7 +23,5 @@ rule stitch:
         unpack(stitch_inputs),
     log:
         f"{LOGS}/stitch.log",
-    resources:
-        api_slots=1,
     script:
         "../scripts/stitch.py"

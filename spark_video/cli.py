@@ -245,13 +245,14 @@ def cmd_render(args) -> int:
 
 
 def cmd_stitch(args) -> int:
-    from .stitch import stitch_episode
+    from .stitch import narrate, stitch_episode
 
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
     if not gates.is_open(paths, "render"):
         print(gates.closed_message(paths, "render"), file=sys.stderr)
         return EXIT_FAIL
+    narrate(paths, cfg)  # the paid step first, on its own (cached: no call repeated)
     res = stitch_episode(paths, cfg, crossfade=args.crossfade,
                          burn_subtitles=True if args.burn_subtitles else None)
     print(dump_json(res) if hasattr(res, "model_dump") else res, end="")

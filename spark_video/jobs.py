@@ -178,6 +178,15 @@ def job_stitch(j: Job) -> None:
     j.log(f"final: {res}")
 
 
+def job_narration(j: Job) -> None:
+    gates_require(j, "render")
+    from .stitch import narrate
+
+    for out in narrate(j.paths, j.cfg, shots=[j.smk.wildcards.shot]):
+        os.utime(out)  # unchanged audio is not rewritten, but the job did run: newer than its input
+        j.log(f"narration: {out}")
+
+
 def job_viewer(j: Job) -> None:
     build_viewer(j.paths)
 

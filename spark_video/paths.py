@@ -15,6 +15,7 @@ SHOT_ID_RE = re.compile(r"^S\d{2}-\d{3}[a-z]?$")
 SCENE_ID_RE = re.compile(r"^S\d{2}$")
 PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EPISODE_RE = re.compile(r"^(?:episode-)?(\d{1,4})$")
+CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 # cast / set / prop folder names: any letters (CJK included), digits, '-', '_', '.', ' '
 ENTITY_NAME_RE = re.compile(r"^[^\W][\w .-]{0,79}$")
 
@@ -41,6 +42,12 @@ def normalize_episode(episode: str | int) -> str:
     if not m:
         raise PathError(f"episode {episode!r} is not valid: use a number such as 001")
     return f"{int(m.group(1)):03d}"
+
+
+def parse_clip_version(name: str) -> tuple[str, int] | None:
+    """`S01-002-ver3.mp4` -> ("S01-002", 3): the inverse of `EpisodePaths.clip_version`."""
+    m = CLIP_VERSION_RE.match(name)
+    return (m.group(1), int(m.group(2))) if m else None
 
 
 def check_shot_id(shot_id: str) -> str:
@@ -207,6 +214,31 @@ class EpisodePaths:
 
     def clip_version(self, shot: str, version: int) -> Path:
         return self._p("clips", f"{check_shot_id(shot)}-ver{version}.mp4")
+
+    def clip_versions(self, shot: str) -> dict[int, Path]:
+        """Every numbered take of a shot on disk, by version."""
+        folder = self.clip(shot).parent
+        out: dict[int, Path] = {}
+        for p in folder.glob(f"{shot}-ver*.mp4") if folder.is_dir() else []:
+            parsed = parse_clip_version(p.name)
+            if parsed and parsed[0] == shot:
+                out[parsed[1]] = p
+        return out
+
+    def continuation_take(self, shot: str, shot_ids: set[str] | frozenset[str]) -> Path | None:
+        """A shot's continuation take: `<shot>b.mp4`, else its highest `<shot>b-ver<N>.mp4`;
+        none when `<shot>b` is a shot of its own (one of `shot_ids`)."""
+        take = f"{shot}b"
+        if not SHOT_ID_RE.match(take) or take in shot_ids:
+            return None
+        if self.clip(take).is_file():
+            return self.clip(take)
+        versions = self.clip_versions(take)
+        return versions[max(versions)] if versions else None
+
+    def narration(self, shot: str) -> Path:
+        """A narration shot's voice, as the stitch lays it (a copy of its TTS cache entry)."""
+        return self._p("tts", f"{check_shot_id(shot)}.wav")
 
     def last_frame(self, shot: str) -> Path:
         return self._p("frames", f"{check_shot_id(shot)}.last.png")

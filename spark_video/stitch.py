@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -50,10 +50,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from . import sound, subtitles
-from .io import atomic_write_text, load_model
+from .io import atomic_write_bytes, atomic_write_text, load_model
 from .media import MediaError, MediaInfo, canvas_size, ffmpeg_exe, probe
 from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
-from .paths import SHOT_ID_RE, EpisodePaths
+from .paths import EpisodePaths
 
 SR = sound.SAMPLE_RATE
 CONTINUATION_XFADE_S = 1.0
@@ -63,6 +63,7 @@ DEFAULT_FPS = Fraction(24)
 X264_PRESET = "veryfast"
 X264_CRF = 20
 AUDIO_BITRATE = "192k"
+PROBES_AT_ONCE = 4
 REEL_SHOTS = 8  # shots per reel (one ffmpeg process each): bounds the inputs open at once
 SUB_STYLE = ("FontName=DejaVu Sans,FontSize=16,PrimaryColour=&H00FFFFFF,OutlineColour=&H80000000,"
              "BorderStyle=1,Outline=1.2,Shadow=0,MarginV=18")
@@ -200,22 +201,6 @@ def load_storyboard(paths: EpisodePaths) -> Storyboard:
     return load_model(Storyboard, paths.storyboard)
 
 
-def continuation_take(paths: EpisodePaths, shot_id: str, storyboard: Storyboard) -> Path | None:
-    """`<id>b.mp4`, else the highest `<id>b-ver<N>.mp4` (unless <id>b is a shot of its own)."""
-    take_id = f"{shot_id}b"
-    if not SHOT_ID_RE.match(take_id) or storyboard.shot(take_id) is not None:
-        return None
-    direct = paths.clip(take_id)
-    if direct.is_file():
-        return direct
-    best: tuple[int, Path] | None = None
-    for p in direct.parent.glob(f"{take_id}-ver*.mp4") if direct.parent.is_dir() else []:
-        m = re.fullmatch(re.escape(take_id) + r"-ver(\d+)\.mp4", p.name)
-        if m and (best is None or int(m.group(1)) > best[0]):
-            best = (int(m.group(1)), p)
-    return best[1] if best else None
-
-
 def _fps_of(infos: list[MediaInfo]) -> Fraction:
     counts: dict[Fraction, int] = {}
     for info in infos:
@@ -263,14 +248,36 @@ def _ceil_frames(seconds: float, fps: Fraction) -> int:
 
 
 def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
-                tts: Any = None, storyboard: Storyboard | None = None,
-                bgm: BGMConfig | None = None) -> Plan:
-    """Decide the whole cut (no encoding). Synthesizes missing narration TTS (cached)."""
+                storyboard: Storyboard | None = None, bgm: BGMConfig | None = None) -> Plan:
+    """Decide the whole cut (no encoding, no paid call): the narration audio must exist
+    (`narrate`, the `narration` rule)."""
     sb = storyboard or load_storyboard(paths)
     c_req = float(cfg.crossfade if crossfade is None else crossfade)
     if c_req < 0 or c_req > 3:
         raise StitchError(f"crossfade {c_req} s is out of range (0 to 3 s)")
+    _require_winners(paths, sb)
+    footage = _probe_footage(paths, sb)
+    infos = [cl.info for clips in footage for cl in clips]
+    fps = _fps_of(infos)
+    width, height = _canvas(sb, infos)
+    c = float(round(c_req * fps) / fps)  # a whole number of frames: video and audio agree
+    segs = _segments(sb, footage, fps, c)
+    for seg in segs:
+        if seg.shot.role == "narration" and seg.shot.narration_text:
+            _fit_narration(paths, seg)
+    _lay_out(segs, fps, c)
 
+    bgm_cfg = bgm or sound.load_bgm_config(paths, sb)
+    plan = Plan(sb, segs, width, height, fps, c, bgm_cfg)
+    total = plan.duration
+    plan.fade_in = min(bgm_cfg.fade_in_s, total / 4)
+    plan.fade_out = min(bgm_cfg.fade_out_s, total / 4)
+    if sound.music_enabled(bgm_cfg):
+        plan.music = _music_runs(paths, plan)
+    return plan
+
+
+def _require_winners(paths: EpisodePaths, sb: Storyboard) -> None:
     missing = [s.id for s in sb.shots if not paths.clip(s.id).is_file()]
     if missing:
         cmds = "; ".join(f"`spark-video render --shot {m}`" for m in missing[:5])
@@ -279,33 +286,41 @@ def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
             f"{len(missing)} shot(s) have no winner clip: {', '.join(missing)} (expected "
             f"{paths.clip(missing[0])}); render them first: {cmds}{more}")
 
-    raw: list[tuple[Shot, list[tuple[Path, MediaInfo]]]] = []
+
+def _probe_footage(paths: EpisodePaths, sb: Storyboard) -> list[list[ClipIn]]:
+    """Every shot's winner and continuation take, probed (a few at a time: each probe is
+    an ffmpeg start-up). `frames` is filled in once the episode's frame rate is known."""
+    ids = frozenset(s.id for s in sb.shots)
+    files = []
     for s in sb.shots:
-        files = [paths.clip(s.id)]
-        take = continuation_take(paths, s.id, sb)
-        if take:
-            files.append(take)
-        items = []
-        for f in files:
-            try:
-                info = probe(f)
-            except MediaError as e:
-                raise StitchError(f"shot {s.id}: {e}; re-render it with "
-                                  f"`spark-video render --shot {s.id}`") from None
-            if not info.has_video or info.duration <= 0:
-                raise StitchError(f"shot {s.id}: {f} has no video stream; re-render it with "
-                                  f"`spark-video render --shot {s.id}`")
-            items.append((f, info))
-        raw.append((s, items))
+        take = paths.continuation_take(s.id, ids)
+        files.append([paths.clip(s.id), *([take] if take else [])])
 
-    infos = [i for _, items in raw for _, i in items]
-    fps = _fps_of(infos)
-    width, height = _canvas(sb, infos)
-    c = float(round(c_req * fps) / fps)  # a whole number of frames: video and audio agree
+    def look(shot_id: str, f: Path) -> ClipIn:
+        try:
+            info = probe(f)
+        except MediaError as e:
+            raise StitchError(f"shot {shot_id}: {e}; re-render it with "
+                              f"`spark-video render --shot {shot_id}`") from None
+        if not info.has_video or info.duration <= 0:
+            raise StitchError(f"shot {shot_id}: {f} has no video stream; re-render it with "
+                              f"`spark-video render --shot {shot_id}`")
+        return ClipIn(f, info, 0)
 
+    with ThreadPoolExecutor(max_workers=PROBES_AT_ONCE) as pool:
+        futures = [[pool.submit(look, s.id, f) for f in fs]
+                   for s, fs in zip(sb.shots, files, strict=True)]
+        return [[fu.result() for fu in fs] for fs in futures]
+
+
+def _segments(sb: Storyboard, footage: list[list[ClipIn]], fps: Fraction,
+              c: float) -> list[Segment]:
+    """One segment per shot: its clips at the episode's frame rate, continuation takes
+    joined (1 s crossfade), crossfade in and out."""
     segs: list[Segment] = []
-    for s, items in raw:
-        clips = [ClipIn(f, i, _frames(i.duration, fps)) for f, i in items]
+    for s, clips in zip(sb.shots, footage, strict=True):
+        for cl in clips:
+            cl.frames = _frames(cl.info.duration, fps)
         if len(clips) > 1:
             for cl in clips:
                 if cl.seconds(fps) <= CONTINUATION_XFADE_S:
@@ -314,27 +329,30 @@ def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
                                       "crossfade")
         video = sum(cl.seconds(fps) for cl in clips) - CONTINUATION_XFADE_S * (len(clips) - 1)
         segs.append(Segment(shot=s, clips=clips, video_s=video))
-
     n = len(segs)
     for k, seg in enumerate(segs):
         seg.c_in = c if k > 0 else 0.0
         seg.c_out = c if k < n - 1 else 0.0
+    return segs
 
-    # narration fitting
-    narr = [seg for seg in segs if seg.shot.role == "narration" and seg.shot.narration_text]
-    if narr:
-        if tts is None:
-            from .providers import get_provider
 
-            tts = get_provider("tts", cfg)
-        for seg in narr:
-            seg.tts_path = sound.cached_tts(paths, cfg, seg.shot, sb, tts)
-            tts_s = probe(seg.tts_path).duration
-            usable = seg.video_s - seg.c_in / 2 - seg.c_out / 2
-            seg.fit = sound.fit_narration(tts_s, max(0.1, usable))
-            lvl = sound.file_loudness(seg.tts_path).integrated
-            seg.tts_gain_db = sound.speech_gain_db(lvl)
+def _fit_narration(paths: EpisodePaths, seg: Segment) -> None:
+    """The shot's narration audio (made before the stitch by `narrate`), fitted to it."""
+    shot = seg.shot
+    audio = paths.narration(shot.id)
+    if not audio.is_file():
+        raise StitchError(f"shot {shot.id}: no narration audio ({audio}); make it with "
+                          f"`snakemake {audio}` (the narration rule) or `spark-video stitch`")
+    seg.tts_path = audio
+    tts_s = probe(audio).duration
+    usable = seg.video_s - seg.c_in / 2 - seg.c_out / 2
+    seg.fit = sound.fit_narration(tts_s, max(0.1, usable))
+    seg.tts_gain_db = sound.speech_gain_db(sound.file_loudness(audio).integrated)
 
+
+def _lay_out(segs: list[Segment], fps: Fraction, c: float) -> None:
+    """Each shot's length (a narration shot lasts its voice, up to 1 s more) and start."""
+    n = len(segs)
     for seg in segs:
         if seg.fit is not None:
             want = seg.fit.span_s + seg.c_in / 2 + seg.c_out / 2
@@ -345,20 +363,35 @@ def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
             raise StitchError(
                 f"shot {seg.shot.id} lasts {seg.length:.2f} s, not longer than the {c} s "
                 "crossfade; use a shorter --crossfade (or 0 for hard cuts)")
-
     t = 0.0
     for k, seg in enumerate(segs):
         seg.start = t
         t = seg.start + seg.length - (c if k < n - 1 else 0.0)
 
-    bgm_cfg = bgm or sound.load_bgm_config(paths, sb)
-    plan = Plan(sb, segs, width, height, fps, c, bgm_cfg)
-    total = plan.duration
-    plan.fade_in = min(bgm_cfg.fade_in_s, total / 4)
-    plan.fade_out = min(bgm_cfg.fade_out_s, total / 4)
-    if sound.music_enabled(bgm_cfg):
-        plan.music = _music_runs(paths, plan)
-    return plan
+
+def narrate(paths: EpisodePaths, cfg: WorkflowConfig, *, tts: Any = None,
+            shots: list[str] | None = None, storyboard: Storyboard | None = None) -> list[Path]:
+    """The narration audio of every narration shot (or of `shots`): the one paid step of the
+    stitch, run before it (the `narration` rule runs it per shot). Synthesized once per
+    (text, voice, rate, model); a shot's file is rewritten only when its audio changed."""
+    sb = storyboard or load_storyboard(paths)
+    todo = [s for s in sb.shots if s.role == "narration" and s.narration_text
+            and (shots is None or s.id in shots)]
+    unknown = sorted(set(shots or []) - {s.id for s in sb.shots})
+    if unknown:
+        raise StitchError(f"{', '.join(unknown)}: not a shot of {paths.storyboard}")
+    if todo and tts is None:
+        from .providers import get_provider
+
+        tts = get_provider("tts", cfg)
+    out = []
+    for s in todo:
+        cached = sound.cached_tts(paths, cfg, s, sb, tts)
+        target = paths.narration(s.id)
+        if not (target.is_file() and target.read_bytes() == cached.read_bytes()):
+            atomic_write_bytes(target, cached.read_bytes())
+        out.append(target)
+    return out
 
 
 def _music_runs(paths: EpisodePaths, plan: Plan) -> list[MusicRun]:
@@ -1007,10 +1040,13 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                    tts: Any = None, shots_per_reel: int | None = None) -> StitchResult:
     """Stitch the episode into paths.final_mp4 (+ paths.final_srt). See the module docstring.
 
-    `tts` overrides the TTS provider (tests); by default `get_provider("tts", cfg)`.
+    `tts`: narrate with this TTS provider first (direct callers and tests; the Snakemake
+    build narrates in its own per-shot rule, before the stitch).
     """
     t0 = time.monotonic()
-    plan = plan_stitch(paths, cfg, crossfade=crossfade, tts=tts)
+    if tts is not None:
+        narrate(paths, cfg, tts=tts)
+    plan = plan_stitch(paths, cfg, crossfade=crossfade)
     burn = cfg.burn_subtitles if burn_subtitles is None else burn_subtitles
     total = plan.duration
     cues = build_cues(plan)
@@ -1092,5 +1128,5 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     )
 
 
-__all__ = ["StitchError", "StitchResult", "build_cues", "encode_args", "plan_reels",
+__all__ = ["StitchError", "StitchResult", "build_cues", "encode_args", "narrate", "plan_reels",
            "plan_stitch", "reel_picture_graph", "reel_speech_graph", "stitch_episode"]

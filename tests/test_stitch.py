@@ -21,7 +21,7 @@ from spark_video.io import atomic_write_json
 from spark_video.media import exact_duration, ffmpeg_exe, probe
 from spark_video.models import BGMConfig, Storyboard, WorkflowConfig
 from spark_video.paths import EpisodePaths
-from spark_video.stitch import StitchError, plan_stitch, stitch_episode
+from spark_video.stitch import StitchError, narrate, plan_stitch, stitch_episode
 from spark_video.subtitles import parse_srt
 
 FF = ffmpeg_exe()
@@ -384,7 +384,7 @@ def test_narration_with_crossfade_voices_never_overlap(tmp_path):
     for i, s in enumerate(shots):
         make_clip(paths.clip(s["id"]), 3.0, color=COLORS[i], audio=None)
     res = stitch_episode(paths, cfg(crossfade=0.5), tts=FakeTTS(), **QUIET)
-    plan = plan_stitch(paths, cfg(crossfade=0.5), tts=FakeTTS())
+    plan = plan_stitch(paths, cfg(crossfade=0.5))
     voices = [(seg.span_start, seg.span_start + seg.fit.spoken_s) for seg in plan.segments]
     for (_a0, a1), (b0, _b1) in zip(voices, voices[1:], strict=False):
         assert a1 <= b0 + 1e-3
@@ -587,21 +587,36 @@ def test_result_is_json_serialisable(tmp_path):
 
 
 def test_narration_through_the_offline_tts_provider(tmp_path):
-    """No TTS override: the configured provider (offline: espeak-ng or timed silence) speaks,
-    its call is logged with phase=tts and the shot, and the audio is cached."""
+    """Narration is its own step (the `narration` rule per shot): the configured provider
+    (offline: espeak-ng or timed silence) speaks, its call is logged with phase=tts and the
+    shot, and the audio is cached. The stitch itself never calls a provider: without the
+    narration audio it stops with the file and the fix."""
     shots = [shot("S01-001", role="narration", narration_text="The rain had stopped."),
              shot("S01-002", role="narration", narration_text="Nobody came back.")]
     paths = episode(tmp_path, shots, mode="narration")
     for s in shots:
         make_clip(paths.clip(s["id"]), 2.5, audio=None)
-    res = stitch_episode(paths, cfg(crossfade=0.5, provider="offline"), **QUIET)
+    conf = cfg(crossfade=0.5, provider="offline")
+    with pytest.raises(StitchError, match=r"S01-001: no narration audio .*S01-001\.wav.*"
+                                          r"narration rule"):
+        stitch_episode(paths, conf, **QUIET)
+    assert not paths.model_calls.exists() and not paths.final_mp4.exists()
+
+    assert narrate(paths, conf, shots=["S01-002"]) == [paths.narration("S01-002")]
+    assert narrate(paths, conf) == [paths.narration("S01-001"), paths.narration("S01-002")]
     calls = [json.loads(x) for x in paths.model_calls.read_text().splitlines()]
-    assert [(c["phase"], c["shot"]) for c in calls] == [("tts", "S01-001"), ("tts", "S01-002")]
-    assert len(list(paths.tts_dir.glob("*.wav"))) == 2
+    assert [(c["phase"], c["shot"]) for c in calls] == [("tts", "S01-002"), ("tts", "S01-001")]
+    res = stitch_episode(paths, conf, **QUIET)
+    assert len(list(paths.tts_dir.glob("*.wav"))) == 4  # two cache entries, two shot files
     for p in res.timeline:
         assert p.narration
-    stitch_episode(paths, cfg(crossfade=0.5, provider="offline"), **QUIET)
+    mtime = paths.narration("S01-001").stat().st_mtime_ns
+    narrate(paths, conf)
+    stitch_episode(paths, conf, **QUIET)
     assert len(paths.model_calls.read_text().splitlines()) == 2  # cached: no new call
+    assert paths.narration("S01-001").stat().st_mtime_ns == mtime  # nothing rewritten
+    with pytest.raises(StitchError, match="S09-001: not a shot"):
+        narrate(paths, conf, shots=["S09-001"])
 
 
 def test_relative_projects_dir_from_another_working_directory(tmp_path, monkeypatch):
@@ -708,7 +723,7 @@ def test_narration_across_reel_changes_is_continuous(tmp_path):
     assert [p.start for p in one.timeline] == [p.start for p in many.timeline]
     _assert_same_cut(one_mp4, many_mp4)
     a = samples(many_mp4)
-    plan = plan_stitch(paths, cfg(crossfade=0.5), tts=FakeTTS())
+    plan = plan_stitch(paths, cfg(crossfade=0.5))
     for seg in plan.segments:
         v0, v1 = seg.span_start, seg.span_start + seg.fit.spoken_s
         # the tone is there in every 50 ms of the voice, across the reel change at start + c

@@ -11,9 +11,11 @@ Levels (EBU R128):
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import math
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -222,17 +224,22 @@ def fit_narration(tts_s: float, clip_s: float) -> NarrationFit:
     return NarrationFit(tts_s, tempo, spoken, span, freeze, max(0.0, clip_s - span))
 
 
-def atempo_chain(tempo: float) -> str:
+def atempo_factors(tempo: float) -> list[float]:
     """atempo accepts 0.5..100 per instance in recent ffmpeg; keep the chain form anyway."""
     if abs(tempo - 1.0) < 1e-4:
-        return ""
+        return []
     parts = []
     t = tempo
     while t > 2.0:
-        parts.append("atempo=2.0")
+        parts.append(2.0)
         t /= 2.0
-    parts.append(f"atempo={t:.5f}")
-    return ",".join(parts)
+    parts.append(round(t, 5))
+    return parts
+
+
+def atempo_chain(tempo: float) -> str:
+    return ",".join(f"atempo={f:.5f}" if f != 2.0 else "atempo=2.0"
+                    for f in atempo_factors(tempo))
 
 
 def narrator_voice(shot: Shot, storyboard: Storyboard, cfg: WorkflowConfig) -> str:
@@ -255,20 +262,26 @@ def cached_tts(paths: EpisodePaths, cfg: WorkflowConfig, shot: Shot, storyboard:
     provider = str(getattr(tts, "name", type(tts).__name__))
     key = tts_cache_key(text, voice, rate, cfg.narrator_tts_model, provider)
     folder = paths.tts_dir
-    for p in sorted(folder.glob(f"{key}.*")) if folder.is_dir() else []:
-        if p.suffix.lower() in AUDIO_EXTS and p.stat().st_size > 0:
-            return p
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{key}.partial.wav"
-    tmp.unlink(missing_ok=True)
-    ctx = CallContext(paths, cfg, phase="tts", shot=shot.id)
+    # narration jobs run in parallel and two shots may speak the same line: the folder is
+    # locked from the cache look-up to the rename, so a line is synthesized (paid) once
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        produced = Path(tts.synthesize(ctx, text, tmp, voice=voice, rate=rate))
-        info = probe(produced)
-        if not info.has_audio or info.duration <= 0:
-            raise SoundError(f"TTS for shot {shot.id} produced no audio ({produced})")
-        final = folder / f"{key}{produced.suffix.lower() or '.wav'}"
-        produced.replace(final)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for p in sorted(folder.glob(f"{key}.*")):
+            if p.suffix.lower() in AUDIO_EXTS and p.stat().st_size > 0:
+                return p
+        tmp = folder / f".{key}.{os.getpid()}.partial.wav"
+        ctx = CallContext(paths, cfg, phase="tts", shot=shot.id)
+        try:
+            produced = Path(tts.synthesize(ctx, text, tmp, voice=voice, rate=rate))
+            info = probe(produced)
+            if not info.has_audio or info.duration <= 0:
+                raise SoundError(f"TTS for shot {shot.id} produced no audio ({produced})")
+            final = folder / f"{key}{produced.suffix.lower() or '.wav'}"
+            produced.replace(final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return final
     finally:
-        tmp.unlink(missing_ok=True)
-    return final
+        os.close(fd)

@@ -163,8 +163,7 @@ def narration_inputs(wildcards):
 
 def stitch_inputs(wildcards):
     clips = all_clips(wildcards)
-    ids = frozenset(s["id"] for s in storyboard_shots())
-    takes = [str(t) for i in sorted(ids) if (t := EP.continuation_take(i, ids))]
+    takes = [str(t) for t in EP.continuation_takes([s["id"] for s in storyboard_shots()]).values()]
     music = [str(p) for p in sv_gates.bgm_tracks(EP)]
     return {"clips": clips, "takes": takes, "state": SHOTS_STATE, "storyboard": STORYBOARD,
             "narration": [str(EP.narration(s)) for s in narration_shots()],

@@ -215,26 +215,28 @@ class EpisodePaths:
     def clip_version(self, shot: str, version: int) -> Path:
         return self._p("clips", f"{check_shot_id(shot)}-ver{version}.mp4")
 
-    def clip_versions(self, shot: str) -> dict[int, Path]:
-        """Every numbered take of a shot on disk, by version."""
-        folder = self.clip(shot).parent
-        out: dict[int, Path] = {}
-        for p in folder.glob(f"{shot}-ver*.mp4") if folder.is_dir() else []:
-            parsed = parse_clip_version(p.name)
-            if parsed and parsed[0] == shot:
-                out[parsed[1]] = p
+    def continuation_takes(self, shot_ids: list[str]) -> dict[str, Path]:
+        """Each shot's continuation take: `<shot>b.mp4`, else its highest
+        `<shot>b-ver<N>.mp4`; none when `<shot>b` is a shot of its own. One folder listing."""
+        folder = self.clip(shot_ids[0]).parent if shot_ids else None
+        if folder is None or not folder.is_dir():
+            return {}
+        names = {p.name for p in folder.iterdir()}
+        versions: dict[str, int] = {}
+        for name in names:
+            parsed = parse_clip_version(name)
+            if parsed and parsed[1] > versions.get(parsed[0], -1):
+                versions[parsed[0]] = parsed[1]
+        ids, out = set(shot_ids), {}
+        for shot in shot_ids:
+            take = f"{shot}b"
+            if not SHOT_ID_RE.match(take) or take in ids:
+                continue
+            if f"{take}.mp4" in names:
+                out[shot] = self.clip(take)
+            elif take in versions:
+                out[shot] = self.clip_version(take, versions[take])
         return out
-
-    def continuation_take(self, shot: str, shot_ids: set[str] | frozenset[str]) -> Path | None:
-        """A shot's continuation take: `<shot>b.mp4`, else its highest `<shot>b-ver<N>.mp4`;
-        none when `<shot>b` is a shot of its own (one of `shot_ids`)."""
-        take = f"{shot}b"
-        if not SHOT_ID_RE.match(take) or take in shot_ids:
-            return None
-        if self.clip(take).is_file():
-            return self.clip(take)
-        versions = self.clip_versions(take)
-        return versions[max(versions)] if versions else None
 
     def narration(self, shot: str) -> Path:
         """A narration shot's voice, as the stitch lays it (a copy of its TTS cache entry)."""

@@ -290,11 +290,8 @@ def _require_winners(paths: EpisodePaths, sb: Storyboard) -> None:
 def _probe_footage(paths: EpisodePaths, sb: Storyboard) -> list[list[ClipIn]]:
     """Every shot's winner and continuation take, probed (a few at a time: each probe is
     an ffmpeg start-up). `frames` is filled in once the episode's frame rate is known."""
-    ids = frozenset(s.id for s in sb.shots)
-    files = []
-    for s in sb.shots:
-        take = paths.continuation_take(s.id, ids)
-        files.append([paths.clip(s.id), *([take] if take else [])])
+    takes = paths.continuation_takes([s.id for s in sb.shots])
+    files = [[paths.clip(s.id), *([takes[s.id]] if s.id in takes else [])] for s in sb.shots]
 
     def look(shot_id: str, f: Path) -> ClipIn:
         try:

@@ -20,7 +20,7 @@ from spark_video import sound
 from spark_video.io import atomic_write_json
 from spark_video.media import exact_duration, ffmpeg_exe, probe
 from spark_video.models import BGMConfig, Storyboard, WorkflowConfig
-from spark_video.paths import EpisodePaths
+from spark_video.paths import EpisodePaths, parse_clip_version
 from spark_video.stitch import StitchError, narrate, plan_stitch, stitch_episode
 from spark_video.subtitles import parse_srt
 
@@ -731,3 +731,18 @@ def test_narration_across_reel_changes_is_continuous(tmp_path):
             if t < plan.fade_in or t > plan.duration - plan.fade_out - 0.05:
                 continue  # the master fades
             assert rms(a, t, t + 0.05) > 0.05, (seg.shot.id, t)
+
+
+def test_continuation_takes_are_parsed_by_paths(tmp_path):
+    """`<shot>b.mp4` first, else the highest `<shot>b-ver<N>.mp4` (numerically: 10 > 9);
+    `<shot>b` that is a shot of its own is not a take; other versions are not takes."""
+    paths = EpisodePaths.of("demo", "001", root=tmp_path / "projects")
+    paths.scaffold()
+    for name in ["S01-001b-ver9.mp4", "S01-001b-ver10.mp4", "S01-002b.mp4",
+                 "S01-002b-ver3.mp4", "S01-003b.mp4", "S01-004-ver2.mp4", "notes.txt"]:
+        (paths.clip("S01-001").parent / name).write_bytes(b"x")
+    takes = paths.continuation_takes(["S01-001", "S01-002", "S01-003", "S01-003b", "S01-004"])
+    assert takes == {"S01-001": paths.clip_version("S01-001b", 10),
+                     "S01-002": paths.clip("S01-002b")}
+    assert parse_clip_version("S01-001b-ver10.mp4") == ("S01-001b", 10)
+    assert parse_clip_version("S01-001b.mp4") is None

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
-from .media import canvas_size, extract_frame, run
+from .media import MediaError, canvas_size, extract_frame, probe, run
 from .models import AXES, Attempt, Review, ShotFailure, ShotSpec, ShotState, now_iso
 from .paths import EpisodePaths
 from .project import media_path
@@ -165,14 +165,30 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
 
 def _restore_winner(paths: EpisodePaths, state: ShotState, key: str, log) -> bool:
     """The winner for exactly these inputs is on disk: restore it, never pay again."""
-    if state.input_key == key and state.winner_version and \
-            paths.clip_version(state.shot_id, state.winner_version).exists():
+    if state.input_key == key and state.winner_version:
+        take = paths.clip_version(state.shot_id, state.winner_version)
+        if not playable(take):
+            if take.exists():
+                log(f"{state.shot_id}: take ver{state.winner_version} ({take}) is empty or "
+                    "truncated; rendering the shot again")
+            return False
         promote(paths, state, state.winner_version)
         state.failed = None
         save_state(paths, state)
         log(f"{state.shot_id}: restored winner ver{state.winner_version} (inputs unchanged)")
         return True
     return False
+
+
+def playable(clip: Path) -> bool:
+    """The file is a whole video (not missing, 0-byte or cut short by a crash)."""
+    try:
+        if not clip.is_file() or clip.stat().st_size == 0:
+            return False
+        info = probe(clip)
+        return info.has_video and info.duration > 0
+    except MediaError:
+        return False
 
 
 def _upstream_failure(paths: EpisodePaths, spec: ShotSpec) -> str | None:

@@ -1,30 +1,23 @@
 # Render: one job per shot behind GATE 2. A clip depends on its own spec, its media and,
 # when chained, the previous shot's last frame -- never on storyboard.json -- so an edit
-# re-renders exactly the shots it touches. api_slots caps concurrent provider calls.
+# re-renders exactly the shots it touches. The job also writes the clip's last frame, so a
+# chained shot starts as soon as the shot before it is done. `render_jobs` bounds how many
+# render jobs run (more than api_slots, so start-up and review overlap other shots' calls);
+# inside each job a slot lock holds at most api_slots provider calls at once.
 
 
 rule render_clip:
     output:
-        f"{E}/clips/{{shot}}.mp4",
+        clip=f"{E}/clips/{{shot}}.mp4",
+        frame=f"{E}/frames/{{shot}}.last.png",
     input:
         unpack(clip_inputs),
     log:
         f"{LOGS}/render-{{shot}}.log",
     resources:
-        api_slots=1,
+        render_jobs=1,
     script:
         "../scripts/render_clip.py"
-
-
-rule last_frame:
-    output:
-        f"{E}/frames/{{shot}}.last.png",
-    input:
-        f"{E}/clips/{{shot}}.mp4",
-    log:
-        f"{LOGS}/frame-{{shot}}.log",
-    script:
-        "../scripts/last_frame.py"
 
 
 rule shots_state:

@@ -16,6 +16,7 @@ from .models import BGMConfig
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
 from .providers.base import ProviderError
 from .settings import REPO_ROOT, WorkflowConfig, resolve
+from .slots import render_jobs
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -59,8 +60,9 @@ def run_snakemake(cfg: WorkflowConfig, targets: list[str], *, force: list[str] |
     """Run the build as users would type it (a subprocess: clean Ctrl-C and logging)."""
     cmd = [sys.executable, "-m", "snakemake", *targets,
            "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT),
-           "--cores", str(max(cfg.api_slots, os.cpu_count() or 1)),
+           "--cores", str(max(render_jobs(cfg.api_slots), os.cpu_count() or 1)),
            "--resources", f"api_slots={cfg.api_slots}",
+           f"render_jobs={render_jobs(cfg.api_slots)}",
            "--config", f"project={cfg.project}", f"episode={cfg.episode}",
            f"projects_dir={cfg.projects_dir}"]
     if force:

@@ -145,22 +145,17 @@ def job_estimate(j: Job) -> None:
 
 def job_render_clip(j: Job) -> None:
     gates_require(j, "storyboard")
-    from .render import render_shot
+    from .render import publish_last_frame, render_shot
 
     shot = j.smk.wildcards.shot
     force = shot in os.environ.get("SPARK_VIDEO_RERENDER", "").split(",")
     resubmit = shot in os.environ.get("SPARK_VIDEO_RESUBMIT", "").split(",")
     state = render_shot(j.paths, j.cfg, shot, force=force or resubmit, resubmit=resubmit,
                         log=j.log)
+    publish_last_frame(j.paths, shot)
     if state.failed:  # the build goes on; GATE 3 stays closed and lists the shot
         print(f"\n{shot} FAILED ({state.failed.code}): {state.failed.message}\n"
               f"  retry: {state.failed.retry}\n", file=sys.stderr)
-
-
-def job_last_frame(j: Job) -> None:
-    from .media import extract_frame
-
-    extract_frame(Path(j.smk.input[0]), Path(j.smk.output[0]), last=True)
 
 
 def job_shots_state(j: Job) -> None:

@@ -29,6 +29,7 @@ from .providers.base import (
 )
 from .roles import decide, rewrite_prompt
 from .settings import WorkflowConfig
+from .slots import api_slot
 
 
 def load_state(paths: EpisodePaths, shot_id: str) -> ShotState:
@@ -296,8 +297,9 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
         log(f"{shot_id}: rendering ver{att.version} ({spec.shot.kind}, {spec.shot.duration}s)"
             + (f" (resuming task {pending.task_id})" if pending else ""))
         try:
-            res = video.render(ctx, spec, att.prompt, out, first_frame=first, media=media,
-                               pending=pending, on_submitted=on_submitted)
+            with api_slot(paths, cfg.api_slots):  # only around the call: see slots.py
+                res = video.render(ctx, spec, att.prompt, out, first_frame=first, media=media,
+                                   pending=pending, on_submitted=on_submitted)
         except ContentRejected as e:
             _close(att, f"content rejected: {e}", e.code or "DataInspectionFailed")
             save_state(paths, state)
@@ -461,3 +463,22 @@ def derive_shots_state(paths: EpisodePaths, shot_ids: list[str]) -> dict:
     else:
         paths.needs_director_rewrite.unlink(missing_ok=True)
     return out
+
+
+def publish_last_frame(paths: EpisodePaths, shot_id: str) -> Path:
+    """frames/<shot>.last.png, the render job's second output, so a chained shot needs no
+    job in between: the winner's own last frame (extracted when it was rendered), else one
+    extracted from the clip now (a slate, or a take from before frames were kept)."""
+    state = load_state(paths, shot_id)
+    out = paths.last_frame(shot_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    src = (paths.version_last_frame(shot_id, state.winner_version)
+           if state.winner_version and state.failed is None else None)
+    if src is not None and src.exists():
+        tmp = out.with_name(f".{out.name}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(out)
+    else:
+        extract_frame(paths.clip(shot_id), out, last=True)
+    return out
+

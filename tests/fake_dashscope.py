@@ -219,6 +219,8 @@ class FakeDashScope:
             # (texts, json_mode) -> answer or None: answers role prompts from their content
             self.text_responder: Any = None
             self.expire_urls = False
+            self.truncate_downloads = 0  # the next N result downloads are cut short
+            self.expire_next_urls = 0  # the next N result URLs handed out are already expired
             self.fail_every = 0  # every Nth created task ends FAILED (InternalError)
             self.submit_500_every = 0  # every Nth submit request is answered 500
             self.tasks_created = 0
@@ -240,12 +242,13 @@ class FakeDashScope:
         return sum(self.submissions.values())
 
     def paid_duplicates(self) -> dict[str, int]:
-        """Requests (by fingerprint) that created more than one task that was not FAILED:
-        work that would have been paid for twice. A FAILED task is not billed, so trying it
-        again is not a duplicate."""
+        """Requests (by fingerprint) that created more than one task that is billed or would
+        be (succeeded, not expired): work paid for twice. A FAILED or expired task is not
+        billed, so trying it again is not a duplicate."""
         with self.lock:
             n = collections.Counter(t.fingerprint for t in self.tasks.values()
-                                    if t.outcome not in ("FAILED", "DataInspectionFailed"))
+                                    if t.billed or (t.outcome == "SUCCEEDED"
+                                                    and not t.expired))
         return {fp: c for fp, c in n.items() if c > 1}
 
     def expire(self, task_id: str) -> None:
@@ -264,7 +267,12 @@ class FakeDashScope:
             raise ApiError(401, "InvalidApiKey", "Invalid API-key provided.")
 
     def file_url(self, name: str) -> str:
-        exp = int(time.time()) + (-10 if self.expire_urls else 86400)
+        expired = self.expire_urls
+        with self.lock:
+            if self.expire_next_urls > 0:
+                self.expire_next_urls -= 1
+                expired = True
+        exp = int(time.time()) + (-10 if expired else 86400)
         return (f"{self.origin}/result/{name}?Expires={exp}&OSSAccessKeyId=fake"
                 f"&Signature={hashlib.md5(name.encode()).hexdigest()}")
 
@@ -861,6 +869,12 @@ class FakeDashScope:
                 return Response("<Error><Code>NoSuchKey</Code></Error>", status_code=404)
             with self.lock:
                 self.downloads[name] += 1
+                cut = self.truncate_downloads > 0
+                if cut:
+                    self.truncate_downloads -= 1
+            if cut:  # a whole HTTP answer holding only the head of the file
+                data = f.read_bytes()
+                return Response(data[: len(data) // 3], media_type="video/mp4")
             return FileResponse(f)
 
         async def chat(request: Request) -> Response:

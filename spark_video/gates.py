@@ -183,16 +183,26 @@ def current_hashes(paths: EpisodePaths, gate: str,
     return out
 
 
-def _read_stamp(p: Path) -> Approval | None:
+def _read_stamp(p: Path) -> Approval | InputError:
     try:
         return load_model(Approval, p)
-    except InputError:
-        return None
+    except InputError as e:  # truncated or hand-edited: reported by why_closed
+        return e
 
 
 def load_stamp(paths: EpisodePaths, gate: str) -> Approval | None:
     stamp = _memoised("stamp", paths.approval(gate), _read_stamp)
-    return None if stamp is _MISSING else stamp
+    return stamp if isinstance(stamp, Approval) else None
+
+
+def stamp_problem(paths: EpisodePaths, gate: str) -> str | None:
+    """Why the approval stamp on disk cannot be read (None: absent or fine)."""
+    stamp = _memoised("stamp", paths.approval(gate), _read_stamp)
+    if isinstance(stamp, InputError):
+        return (f"its approval stamp {paths.approval(gate)} is unreadable ({stamp.detail}); "
+                f"approve again: uv run spark-video approve {gate} --project {paths.project} "
+                f"--episode {paths.episode}")
+    return None
 
 
 def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
@@ -203,7 +213,7 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
     if gate == "mode" and stamp is None:
         return []  # no answer recorded: the configured mode (default drama) is used
     if stamp is None:
-        return ["not approved yet"]
+        return [stamp_problem(paths, gate) or "not approved yet"]
     now = current_hashes(paths, gate, known=stamp)
     reasons = []
     for rel, sha in now.items():

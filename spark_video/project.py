@@ -128,9 +128,20 @@ def load_manifest(paths: EpisodePaths, kind: str) -> Manifest:
     return build_manifest(paths, kind)
 
 
-def media_path(paths: EpisodePaths, rel: str) -> Path:
-    """A manifest image path (relative to the projects folder) as a real path."""
-    return paths.project_paths.root.parent / rel
+def media_path(paths: EpisodePaths, rel: str, *, source: Path | None = None) -> Path:
+    """A manifest image path (relative to the projects folder) as a real path. A path that
+    leaves the project (absolute, `..`, or a symlink pointing elsewhere) is refused."""
+    project = paths.project_paths.root
+    p = project.parent / rel
+    try:
+        inside = p.resolve().is_relative_to(project.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        raise InputError(source, f"field media: {rel!r} points outside the project "
+                         f"{project}; media must be files inside the project folder "
+                         "(cast/, sets/, props/). Fix the path or recompile the storyboard.")
+    return p
 
 
 def cast_entities(paths: EpisodePaths, kind: str) -> list[Path]:

@@ -61,7 +61,9 @@ def first_frame_for(paths: EpisodePaths, spec: ShotSpec) -> Path | None:
 
 def input_key(paths: EpisodePaths, spec: ShotSpec, first_frame: Path | None) -> str:
     h = hashlib.sha256(paths.shot_spec(spec.shot.id).read_bytes())
-    for p in ([first_frame] if first_frame else []) + [media_path(paths, m) for m in spec.media]:
+    src = paths.shot_spec(spec.shot.id)
+    for p in ([first_frame] if first_frame else []) + [media_path(paths, m, source=src)
+                                                       for m in spec.media]:
         h.update(p.name.encode())
         if p.exists():
             h.update(hashlib.sha256(p.read_bytes()).digest())
@@ -209,7 +211,7 @@ def _rounds(paths: EpisodePaths, cfg: WorkflowConfig, spec: ShotSpec, state: Sho
             sleep) -> ShotState:
     shot_id = spec.shot.id
     video = get_provider("video", cfg)
-    media = [media_path(paths, m) for m in spec.media]
+    media = [media_path(paths, m, source=paths.shot_spec(spec.shot.id)) for m in spec.media]
     rounds = [a for a in state.attempts if a.input_key == key and _is_round(a)]
     if force:
         rounds = []

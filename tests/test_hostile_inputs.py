@@ -13,6 +13,8 @@ from spark_video import gates
 from spark_video.io import InputError
 from spark_video.render import render_shot
 
+pytestmark = pytest.mark.slow  # each case renders a shot first
+
 
 def snapshot(root):
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}

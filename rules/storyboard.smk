@@ -28,6 +28,7 @@ rule scene_json:
         direction=f"{E}/direction.json",
         notes=lambda wc: optional(EP.director_notes(int(wc.num))),
         manifests=MANIFESTS,
+        producer_notes=lambda wc: optional(EP.notes(f"shots-{wc.num}")),
         gate=lambda wc: barrier("script"),
     log:
         f"{LOGS}/scene-{{num}}.json.log",

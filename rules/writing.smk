@@ -24,6 +24,7 @@ rule scene_md:
     input:
         outline=OUTLINE,
         cast=MANIFESTS[0],
+        producer_notes=lambda wc: optional(EP.notes(f"scene-{wc.num}")),
     log:
         f"{LOGS}/scene-{{num}}.md.log",
     resources:

@@ -1,12 +1,26 @@
-"""`spark-video` command line (SPEC §11). Exit codes: 0 ok, 1 failed check, 2 usage error."""
+"""spark-video: a producer for AI-generated short episodes.
+
+Start here (no keys needed, everything runs offline):
+
+  spark-video new myshow --premise "Two keepers argue over the last lighthouse."
+  spark-video episode myshow 001
+
+The episode command writes the script, storyboard, clips and final mp4, stopping at
+each gate (script, storyboard, renders, final) to ask: approve (y), describe a change
+(routed to the screenwriter, the director, a new take or the mix), or quit (q).
+
+Exit codes: 0 done; 1 failed (the message says what and where); 2 usage error;
+3 waiting at a gate for approval (never used for an error); 130 stopped by Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import subprocess
+import signal
 import sys
 from pathlib import Path
 
@@ -15,10 +29,9 @@ from .io import InputError, atomic_write_json, atomic_write_text, dump_json
 from .models import BGMConfig
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
 from .providers.base import ProviderError
-from .settings import REPO_ROOT, WorkflowConfig, resolve
-from .slots import render_jobs
+from .settings import WorkflowConfig, resolve
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class UsageError(Exception):
@@ -37,10 +50,42 @@ def _cfg(args: argparse.Namespace, **extra) -> WorkflowConfig:
     if episode:
         over["episode"] = episode
     cfg = resolve(over)
-    root = Path(cfg.projects_dir)
-    if not root.is_absolute():
-        root = (Path.cwd() / root).resolve()
-    return cfg.model_copy(update={"projects_dir": str(root)})
+    return cfg.model_copy(update={"projects_dir": str(find_projects_dir(cfg.projects_dir))})
+
+
+def find_projects_dir(configured: str, cwd: Path | None = None) -> Path:
+    """An absolute projects_dir is used as is. A relative one is looked up from the current
+    folder upward (so commands work from any subfolder of the repository); if none is
+    found, the command is refused rather than creating a projects folder in a random
+    place (e.g. inside the source tree)."""
+    root = Path(configured).expanduser()
+    if root.is_absolute():
+        return root
+    cwd = (cwd or Path.cwd()).resolve()
+    for d in (cwd, *cwd.parents):
+        if (d / root).is_dir():
+            return (d / root).resolve()
+        if (d / "Snakefile").is_file() and (d / "spark_video").is_dir():
+            return (d / root).resolve()  # the repository root: its projects folder
+    raise UsageError(f"no {configured}/ folder found in {cwd} or above it: run spark-video "
+                     "from your spark-video folder (or a folder under it), or set "
+                     "VIDEOGEN_PROJECTS_DIR to your projects folder")
+
+
+def require_project(cfg: WorkflowConfig) -> ProjectPaths:
+    """An unknown project is refused before anything is written, with the nearest name."""
+    import difflib
+
+    pp = ProjectPaths.of(cfg.project, Path(cfg.projects_dir))
+    if pp.root.is_dir():
+        return pp
+    base = Path(cfg.projects_dir)
+    known = sorted(d.name for d in base.iterdir() if d.is_dir()) if base.is_dir() else []
+    near = difflib.get_close_matches(cfg.project, known, n=1)
+    hint = f" Did you mean {near[0]!r}?" if near else (
+        f" Known projects: {', '.join(known)}." if known else "")
+    raise UsageError(f"no project {cfg.project!r} in {base}.{hint} To start a new one: "
+                     f"spark-video new {cfg.project} --premise \"...\"")
 
 
 def _paths(cfg: WorkflowConfig) -> EpisodePaths:
@@ -56,22 +101,19 @@ def _existing_episode(cfg: WorkflowConfig) -> EpisodePaths:
 
 
 def run_snakemake(cfg: WorkflowConfig, targets: list[str], *, force: list[str] | None = None,
-                  env: dict[str, str] | None = None, quiet: bool = False) -> int:
-    """Run the build as users would type it (a subprocess: clean Ctrl-C and logging)."""
-    cmd = [sys.executable, "-m", "snakemake", *targets,
-           "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT),
-           "--cores", str(max(render_jobs(cfg.api_slots), os.cpu_count() or 1)),
-           "--resources", f"api_slots={cfg.api_slots}",
-           f"render_jobs={render_jobs(cfg.api_slots)}",
-           "--config", f"project={cfg.project}", f"episode={cfg.episode}",
-           f"projects_dir={cfg.projects_dir}"]
-    if force:
-        cmd += ["--forcerun", *force]
-    if quiet:
-        cmd += ["--quiet", "rules"]
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.call(cmd, cwd=REPO_ROOT, env=full_env)
+                  env: dict[str, str] | None = None, verbose: bool = False,
+                  label: str = "building") -> int:
+    """One quiet Snakemake run with the progress view (logs in logs/snakemake/)."""
+    from .autopilot import failure_report_for
+    from .build import run_build
+
+    paths = _paths(cfg)
+    res = run_build(cfg, paths, targets, force=force, env=env, verbose=verbose, label=label)
+    if res.interrupted:
+        raise KeyboardInterrupt
+    if not res.ok:
+        failure_report_for(paths, res)
+    return res.rc
 
 
 def _print_report(report: gates.GateReport, as_json: bool) -> None:
@@ -180,6 +222,8 @@ def cmd_storyboard(args) -> int:
             for g in groups:
                 print("  " + " → ".join(g))
         return EXIT_OK
+    if getattr(args, "provider", None):
+        sb = sb.model_copy(update={"provider": args.provider})
     est = sbm.estimate(sb, cfg)
     print(dump_json(est), end="")
     if est.over_long_confirm:
@@ -241,8 +285,10 @@ def cmd_render(args) -> int:
             raise UsageError("--resubmit needs --shot: it pays again for a submit whose "
                              "outcome is unknown, one shot at a time")
         env["SPARK_VIDEO_RESUBMIT"] = ",".join(args.shot)
-    rc = run_snakemake(cfg, targets if chosen else ["clips"], force=targets if chosen else None,
-                       env=env)
+    with episode_lock(paths):
+        rc = run_snakemake(cfg, targets if chosen else ["clips"],
+                           force=targets if chosen else None, env=env, verbose=args.verbose,
+                           label="rendering")
     return EXIT_OK if rc == 0 else EXIT_FAIL
 
 
@@ -391,66 +437,125 @@ def cmd_schemas(args) -> int:
 
 
 def cmd_revise(args) -> int:
-    """Route a "no" at a gate to the step that owns it (SPEC §6)."""
+    """A producer's "no" from the command line: the note goes to the role that owns it, the
+    episode is rebuilt up to that gate, and the gate is shown (waiting for approval)."""
+    from . import autopilot
+    from .revisions import Revision, RevisionError, route
+
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
-    history = paths.root / "history"
-    if args.what == "script":
-        nums = args.scene or []
-        if not nums:
-            raise UsageError("revise script needs --scene N (repeatable)")
-        for n in nums:
-            p = paths.scene_md(n)
-            if p.exists():
-                history.mkdir(exist_ok=True)
-                shutil.copy2(p, history / f"{p.name}.{int(p.stat().st_mtime)}")
-                p.unlink()
-        if args.note:
-            atomic_write_text(paths.root / "revision-notes.md", args.note + "\n")
-        print(f"scene(s) {nums} will be rewritten by the screenwriter; run the build again")
-    elif args.what == "shot":
-        return cmd_render(argparse.Namespace(**{**vars(args), "accept_version": None,
-                                                "rejected_only": False, "failed_only": False,
-                                                "reset": False}))
-    return EXIT_OK
+    note = (args.note or "").strip()
+    revs: list[Revision] = []
+    try:
+        if args.what == "script":
+            if not args.scene or not note:
+                raise UsageError("revise script needs --scene N (repeatable) and --note TEXT")
+            revs = [route(paths, "script", note, scope=f"scene {n}") for n in args.scene]
+        elif args.what == "storyboard":
+            if not (args.scene or args.shot) or not note:
+                raise UsageError("revise storyboard needs --scene N or --shot ID, and --note")
+            scopes = [f"scene {n}" for n in args.scene or []] + list(args.shot or [])
+            revs = [route(paths, "storyboard", note, scope=sc) for sc in scopes]
+            revs = [Revision("shots", r.text, None, scene=r.scene, shot=r.shot) for r in revs]
+        elif args.what == "shot":
+            if not args.shot:
+                raise UsageError("revise shot needs --shot ID (repeatable)")
+            for sid in args.shot:
+                check_shot_id(sid)
+                r = route(paths, "render", note or "a new take", scope=sid)
+                revs.append(Revision("take", r.text, None, scene=r.scene, shot=r.shot))
+        elif args.what == "music":
+            if not note:
+                raise UsageError("revise music needs --note (e.g. \"quieter\", \"louder\", "
+                                 "\"no music\")")
+            revs = [Revision("music", note, None)]
+    except RevisionError as e:
+        raise UsageError(str(e)) from None
+    gate = {"script": "script", "storyboard": "storyboard", "shot": "render",
+            "music": "final"}[args.what]
+    force: list[str] = []
+    env: dict[str, str] = {}
+    with episode_lock(paths):
+        for r in revs:
+            r.gate = gate
+            r.apply(paths, cfg)
+            force += r.force
+            env.update({k: ",".join(filter(None, [env.get(k), v])) for k, v in r.env.items()})
+            print(f"{r.describe()[0]} — note kept in {paths.notes(r.target)}")
+        rev = Revision("take", note, gate, force=force, env=env) if force else None
+        s = autopilot.Session(cfg=cfg, paths=paths, verbose=getattr(args, "verbose", False))
+        res = autopilot.build(s, gate, rev)
+        if res.interrupted:
+            raise KeyboardInterrupt
+        now = autopilot.first_closed(paths)
+        if not res.ok and (now is None or not gates.check(
+                paths, now, threshold=cfg.review_threshold).passed):
+            autopilot.failure_report(s, res)
+            return EXIT_FAIL
+        rc = autopilot.at_gate(s, now or gate)
+    return EXIT_FAIL if rc == EXIT_FAIL else EXIT_OK
 
 
 def cmd_episode(args) -> int:
     """The autopilot producer: runs to each gate, asks (or approves with --yes), goes on."""
+    from . import autopilot
+
     if args.provider:
         os.environ["SPARK_VIDEO_PROVIDER"] = args.provider
     cfg = _cfg(args)
     paths = _paths(cfg)
-    paths.scaffold()
+    require_project(cfg)
+    interactive = sys.stdin.isatty() and not args.yes
+    # everything that can be refused is checked before the episode folder is created
+    premise = None
     if args.premise_file:
-        text = Path(args.premise_file).read_text(encoding="utf-8")
-        atomic_write_text(paths.premise, text.strip() + "\n")
+        pf = Path(args.premise_file)
+        if not pf.is_file():
+            raise UsageError(f"--premise-file {pf}: no such file")
+        premise = pf.read_text(encoding="utf-8")
     elif args.premise:
-        atomic_write_text(paths.premise, args.premise.strip() + "\n")
-    from .project import load_premise
+        premise = args.premise
+    if premise is not None and not premise.strip():
+        raise UsageError("the premise is empty: pass --premise TEXT or a non-empty file")
+    if premise is None:
+        from .project import load_premise
 
-    load_premise(paths)  # fail now, clearly, if there is no premise anywhere
-    p, e = cfg.project, paths.episode
+        load_premise(paths)  # fail now, clearly, if there is no premise anywhere
+    with episode_lock(paths):
+        paths.scaffold()
+        if premise is not None:
+            atomic_write_text(paths.premise, premise.strip() + "\n")
+        _mode_gate(args, cfg, paths, interactive)
+        _music_gate(args, paths, interactive)
+        session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,
+                                    provider=args.provider, interactive=interactive,
+                                    ask=_ask_line)
+        return autopilot.run(session)
 
-    # GATE 0: mode
-    if args.mode or args.yes or not gates.load_stamp(paths, "mode"):
-        mode = args.mode
-        if not mode and not args.yes and gates.load_stamp(paths, "mode") is None:
-            ans = _ask("GATE 0 — mode: drama (dialog-driven shots, default) or narration "
-                       "(voice-over recap)? [drama/narration] ")
-            mode = ans if ans in ("drama", "narration") else None
-            if mode is None and not sys.stdin.isatty():
-                mode = cfg.mode
-        mode = mode or cfg.mode
-        if gates.episode_mode(paths, "") != mode:
-            gates.approve(paths, "mode", data={"mode": mode}, note="autopilot")
-    print(f"GATE 0 (mode): {gates.episode_mode(paths, cfg.mode)}")
 
-    # GATE 0.5: music, only when a bgm/ folder has audio
+def _mode_gate(args, cfg: WorkflowConfig, paths: EpisodePaths, interactive: bool) -> None:
+    """GATE 0: drama or narration. Asked once; --mode answers it."""
+    mode = args.mode
+    if not mode and gates.load_stamp(paths, "mode") is None:
+        if interactive:
+            while mode is None:
+                ans = _ask_line("GATE 0 (mode): drama (dialog-driven shots) or narration "
+                                "(voice-over recap)? [drama] ").strip().lower() or "drama"
+                mode = ans if ans in ("drama", "narration") else None
+        else:
+            mode = cfg.mode
+    if mode and gates.episode_mode(paths, "") != mode:
+        gates.approve(paths, "mode", data={"mode": mode},
+                      note="--mode" if args.mode else "answered at the prompt")
+    print(f"{paths.root}: mode {gates.episode_mode(paths, cfg.mode)}")
+
+
+def _music_gate(args, paths: EpisodePaths, interactive: bool) -> None:
+    """GATE 0.5, only when a bgm/ folder has audio: off, one global track, or per scene."""
     if gates.needs_bgm_gate(paths) and not paths.bgm_config.exists():
         tracks = [t.stem for t in gates.bgm_tracks(paths)]
-        ans = "" if args.yes else _ask(f"GATE 0.5 — music: tracks {tracks}. off / global / "
-                                       "scene? [off] ")
+        ans = _ask_line(f"GATE 0.5 (music): tracks {', '.join(tracks)}. off / global / "
+                        "scene? [off] ").strip().lower() if interactive else ""
         mode = ans if ans in ("global", "scene") else "off"
         bgm = BGMConfig(enabled=mode != "off", mode=mode,
                         track=tracks[0] if mode == "global" else None,
@@ -459,131 +564,141 @@ def cmd_episode(args) -> int:
     if gates.needs_bgm_gate(paths) and not gates.is_open(paths, "bgm"):
         gates.approve(paths, "bgm", note="autopilot")
 
-    stages = [("script", [str(paths.script)]),
-              ("storyboard", [str(paths.storyboard), str(paths.estimate)]),
-              ("render", ["clips"]),
-              ("final", ["final"])]
-    for gate, targets in stages:
-        rc = run_snakemake(cfg, targets, quiet=True)
-        if rc != 0:
-            print(f"\nthe build stopped before {gates.LABELS[gate]} (exit {rc}); the messages "
-                  f"above say why. Fix it and run the same command again.", file=sys.stderr)
-            return EXIT_FAIL
-        if gates.is_open(paths, gate):
-            continue
-        report = gates.check(paths, gate, threshold=cfg.review_threshold)
-        print(report.text())
-        _show_summary(paths, cfg, gate)
-        if not report.passed:
-            print(f"\n{gates.LABELS[gate]} checks fail; fix the items above, then run "
-                  f"`uv run spark-video episode {p} {e}` again.", file=sys.stderr)
-            return EXIT_FAIL
-        if args.yes:
-            gates.approve(paths, gate, note="autopilot --yes", threshold=cfg.review_threshold)
-            print(f"{gates.LABELS[gate]}: approved (--yes)")
-            continue
-        ans = _ask(f"{gates.LABELS[gate]}: approve? [y/N, or type what to change] ")
-        if ans.lower() in ("y", "yes"):
-            gates.approve(paths, gate, note="approved at the prompt",
-                          threshold=cfg.review_threshold)
-            continue
-        if ans:
-            atomic_write_text(paths.root / "revision-notes.md", ans + "\n")
-            print(f"noted in {paths.root / 'revision-notes.md'}; edit the files named above "
-                  f"(or `uv run spark-video revise ...`) and run again.")
-        print(gates.closed_message(paths, gate))
-        return EXIT_OK
-    _refresh_viewer(paths)
-    from .media import probe
 
-    info = probe(paths.final_mp4)
-    print(f"\nfinal: {paths.final_mp4} ({info.duration:.1f} s, "
-          f"{paths.final_mp4.stat().st_size / 1e6:.1f} MB)\nviewer: {paths.viewer}")
-    return EXIT_OK
+def _ask_line(question: str) -> str:
+    try:
+        return input(question)
+    except EOFError:
+        return "q"
 
 
-def _show_summary(paths: EpisodePaths, cfg: WorkflowConfig, gate: str) -> None:
-    print(f"  viewer: {paths.viewer}")
-    if gate == "storyboard" and paths.estimate.exists():
-        est = json.loads(paths.estimate.read_text(encoding="utf-8"))
-        kinds = ", ".join(f"{k}: {v['shots']} shots/{v['seconds']} s"
-                          for k, v in est["duration_by_kind"].items())
-        cost = est["cost"]
-        total = cost["total"] if cost["total"] is not None else f"unknown ({cost['note']})"
-        print(f"  {est['shots']} shots ({kinds}); {est['parallel_groups']} chain groups; "
-              f"{est['total_clip_seconds']} s of video; cost {total} {cost['currency']}")
-        if est["over_long_confirm"]:
-            print(f"  WARNING: over SPARK_VIDEO_LONG_CONFIRM_S={cfg.long_confirm_s} s")
+class EpisodeBusy(UsageError):
+    pass
+
+
+@contextlib.contextmanager
+def episode_lock(paths: EpisodePaths):
+    """One build per episode at a time: a second one says which process holds it."""
+    import fcntl
+
+    lock = paths.root.parent / f".episode-{paths.episode}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 400, 0).decode("utf-8", "replace").strip() or "another process"
+            raise EpisodeBusy(f"{paths.root} is being built by {holder}; wait for it to "
+                              "finish or stop it (Ctrl-C in its terminal), then run again"
+                              ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({' '.join(['spark-video', *sys.argv[1:]])})"
+                  .encode(), 0)
+        from .build import clear_stale_locks
+
+        clear_stale_locks(paths)  # left by a killed build of this episode
+        yield
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="spark-video", description=__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap = argparse.ArgumentParser(prog="spark-video", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     def ep_opts(p, positional: bool = False):
         if positional:
-            p.add_argument("project")
-            p.add_argument("episode")
+            p.add_argument("project", help="project folder name under projects/, e.g. demo")
+            p.add_argument("episode", help="episode number, e.g. 001")
         else:
-            p.add_argument("--project", "-p")
-            p.add_argument("--episode", "-e")
+            p.add_argument("--project", "-p", help="project folder name under projects/ "
+                           "(default: SPARK_VIDEO_PROJECT or the config's project)")
+            p.add_argument("--episode", "-e", help="episode number, e.g. 001 (default: "
+                           "SPARK_VIDEO_EPISODE or the config's episode)")
         return p
 
-    p = ep_opts(sub.add_parser("episode", help="autopilot: premise to final episode"), True)
+    def verbose(p):
+        p.add_argument("--verbose", "-v", action="store_true",
+                       help="show Snakemake's own output instead of the progress view")
+        return p
+
+    p = verbose(ep_opts(sub.add_parser(
+        "episode", help="autopilot: premise to final episode, asking at each gate",
+        description="Build an episode from its premise, stopping at each gate to ask: "
+                    "approve (y), describe a change, or quit (q). Without a terminal a "
+                    "waiting gate exits 3. Example: spark-video episode demo 001"), True))
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--premise")
-    g.add_argument("--premise-file")
-    p.add_argument("--mode", choices=["drama", "narration"])
-    p.add_argument("--provider", choices=["offline", "bl", "wan27", "openai"])
+    g.add_argument("--premise", help="the episode's premise as text (else premise.md of the "
+                   "episode or project)")
+    g.add_argument("--premise-file", help="read the premise from this file")
+    p.add_argument("--mode", choices=["drama", "narration"],
+                   help="answer GATE 0: dialog-driven drama or voice-over narration")
+    p.add_argument("--provider", choices=["offline", "bl", "wan27", "openai"],
+                   help="who renders (also prices the GATE 2 estimate); offline needs no key")
     p.add_argument("--vfx", action="store_true", help="(reserved) pre-render VFX review")
-    p.add_argument("--yes", "-y", action="store_true", help="approve every gate whose checks pass")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="approve every gate whose checks pass, without asking")
     p.set_defaults(fn=cmd_episode)
 
     p = ep_opts(sub.add_parser("gate", help="check a gate's checklist"))
-    p.add_argument("action", choices=["check"])
-    p.add_argument("gate")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("action", choices=["check"], help="what to do with the gate")
+    p.add_argument("gate", help=f"one of {', '.join(gates.GATES)}, or all")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(fn=cmd_gate)
 
     p = ep_opts(sub.add_parser("approve", help="approve a gate (writes its stamp)"))
-    p.add_argument("gate", choices=list(gates.GATES))
-    p.add_argument("--note")
+    p.add_argument("gate", choices=list(gates.GATES), help="the gate to approve")
+    p.add_argument("--note", help="a note kept in the stamp")
     p.add_argument("--mode", choices=["drama", "narration"], help="for the mode gate")
     p.add_argument("--bgm-mode", choices=["off", "global", "scene"], help="for the bgm gate")
     p.add_argument("--track", help="bgm track stem (global mode)")
-    p.add_argument("--forbid-model-bgm", action="store_true")
+    p.add_argument("--forbid-model-bgm", action="store_true",
+                   help="ask the video model not to add its own music")
     p.set_defaults(fn=cmd_approve)
 
     p = ep_opts(sub.add_parser("storyboard", help="compile | validate | graph | estimate"))
-    p.add_argument("action", choices=["compile", "validate", "graph", "estimate"])
-    p.add_argument("--mode", choices=["drama", "narration"])
-    p.add_argument("--scene", type=int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("action", choices=["compile", "validate", "graph", "estimate"],
+                   help="compile the scenes, validate them, show chain groups, or price it")
+    p.add_argument("--mode", choices=["drama", "narration"], help="override the episode mode")
+    p.add_argument("--scene", type=int, help="validate only this scene number")
+    p.add_argument("--provider", choices=["offline", "bl", "wan27", "openai"],
+                   help="estimate for this provider instead of the storyboard's")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(fn=cmd_storyboard)
 
-    p = ep_opts(sub.add_parser("render", help="(re-)render shots"))
-    p.add_argument("--shot", action="append")
-    p.add_argument("--rejected-only", action="store_true")
-    p.add_argument("--failed-only", action="store_true")
-    p.add_argument("--reset", action="store_true")
-    p.add_argument("--accept-version", type=int)
+    p = verbose(ep_opts(sub.add_parser("render", help="(re-)render shots")))
+    p.add_argument("--shot", action="append", help="a shot id such as S01-002 (repeatable)")
+    p.add_argument("--rejected-only", action="store_true", help="only shots whose last take "
+                   "was rejected or escalated")
+    p.add_argument("--failed-only", action="store_true", help="only shots with no winner or a "
+                   "failed last take")
+    p.add_argument("--reset", action="store_true", help="forget earlier takes of the shots")
+    p.add_argument("--accept-version", type=int, help="make this take the winner (one --shot)")
     p.add_argument("--resubmit", action="store_true",
                    help="pay again for a shot whose last submit has an unknown outcome")
     p.set_defaults(fn=cmd_render)
 
     p = ep_opts(sub.add_parser("stitch", help="stitch the final mp4"))
-    p.add_argument("--crossfade", type=float)
-    p.add_argument("--burn-subtitles", action="store_true")
+    p.add_argument("--crossfade", type=float, help="crossfade seconds between clips")
+    p.add_argument("--burn-subtitles", action="store_true", help="burn subtitles into the video")
     p.set_defaults(fn=cmd_stitch)
 
-    p = ep_opts(sub.add_parser("revise", help="route a 'no' at a gate"))
-    p.add_argument("what", choices=["script", "shot"])
-    p.add_argument("--scene", type=int, action="append")
-    p.add_argument("--shot", action="append")
-    p.add_argument("--note")
+    p = verbose(ep_opts(sub.add_parser(
+        "revise", help="a producer's note: rewrite a scene, redo shots, a new take, the mix",
+        description="Route a note to the role that owns it and rebuild up to that gate. "
+                    "Example: spark-video revise script --scene 2 --note \"make it tenser\" "
+                    "-p demo -e 001")))
+    p.add_argument("what", choices=["script", "storyboard", "shot", "music"],
+                   help="script: the screenwriter rewrites scenes; storyboard: the director "
+                        "redoes a scene's shots or one shot; shot: a new take of a clip; "
+                        "music: adjust the mix and stitch again")
+    p.add_argument("--scene", type=int, action="append", help="scene number (repeatable)")
+    p.add_argument("--shot", action="append", help="shot id such as S01-002 (repeatable)")
+    p.add_argument("--note", help="what to change, in your words")
     p.set_defaults(fn=cmd_revise)
 
     for name, fn, hlp in (("viewer", cmd_viewer, "rebuild viewer.html"),
@@ -592,17 +707,19 @@ def build_parser() -> argparse.ArgumentParser:
         ep_opts(sub.add_parser(name, help=hlp)).set_defaults(fn=fn)
 
     p = sub.add_parser("new", help="create a project")
-    p.add_argument("name")
-    p.add_argument("--title")
-    p.add_argument("--premise")
+    p.add_argument("name", help="the project's folder name (letters, digits, - or _)")
+    p.add_argument("--title", help="the show's title (default: the name)")
+    p.add_argument("--premise", help="the project's premise, used by episodes without their own")
     p.set_defaults(fn=cmd_new)
 
     p = ep_opts(sub.add_parser("scaffold", help="episode | lore | cast | set | prop | manifests"))
-    p.add_argument("what", choices=["episode", "lore", "cast", "set", "prop", "manifests"])
-    p.add_argument("--name")
-    p.add_argument("--title")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--episode-tier", action="store_true")
+    p.add_argument("what", choices=["episode", "lore", "cast", "set", "prop", "manifests"],
+                   help="what to create")
+    p.add_argument("--name", help="the cast/set/prop name")
+    p.add_argument("--title", help="the title (lore)")
+    p.add_argument("--force", action="store_true", help="replace an existing lore.md")
+    p.add_argument("--episode-tier", action="store_true",
+                   help="create the cast/set/prop in the episode, not the project")
     p.set_defaults(fn=cmd_scaffold)
 
     sub.add_parser("schemas", help="write schemas/*.json").set_defaults(fn=cmd_schemas)
@@ -612,17 +729,57 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    tty = _save_terminal()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    old_hup = signal.signal(signal.SIGHUP, _raise_interrupt)
     try:
         return args.fn(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (InputError, PathError, gates.GateError, ProviderError) as e:
+    except PathError as e:  # an id given on the command line that cannot be a file name
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (InputError, gates.GateError, ProviderError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        again = " ".join(["spark-video", *(sys.argv[1:] if argv is None else argv)])
+        print(f"\nstopped. Nothing approved is lost; resume with: {again}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        _restore_terminal(tty)
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGHUP, old_hup)
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _save_terminal():
+    """The terminal's settings, to restore on every exit (no child may leave it raw)."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        if os.isatty(fd):
+            return fd, termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
+def _restore_terminal(saved) -> None:
+    if saved is None:
+        return
+    import termios
+
+    fd, attrs = saved
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, attrs)
+    except (OSError, termios.error):
+        pass
 
 
 if __name__ == "__main__":

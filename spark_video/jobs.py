@@ -15,6 +15,7 @@ from typing import Any
 
 from . import gates, roles, storyboard
 from .io import InputError, atomic_write_json, atomic_write_text
+from .notes import notes_text
 from .paths import EpisodePaths, PathError
 from .project import load_lore, load_manifest, load_premise, write_manifest
 from .providers import get_provider
@@ -84,7 +85,8 @@ def job_scene_md(j: Job) -> None:
     lore, _ = load_lore(j.paths)
     text = roles.write_scene(j.ctx("screenwriter"), outline=outline, num=num, lore=lore,
                              cast=load_manifest(j.paths, "cast"),
-                             props=load_manifest(j.paths, "prop"))
+                             props=load_manifest(j.paths, "prop"),
+                             notes=notes_text(j.paths, f"scene-{num:02d}"))
     atomic_write_text(j.paths.scene_md(num), text)
     j.log(f"scene {num:02d} written")
 
@@ -116,6 +118,7 @@ def job_scene_json(j: Job) -> None:
     md = j.paths.scene_md(num).read_text(encoding="utf-8")
     notes_path = j.paths.director_notes(num)
     notes = notes_path.read_text(encoding="utf-8").strip() if notes_path.exists() else ""
+    notes = "\n".join(filter(None, [notes, notes_text(j.paths, f"shots-{num:02d}")]))
     out = j.paths.scene_json(num)
     previous = None
     if notes and out.exists():

@@ -43,9 +43,12 @@ def run(stream_or_args, *, what: str, quiet: bool = True) -> subprocess.Complete
         args = [ffmpeg_exe(), *stream_or_args]
     else:
         args = stream_or_args.compile(cmd=ffmpeg_exe())
+    if "-nostdin" not in args:  # ffmpeg must never read (or set up) the terminal
+        args = [args[0], "-nostdin", *args[1:]]
     if quiet and "-loglevel" not in args:
-        args = [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", *args[1:]]
-    proc = subprocess.run(args, capture_output=True, text=True, errors="replace")
+        args = [args[0], "-hide_banner", "-loglevel", "error", *args[1:]]
+    proc = subprocess.run(args, capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
         raise MediaError(f"ffmpeg failed while {what}: {tail}")
@@ -86,7 +89,8 @@ def probe(path: Path) -> MediaInfo:
     if not path.exists():
         raise MediaError(f"{path}: file not found")
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                          capture_output=True, text=True, errors="replace")
+                          capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL)
     err = proc.stderr
     m = _DUR.search(err)
     if "Invalid data" in err or (not m and "Duration: N/A" not in err):
@@ -303,7 +307,7 @@ def frame_image(clip: Path, *, last: bool = False, width: int | None = None):
         args = ["-i", str(clip), "-frames:v", "1", "-vf", vf]
     args += ["-an", "-c:v", "png", "-f", "image2pipe", "-"]
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
         raise MediaError(f"{clip}: no frame could be decoded: {' '.join(tail)}")
@@ -338,8 +342,9 @@ def mean_frame_diff(img_a, img_b, *, size: tuple[int, int] = (64, 36)) -> float:
 @functools.cache
 def has_filter(name: str) -> bool:
     """True when the bundled ffmpeg has the filter `name` (e.g. drawtext, subtitles)."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True,
-                          text=True, errors="replace")
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-filters"],
+                          capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL)
     return re.search(rf"^\s*\S+\s+{re.escape(name)}\s", proc.stdout, re.M) is not None
 
 

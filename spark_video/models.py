@@ -471,6 +471,25 @@ class WorkflowConfig(BaseModel):
         return str(v)
 
 
+class Note(_Model):
+    """One producer note: what the user asked for at a gate, kept with its history."""
+
+    text: str = Field(min_length=1, max_length=2000)
+    at: str = Field(default_factory=now_iso)
+    gate: str | None = Field(None, description="the gate it was given at, if any")
+    shot: str | None = Field(None, description="the one shot it is about, for director notes")
+
+
+class Notes(_Model):
+    """notes/<target>.json: every note for one target, oldest first. The role that owns the
+    target gets all of them in its prompt (the latest last)."""
+
+    target: str = Field(description="scene-NN (screenwriter), shots-NN (director), "
+                                     "take-<shot> (a new take), music (the mix)")
+    role: Literal["screenwriter", "director", "render", "stitch"]
+    notes: list[Note] = Field(default_factory=list)
+
+
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "lore": Lore,
     "manifest": Manifest,
@@ -484,5 +503,6 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "shot-state": ShotState,
     "model-call": ModelCall,
     "approval": Approval,
+    "notes": Notes,
     "config": WorkflowConfig,
 }

@@ -17,6 +17,7 @@ PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EPISODE_RE = re.compile(r"^(?:episode-)?(\d{1,4})$")
 CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 # cast / set / prop folder names: any letters (CJK included), digits, '-', '_', '.', ' '
+NOTE_TARGET_RE = re.compile(r"^(?:scene-\d{2}|shots-\d{2}|take-S\d{2}-\d{3}[a-z]?|music)$")
 ENTITY_NAME_RE = re.compile(r"^[^\W][\w .-]{0,79}$")
 
 AUDIO_EXTS = (".mp3", ".wav", ".m4a", ".flac", ".ogg", ".aac")
@@ -312,6 +313,17 @@ class EpisodePaths:
 
     def gate_barrier(self, gate: str) -> Path:
         return self._p("gates", f"{gate}.closed")
+
+    @property
+    def notes_dir(self) -> Path:
+        return self._p("notes")
+
+    def notes(self, target: str) -> Path:
+        """notes/<target>.json: scene-NN, shots-NN, take-<shot> or music."""
+        if not NOTE_TARGET_RE.match(target):
+            raise PathError(f"note target {target!r} must be scene-NN, shots-NN, "
+                            "take-S01-001 or music")
+        return self._p("notes", f"{target}.json")
 
     @property
     def tts_dir(self) -> Path:

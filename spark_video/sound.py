@@ -170,7 +170,8 @@ def measure_graph(input_args: list[str], graph: str, label: str, *, what: str) -
         f"[{label}]ebur128=peak=true:framelog=quiet[_meas]")
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *input_args,
             "-filter_complex", g, "-map", "[_meas]", "-f", "null", "-"]
-    proc = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(args, capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
         raise MediaError(f"ffmpeg failed while {what}: {tail}")

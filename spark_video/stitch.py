@@ -901,7 +901,7 @@ def run_ffmpeg_progress(args: list[str], *, expected_s: float, what: str,
            "-progress", "pipe:1", *args]
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                errors="replace", cwd=cwd)
+                                errors="replace", cwd=cwd, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:

@@ -108,6 +108,20 @@ def shot_duration(text: str, *, lo: int = 3, hi: int = 15, pad: float = 1.5) -> 
     return max(lo, min(hi, round(speech_seconds(text) + pad)))
 
 
+PRODUCER_NOTE = re.compile(r"^Producer's note(?: on (S\d{2}-\d{3}[a-z]?))?:\s*(.+)$", re.M)
+
+
+def producer_notes(notes: str | None) -> list[tuple[str | None, str]]:
+    """(shot or None, sentence) for each "Producer's note[ on S01-002]: …" line of `notes`,
+    without the scope words that routed it ("scene 2:")."""
+    out = []
+    for m in PRODUCER_NOTE.finditer(notes or ""):
+        t = re.sub(r"^\s*(?:scene\s*\d+|S\d{2}-\d{3}[a-z]?)\s*[:,—-]?\s*", "", m.group(2),
+                   flags=re.I).strip() or m.group(2).strip()
+        out.append((m.group(1), t[:1].upper() + t[1:].rstrip(".") + "."))
+    return out
+
+
 class OfflineText:
     name = "offline"
 
@@ -164,6 +178,9 @@ class OfflineText:
         act2 = _fill(ACTIONS[(k + num + 3) % len(ACTIONS)], **kw)
         action = (f"{summary}. " if summary else "") + (
             f"{act} {act2}" if chars else f"Wind moves across the empty {sc['location']}.")
+        asked = " ".join(t for _, t in producer_notes(d.get("notes")))
+        if asked:  # the producer's notes, visibly worked into the scene
+            action += f" Rewritten to the producer's note: {asked}"
         lines = []
         for j, name in enumerate(chars[:2]):
             other = chars[1 - j] if len(chars) > 1 else "friend"
@@ -172,9 +189,10 @@ class OfflineText:
         if d["mode"] == "narration":
             n1 = _fill(NARRATION[(k + 2 * (num - 1)) % len(NARRATION)], **kw)
             n2 = _fill(NARRATION[(k + 2 * (num - 1) + 1) % len(NARRATION)], **kw)
-            beats = [Beat(kind="narration", narration=n1[:60],
-                          visual=f"Wide view of the {sc['location']} at {sc['time_of_day']}",
-                          duration=4)]
+            visual = f"Wide view of the {sc['location']} at {sc['time_of_day']}"
+            if asked:
+                visual += f", rewritten to the producer's note: {asked.rstrip('.')}"
+            beats = [Beat(kind="narration", narration=n1[:60], visual=visual, duration=4)]
             if lines:
                 beats.append(Beat(kind="dialog", dialog=lines[:1],
                                   visual=f"{who(chars[0])} speaks, close on the face"))
@@ -291,6 +309,14 @@ class OfflineText:
                            f"\"{line.text}\", {place}, steady camera.{tail}",
                     narrative_purpose=f"{line.speaker} pushes the conflict forward in words",
                     characters=[line.speaker], dialog=[line.model_dump()])
+        # the producer's notes: on the shot they name, or on every shot of the scene
+        for shot_id, text in producer_notes(d.get("notes")):
+            for sh in shots:
+                if shot_id in (None, sh["id"]):
+                    body = sh["prompt"][: -len(tail)] if tail and sh["prompt"].endswith(tail) \
+                        else sh["prompt"]
+                    sh["prompt"] = (f"{body.rstrip('. ')}; producer's note: "
+                                    f"{text.rstrip('.')}.{tail}")
         # notes naming shots (a VFX finding, an escalation): the minimal fix on those shots
         for sh in shots:
             if sh["id"] in (d.get("notes") or ""):

@@ -1,0 +1,225 @@
+"""The producer: `spark-video episode` runs the build to each gate, shows it, and asks.
+
+One Snakemake run per stretch between two gates: before a run the gates are checked here,
+in this process, and the run builds exactly up to the first gate not yet approved (or the
+whole episode when every gate is open, so a finished episode costs one no-op run).
+
+At a gate the prompt offers approve / change / quit. `y`, `yes`, `ok`, `approve` approve;
+`q` quits (the gate stays waiting, exit 3); any other text is a change request once the
+user confirms it, routed to the role that owns it (see `revisions`), and the same gate is
+shown again after the rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import gates
+from .build import BuildResult, run_build
+from .paths import EpisodePaths
+from .revisions import Revision
+from .settings import WorkflowConfig
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+ORDER = ("script", "storyboard", "render", "final")
+APPROVE_WORDS = {"y", "yes", "ok", "okay", "approve", "approved", "a"}
+QUIT_WORDS = {"q", "quit", "exit", "stop", "later"}
+
+
+@dataclass
+class Session:
+    cfg: WorkflowConfig
+    paths: EpisodePaths
+    yes: bool = False
+    verbose: bool = False
+    provider: str | None = None
+    interactive: bool = False
+    ask: Callable[[str], str] = input
+    out: Callable[[str], None] = print
+
+    @property
+    def resume(self) -> str:
+        return f"spark-video episode {self.paths.project} {self.paths.episode}"
+
+
+def stretch_targets(paths: EpisodePaths, gate: str | None) -> list[str]:
+    """What one Snakemake run builds to reach `gate` (None: the whole episode)."""
+    return {"script": [str(paths.script)],
+            "storyboard": [str(paths.storyboard), str(paths.estimate)],
+            "render": ["clips"]}.get(gate or "final", ["final"])
+
+
+def first_closed(paths: EpisodePaths) -> str | None:
+    for g in ORDER:
+        if not gates.is_open(paths, g):
+            return g
+    return None
+
+
+def build(s: Session, gate: str | None, rev: Revision | None = None) -> BuildResult:
+    label = f"building to {gates.LABELS[gate]}" if gate else "building the episode"
+    return run_build(s.cfg, s.paths, stretch_targets(s.paths, gate), label=label,
+                     verbose=s.verbose, force=rev.force if rev else None,
+                     env=rev.env if rev else None)
+
+
+def failure_report(s: Session, res: BuildResult) -> None:
+    failure_report_for(s.paths, res, resume=s.resume)
+
+
+def failure_report_for(paths: EpisodePaths, res: BuildResult, *,
+                       resume: str | None = None) -> None:
+    """What failed, in a few lines: each failed job, its log, the last lines it wrote."""
+    err = sys.stderr
+    jobs = [f for f in res.failed if f.rule != "gate_closed"]
+    print(f"the build failed ({len(jobs) or 'no'} failed job(s)).", file=err)
+    for f in jobs[:5]:
+        what = f.rule + "".join(f" {v}" for v in f.wildcards.values())
+        log = f.logs[0] if f.logs else None
+        print(f"  {what}: log {log or '(none)'}", file=err)
+        if log and Path(log).exists():
+            tail = [ln for ln in Path(log).read_text(encoding="utf-8", errors="replace")
+                    .strip().splitlines() if ln.strip()][-3:]
+            for ln in tail:
+                print(f"    {ln[:200]}", file=err)
+    for e in res.errors[:2]:
+        if "LockException" in e:
+            print(f"  another Snakemake run holds {paths.root} (or one was killed and left "
+                  "its lock): if none is running, unlock it with `uv run snakemake --unlock "
+                  f"--config project={paths.project} episode={paths.episode}`", file=err)
+            continue
+        first = next((ln for ln in e.splitlines() if ln.strip()), "")
+        print(f"  snakemake: {first[:300]}", file=err)
+    if res.log:
+        print(f"  full log: {res.log}", file=err)
+    print(f"Fix it, then run `{resume}` again." if resume else "Fix it and run again.",
+          file=err)
+
+
+def run(s: Session) -> int:
+    """Build to each gate and ask, until the episode is done or the user stops."""
+    built_final = False
+    pending: Revision | None = None
+    while True:
+        gate = first_closed(s.paths)
+        if gate is None and built_final and pending is None:
+            break
+        res = build(s, gate, pending)
+        pending = None
+        if res.interrupted:
+            print(f"\nstopped. Nothing approved is lost; resume with: {s.resume}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        now = first_closed(s.paths)
+        if not res.ok and (now is None or not gates.check(
+                s.paths, now, threshold=s.cfg.review_threshold).passed):
+            failure_report(s, res)
+            return EXIT_FAIL
+        built_final = gate is None or gate == "final"
+        if now is None:
+            if res.ok:
+                break
+            failure_report(s, res)
+            return EXIT_FAIL
+        answer = at_gate(s, now)
+        if isinstance(answer, Revision):
+            pending = answer  # rebuilt by the next run, then the gate is shown again
+        elif answer is not None:
+            return answer
+    return finished(s)
+
+
+def at_gate(s: Session, gate: str) -> int | Revision | None:
+    """Show a gate and take the answer: None to go on, a Revision (already recorded) to
+    rebuild and show the gate again, or an exit code."""
+    from .revisions import RevisionError, plan_revision
+    from .summaries import gate_summary
+
+    refresh_viewer(s.paths)
+    report = gates.check(s.paths, gate, threshold=s.cfg.review_threshold)
+    s.out("")
+    for line in gate_summary(s.paths, s.cfg, gate, provider=s.provider):
+        s.out(line)
+    problems = [c for c in report.checks if not c.ok]
+    for c in problems[:8]:
+        tag = "FAIL" if c.severity == "error" else "warn"
+        s.out(f"  [{tag}] {c.name}" + (f" — {c.detail}" if c.detail else ""))
+    s.out(f"  viewer: {s.paths.viewer}")
+    if not report.passed:
+        print(f"{gates.LABELS[gate]} checks fail; fix the items above, then run "
+              f"`{s.resume}` again.", file=sys.stderr)
+        return EXIT_FAIL
+    if s.yes:
+        gates.approve(s.paths, gate, note="autopilot --yes", threshold=s.cfg.review_threshold)
+        s.out(f"{gates.LABELS[gate]}: approved (--yes)")
+        return None
+    if not s.interactive:
+        s.out(f"{gates.LABELS[gate]} is waiting for approval: spark-video approve {gate} "
+              f"-p {s.paths.project} -e {s.paths.episode}, or run `{s.resume}` in a terminal.")
+        return EXIT_WAITING
+    while True:
+        answer, text = prompt(s, gate)
+        if answer == "approve":
+            gates.approve(s.paths, gate, note="approved at the prompt",
+                          threshold=s.cfg.review_threshold)
+            s.out(f"{gates.LABELS[gate]}: approved")
+            return None
+        if answer == "quit":
+            s.out(f"{gates.LABELS[gate]} is waiting; resume with: {s.resume}")
+            return EXIT_WAITING
+        try:
+            rev = plan_revision(s.paths, gate, text, ask=s.ask)
+        except RevisionError as e:
+            s.out(f"  {e}")
+            continue
+        rev.apply(s.paths, s.cfg)
+        s.out(f"  note kept in {s.paths.notes(rev.target)}; rebuilding …")
+        return rev
+
+
+def prompt(s: Session, gate: str) -> tuple[str, str]:
+    """approve / change / quit, with clear words; free text is a change once confirmed."""
+    label = gates.LABELS[gate]
+    while True:
+        raw = s.ask(f"{label}: approve (y), describe a change, or quit (q)? ").strip()
+        word = raw.lower().rstrip(".!")
+        if not raw:
+            continue
+        if word in APPROVE_WORDS:
+            return "approve", raw
+        if word in QUIT_WORDS:
+            return "quit", raw
+        ok = s.ask(f"Treat “{raw}” as a change request? [y/N] ").strip().lower()
+        if ok in APPROVE_WORDS:
+            return "change", raw
+
+
+def finished(s: Session) -> int:
+    from .media import probe
+
+    refresh_viewer(s.paths)
+    final = s.paths.final_mp4
+    info = probe(final)
+    s.out(f"final: {final} ({info.duration:.1f} s, {final.stat().st_size / 1e6:.1f} MB)")
+    s.out(f"viewer: {s.paths.viewer}")
+    return EXIT_OK
+
+
+def refresh_viewer(paths: EpisodePaths) -> None:
+    try:
+        from .jobs import build_viewer
+
+        build_viewer(paths)
+    except Exception as e:  # noqa: BLE001 - the viewer is a convenience here
+        print(f"(viewer not refreshed: {e})", file=sys.stderr)
+
+
+def load_json(p: Path) -> dict:
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

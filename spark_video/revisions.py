@@ -1,0 +1,182 @@
+"""A producer's "no": a note routed to the role that owns it, then rebuilt through the graph.
+
+Scope comes from the user's words ("scene 2", "S03-002", "music"), else the gate asks.
+Where a note goes:
+- a scene, at GATE 1 (or any gate when it talks about the script): the screenwriter.
+  notes/scene-NN.json is an input of that scene's `scene_md` job, and the job puts every
+  note in the screenwriter's prompt, so only that scene is rewritten;
+- a shot, or a scene's shot list (GATE 2 on): the director. notes/shots-NN.json is an input
+  of the scene's `scene_json` job; a note about one shot carries its id;
+- one clip (GATE 3 on, a shot id): a new take of that clip (notes/take-<shot>.json keeps
+  the note for the record);
+- the music or the mix: bgm-config.json is adjusted (louder, quieter, off) and the final
+  is stitched again (notes/music.json).
+Nothing is deleted: a revision only adds a note (and maybe a take request), so an episode
+always stays buildable, and the rebuild changes only what depends on the note.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .io import InputError, atomic_write_json, load_model
+from .models import BGMConfig, Note, Notes, Outline, Storyboard
+from .notes import load_notes
+from .paths import EpisodePaths
+from .settings import WorkflowConfig
+
+SHOT_RE = re.compile(r"\bS(\d{2})-(\d{3}[a-z]?)\b", re.I)
+SCENE_RE = re.compile(r"\bscene\s*#?\s*(\d{1,2})\b", re.I)
+MUSIC_RE = re.compile(r"\b(music|bgm|soundtrack|score|mix|volume|loud(?:er)?|quiet(?:er)?|"
+                      r"soft(?:er)?)\b", re.I)
+SCRIPT_WORDS = re.compile(r"\b(script|dialog(?:ue)?|lines?|writ\w*|story|character|scene "
+                          r"text|tenser|funnier|sadder)\b", re.I)
+ROLE_OF = {"scene": "screenwriter", "shots": "director", "take": "render", "music": "stitch"}
+
+
+class RevisionError(ValueError):
+    """The note cannot be routed (unknown scene or shot, no music to change)."""
+
+
+@dataclass
+class Revision:
+    kind: str  # scene | shots | take | music
+    text: str
+    gate: str | None = None
+    scene: int | None = None
+    shot: str | None = None
+    force: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        if self.kind == "scene":
+            return f"scene-{self.scene:02d}"
+        if self.kind == "shots":
+            return f"shots-{self.scene:02d}"
+        if self.kind == "take":
+            return f"take-{self.shot}"
+        return "music"
+
+    def describe(self) -> list[str]:
+        what = {"scene": f"the screenwriter rewrites scene {self.scene}",
+                "shots": (f"the director redoes shot {self.shot}" if self.shot else
+                          f"the director redoes the shot list of scene {self.scene}"),
+                "take": f"a new take of {self.shot}",
+                "music": "the music/mix is adjusted and the final stitched again"}[self.kind]
+        return [f"→ {what}, with the note “{self.text}”"]
+
+    def apply(self, paths: EpisodePaths, cfg: WorkflowConfig) -> None:
+        add_note(paths, self)
+        if self.kind == "take":
+            from .render import load_state, save_state
+
+            clip = paths.clip(self.shot)
+            st = load_state(paths, self.shot)
+            if st.needs_director_rewrite:  # the producer asked for another try
+                save_state(paths, st.model_copy(update={"needs_director_rewrite": False}))
+            self.force = [str(clip)]
+            self.env = {"SPARK_VIDEO_RERENDER": self.shot}
+        elif self.kind == "music":
+            adjust_music(paths, self.text)
+
+
+def add_note(paths: EpisodePaths, rev: Revision) -> Notes:
+    notes = load_notes(paths, rev.target) or Notes(target=rev.target, role=ROLE_OF[rev.kind])
+    notes = notes.model_copy(update={"notes": [
+        *notes.notes, Note(text=rev.text, gate=rev.gate, shot=rev.shot)]})
+    atomic_write_json(paths.notes(rev.target), notes)
+    return notes
+
+
+def adjust_music(paths: EpisodePaths, text: str) -> BGMConfig:
+    from . import gates
+
+    if not gates.bgm_tracks(paths) and not paths.bgm_config.exists():
+        raise RevisionError("this episode has no music to change (no tracks in bgm/)")
+    cfg = load_model(BGMConfig, paths.bgm_config) if paths.bgm_config.exists() else BGMConfig()
+    t = text.lower()
+    if re.search(r"\b(no music|without music|music off|turn off|remove)\b", t):
+        cfg = cfg.model_copy(update={"enabled": False, "mode": "off"})
+    elif re.search(r"\b(too loud|quieter|softer|lower|down)\b", t):
+        cfg = cfg.model_copy(update={"volume": round(cfg.volume * 0.5, 3)})
+    elif re.search(r"\b(too quiet|louder|up|more music)\b", t):
+        cfg = cfg.model_copy(update={"volume": round(min(1.0, cfg.volume * 1.6), 3)})
+    atomic_write_json(paths.bgm_config, cfg)
+    if gates.load_stamp(paths, "bgm") is not None:  # the producer's answer is the approval
+        gates.approve(paths, "bgm", note=f"revised: {text}")
+    return cfg
+
+
+# --------------------------------------------------------------------------- scope
+
+
+def scene_count(paths: EpisodePaths) -> int:
+    try:
+        return len(load_model(Outline, paths.outline).scenes)
+    except InputError:
+        return 0
+
+
+def shot_ids(paths: EpisodePaths) -> list[str]:
+    try:
+        return [s.id for s in load_model(Storyboard, paths.storyboard).shots]
+    except InputError:
+        return []
+
+
+def route(paths: EpisodePaths, gate: str | None, text: str, *, scope: str = "") -> Revision:
+    """Decide where a note goes from its words (and `scope`, the answer to "which?")."""
+    words = f"{scope} {text}"
+    shot = SHOT_RE.search(words)
+    scene = SCENE_RE.search(words)
+    if not shot and not scene and re.fullmatch(r"\s*\d{1,2}\s*", scope or ""):
+        scene = re.match(r"\s*(\d{1,2})", scope)
+    wants_music = MUSIC_RE.search(words) and not shot and not scene
+    if wants_music:
+        return Revision("music", text, gate)
+    if shot:
+        sid = f"S{shot.group(1)}-{shot.group(2).lower()}"
+        if gate == "script":
+            return _scene(paths, "scene", int(shot.group(1)), text, gate)
+        if sid not in shot_ids(paths):
+            raise RevisionError(f"{sid} is not a shot of {paths.storyboard}")
+        if gate in ("render", "final"):
+            return Revision("take", text, gate, scene=int(shot.group(1)), shot=sid)
+        return Revision("shots", text, gate, scene=int(shot.group(1)), shot=sid)
+    if scene:
+        num = int(scene.group(1))
+        kind = "scene" if gate == "script" or SCRIPT_WORDS.search(text) else "shots"
+        return _scene(paths, kind, num, text, gate)
+    raise RevisionError("which scene or shot is this about? Name it, e.g. “scene 2: …”, "
+                        "“S01-003 …” or “music …”")
+
+
+def _scene(paths: EpisodePaths, kind: str, num: int, text: str, gate: str | None) -> Revision:
+    n = scene_count(paths)
+    if not 1 <= num <= n:
+        raise RevisionError(f"there is no scene {num}: this episode has scenes 1–{n}")
+    return Revision(kind, text, gate, scene=num)
+
+
+def plan_revision(paths: EpisodePaths, gate: str, text: str, *,
+                  ask: Callable[[str], str] | None = None) -> Revision:
+    """Route `text`; when it names no scope, ask which scene or shot (then confirm)."""
+    try:
+        rev = route(paths, gate, text)
+    except RevisionError as e:
+        if ask is None or "which scene" not in str(e):
+            raise
+        hint = "scene number" if gate == "script" else "scene number, shot id or “music”"
+        scope = ask(f"Which scene or shot is it about? ({hint}, Enter to cancel) ").strip()
+        if not scope:
+            raise RevisionError("no change made") from None
+        rev = route(paths, gate, text, scope=scope)
+    if ask is not None:
+        for line in rev.describe():
+            ok = ask(f"{line}. Go ahead? [Y/n] ").strip().lower()
+            if ok not in ("", "y", "yes", "ok", "approve"):
+                raise RevisionError("no change made")
+    return rev

@@ -53,6 +53,7 @@ from .models import (
     Storyboard,
     now_iso,
 )
+from .notes import all_notes
 from .paths import AUDIO_EXTS, EpisodePaths, PathError, inside
 from .project import load_manifest, manifest_path, split_front_matter
 
@@ -734,6 +735,7 @@ def render_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None)
         "calls_shown": calls["calls"][:MAX_LOG_ROWS],
         "summary": summary,
         "gates": None if gate_status is None else [_gate_row(g) for g in gate_status],
+        "producer_notes": all_notes(paths),
         "axes": AXES,
         "script_hash": "sha256-" + base64.b64encode(
             hashlib.sha256(TABS_JS.encode("utf-8")).digest()).decode("ascii"),

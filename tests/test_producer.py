@@ -141,3 +141,13 @@ def test_the_logger_plugin_is_found_by_snakemake():
     from snakemake_interface_logger_plugins.registry import LoggerPluginRegistry
 
     assert "spark-video" in LoggerPluginRegistry().get_registered_plugins()
+
+
+def test_the_viewer_shows_notes_and_waiting_gates(ep):
+    from spark_video.viewer import render_viewer
+
+    add_note(ep, Revision("scene", "make it <tenser>", "script", scene=2))
+    page = render_viewer(ep, gate_status=[{"gate": "script", "label": "GATE 1", "open": False,
+                                           "problems": ["not approved yet"]}])
+    assert "scene-02" in page and "make it &lt;tenser&gt;" in page  # escaped
+    assert ">waiting<" in page and ">closed<" not in page

@@ -99,3 +99,28 @@ def test_sigkill_whole_build_then_restart_pays_once(fake_dashscope, run_env, pro
     assert max(fake_dashscope.submissions.values()) == 1, fake_dashscope.submissions
     # every task submitted before the kill was resumed, none was paid for twice
     assert len(fake_dashscope.bill) == fake_dashscope.total_submissions
+
+
+def test_shots_that_keep_failing_leave_gate_3_closed_with_retry_commands(
+        fake_dashscope, run_env, projects, tmp_path):
+    fake_dashscope.fail_every = 1  # every task FAILED: no shot can render
+    env = bl_env(run_env, fake_dashscope, tmp_path)
+    env.update({"SPARK_VIDEO_FAILED_BACKOFF_S": "0.01", "SPARK_VIDEO_FAILED_RETRIES": "1"})
+    proc = run_cli(env, "episode", "demo", "006", "--yes")
+    ep = projects / "demo" / "episode-006"
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and not (ep / "final" / "demo-006.mp4").exists()
+    states = [json.loads(p.read_text()) for p in (ep / "state").glob("*.json")]
+    assert states and all(st["failed"] for st in states)
+    codes = {st["failed"]["code"] for st in states}
+    assert codes <= {"InternalError", "UpstreamFailed"} and "InternalError" in codes
+    assert "render --shot" in out and "FAILED" in out
+    assert "Traceback" not in out
+    assert fake_dashscope.bill == []  # nothing billed
+    # the provider recovers: the retry command renders the failed shots for real
+    fake_dashscope.fail_every = 0
+    first = sorted(st["shot_id"] for st in states)[0]
+    run_cli(env, "render", "--project", "demo", "--episode", "006", "--failed-only",
+            check=True)
+    st = json.loads((ep / "state" / f"{first}.json").read_text())
+    assert st["failed"] is None and st["winner_version"]

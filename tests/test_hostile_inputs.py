@@ -74,3 +74,68 @@ def test_crash_truncated_state_file_is_named(rendered, cfg, content):  # noqa: F
         render_shot(ep, cfg, "S01-001", log=lambda m: None)
     assert str(p) in str(e.value)
     assert snapshot(ep.root / "clips") == before
+
+
+SPOILED = {
+    "empty": b"",
+    "truncated": b'{"shot": {"id": "S01-001", "scene": "S01", "ki',
+    "not utf-8": b'{"shot": "\xff\xfe\xfd"}',
+    "a list": b"[1, 2]",
+    "wrong type": None,  # filled below: duration "long"
+    "unknown field": None,  # filled below: an extra key
+}
+
+
+@pytest.fixture
+def compiled(ep, cfg):  # noqa: F811
+    compile_one(ep, cfg)
+    return ep
+
+
+@pytest.mark.parametrize("case", list(SPOILED))
+def test_spoiled_shot_spec_is_named_before_paying(compiled, cfg, case):  # noqa: F811
+    ep = compiled  # noqa: F811
+    p = ep.shot_spec("S01-001")
+    data = SPOILED[case]
+    if case == "wrong type":
+        d = json.loads(p.read_text())
+        d["shot"]["duration"] = "long"
+        data = json.dumps(d).encode()
+    elif case == "unknown field":
+        d = json.loads(p.read_text())
+        d["shot"]["colour"] = "red"
+        data = json.dumps(d).encode()
+    p.write_bytes(data)
+    before = snapshot(ep.root)
+    with pytest.raises(InputError) as e:
+        render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    assert str(p) in str(e.value) and "Traceback" not in str(e.value)
+    assert snapshot(ep.root) == before  # nothing written, nothing paid
+    if case in ("wrong type", "unknown field"):
+        assert "field shot." in str(e.value)
+
+
+@pytest.mark.parametrize("case", ["empty", "truncated", "not utf-8", "a list", "bad duration",
+                                  "bad shot id", "path in shot id"])
+def test_spoiled_scene_json_keeps_the_storyboard(compiled, cfg, case):  # noqa: F811
+    from spark_video import storyboard
+
+    ep = compiled  # noqa: F811
+    p = ep.scene_json(1)
+    d = json.loads(p.read_text())
+    data = {"empty": b"", "truncated": p.read_bytes()[:40], "not utf-8": b"\xff\xfe{}",
+            "a list": b"[]"}.get(case)
+    if data is None:
+        if case == "bad duration":
+            d["shots"][0]["duration"] = -3
+        elif case == "bad shot id":
+            d["shots"][0]["id"] = "shot one"
+        else:
+            d["shots"][0]["id"] = "../../etc/passwd"
+        data = json.dumps(d).encode()
+    p.write_bytes(data)
+    before = snapshot(ep.root)
+    with pytest.raises(InputError) as e:
+        storyboard.compile_storyboard(ep, cfg, "drama")
+    assert str(p) in str(e.value) and "Traceback" not in str(e.value)
+    assert snapshot(ep.root) == before

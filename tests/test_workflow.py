@@ -170,3 +170,37 @@ def test_bad_scene_json_fails_clearly_and_overwrites_nothing(run_env, projects, 
     assert "scene-01.json" in r.stdout + r.stderr
     for p, data in protected.items():
         assert p.read_bytes() == data, f"{p} was overwritten"
+
+
+def test_forced_clip_restores_its_winner_and_frame_without_touching_the_chain(run_env,
+                                                                              projects):
+    """`snakemake -f <clip>` restores the winner (no new take); the render job rewrites the
+    clip's last frame (its second output) byte for byte, so the shot chained after it
+    restores its own winner instead of paying again."""
+    env, ep = run_env, "012"
+    d = ep_dir(projects, ep)
+    final(env, projects, ep)
+    approve(env, "script", ep)
+    final(env, projects, ep)
+    approve(env, "storyboard", ep)
+    r = final(env, projects, ep)
+    assert "GATE 3 (renders) is closed" in r.stdout + r.stderr, r.stderr[-2000:]
+    groups = json.loads(run_cli(env, "storyboard", "graph", "--json", "--project", "demo",
+                                "--episode", ep, check=True).stdout)
+    first, second = next(g for g in groups if len(g) >= 2)[:2]
+    frame = d / "frames" / f"{first}.last.png"
+    assert frame.exists() and not list((d / "logs" / "jobs").glob("frame-*.log"))
+    before = {s: json.loads((d / "state" / f"{s}.json").read_text())["attempts"]
+              for s in (first, second)}
+    frame_bytes = frame.read_bytes()
+    r = run_snakemake(env, projects, str(d / "clips" / f"{first}.mp4"), "-f", "-j4",
+                      episode=ep)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"{first}: restored winner" in (d / "logs" / "jobs" / f"render-{first}.log"
+                                           ).read_text()
+    assert frame.read_bytes() == frame_bytes
+    r = final(env, projects, ep)  # the chained shot reruns on the new frame's mtime ...
+    assert "GATE 3 (renders) is closed" in r.stdout + r.stderr
+    after = {s: json.loads((d / "state" / f"{s}.json").read_text())["attempts"]
+             for s in (first, second)}
+    assert after == before  # ... and restores: no new take anywhere

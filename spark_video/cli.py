@@ -304,6 +304,9 @@ def cmd_stitch(args) -> int:
     res = stitch_episode(paths, cfg, crossfade=args.crossfade,
                          burn_subtitles=True if args.burn_subtitles else None)
     print(dump_json(res) if hasattr(res, "model_dump") else res, end="")
+    from .timeline import write_otio
+
+    print(f"timeline: {write_otio(paths, res)}")
     _refresh_viewer(paths)
     return EXIT_OK
 

@@ -174,6 +174,9 @@ def job_stitch(j: Job) -> None:
 
     res = stitch_episode(j.paths, j.cfg)
     j.log(f"final: {res}")
+    from .timeline import write_otio
+
+    j.log(f"timeline: {write_otio(j.paths, res)}")
 
 
 def job_narration(j: Job) -> None:

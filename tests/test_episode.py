@@ -25,6 +25,23 @@ def test_autopilot_makes_the_demo_episode(run_env, projects):
     crossfade = 0.5
     expected = sum(durations) - crossfade * (len(durations) - 1)
     assert abs(exact_duration(final) - expected) <= 0.5
+    # the open timeline reads back with the mp4's cut points: each shot starts at the middle
+    # of its crossfade in, and the shots' spans add up to the mp4's length
+    import opentimelineio as otio
+
+    from spark_video.timeline import cut_points
+
+    otio_file = d / "final" / "demo-001.otio"
+    cuts = cut_points(otio_file)
+    assert len(cuts) == len(durations) and cuts[0] == 0.0
+    for k in range(1, len(durations)):
+        want = sum(durations[:k]) - crossfade * k + crossfade / 2
+        assert abs(cuts[k] - want) < 0.1, (k, cuts[k], want)
+    tl = otio.adapters.read_from_file(str(otio_file))
+    video = tl.tracks[0]
+    assert abs(video.duration().to_seconds() - exact_duration(final)) < 0.15
+    assert sum(isinstance(t, otio.schema.Transition) for t in video) == len(durations) - 1
+    assert len(video.markers) >= 1  # the subtitles
     html = (d / "viewer.html").read_text()
     for s in sb["shots"]:
         assert s["id"] in html

@@ -1,10 +1,12 @@
 """ffmpeg plumbing shared by every stage: the binary, probing, frames, canvas sizes.
 
 The ffmpeg binary comes from imageio-ffmpeg (so `uv sync` is enough); there is no
-ffprobe in that package, so `probe()` reads ffmpeg's own stream header.
+ffprobe in that package, so `probe()` reads ffmpeg's own stream header. `run()` is the one
+way to start ffmpeg (`-nostdin`, optional progress, error tail).
 
 Analysis helpers: `scan()` (one decoding pass: black and frozen intervals, EBU R128
-loudness, decoded duration), `loudness()`, `has_audio()`, `frame_image()` (a frame as a
+loudness, decoded duration), `file_loudness()` / `measure_graph()` (EBU R128 as one
+`Loudness` type), `has_audio()`, `frame_image()` (a frame as a
 PIL image), `mean_frame_diff()` (how alike two pictures are). Fonts that never depend on
 the machine: `default_font_file()` (for drawtext/libass), `cjk_font_file()` when installed.
 """
@@ -18,6 +20,7 @@ import math
 import re
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,22 +40,63 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run(stream_or_args, *, what: str, quiet: bool = True) -> subprocess.CompletedProcess:
-    """Run an ffmpeg-python graph (or a raw argument list) with the bundled binary."""
+def run(stream_or_args, *, what: str, quiet: bool = True, text: bool = True,
+        progress: Callable[[float], None] | None = None, expected_s: float = 0.0,
+        cwd: Path | None = None, tail_lines: int = 12) -> subprocess.CompletedProcess:
+    """The one way to run the bundled ffmpeg: an ffmpeg-python graph or an argument list.
+
+    Always `-hide_banner -nostdin` (a build never waits on the terminal). `quiet` adds
+    `-loglevel error` (leave it off when the caller parses ffmpeg's stderr). `progress`
+    receives the fraction done (out_time / `expected_s`, 0..1) read from `-progress pipe:1`.
+    A failure raises MediaError naming `what`, with the last `tail_lines` lines of stderr.
+    `text=False` keeps stdout as bytes (images piped out).
+    """
     if isinstance(stream_or_args, list):
         args = [ffmpeg_exe(), *stream_or_args]
     else:
         args = stream_or_args.compile(cmd=ffmpeg_exe())
-    if "-nostdin" not in args:  # ffmpeg must never read (or set up) the terminal
-        args = [args[0], "-nostdin", *args[1:]]
+    head = [flag for flag in ("-hide_banner", "-nostdin") if flag not in args]
     if quiet and "-loglevel" not in args:
-        args = [args[0], "-hide_banner", "-loglevel", "error", *args[1:]]
-    proc = subprocess.run(args, capture_output=True, text=True, errors="replace",
-                          stdin=subprocess.DEVNULL)
+        head += ["-loglevel", "error"]
+    if progress is not None:
+        head += ["-nostats", "-progress", "pipe:1"]
+    args = [args[0], *head, *args[1:]]
+    if progress is None:
+        proc = subprocess.run(args, capture_output=True, text=text, cwd=cwd,
+                              stdin=subprocess.DEVNULL, **({"errors": "replace"} if text else {}))
+        stderr = proc.stderr if text else proc.stderr.decode("utf-8", "replace")
+    else:
+        proc, stderr = _run_with_progress(args, progress, expected_s, cwd)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        tail = "\n".join(stderr.strip().splitlines()[-tail_lines:])
         raise MediaError(f"ffmpeg failed while {what}: {tail}")
     return proc
+
+
+def _run_with_progress(args: list[str], progress: Callable[[float], None], expected_s: float,
+                       cwd: Path | None) -> tuple[subprocess.CompletedProcess, str]:
+    """Popen ffmpeg, feeding `progress` from its `-progress pipe:1` key=value lines; stderr
+    goes to a temporary file (a full pipe would stall ffmpeg)."""
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as err:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err, text=True, errors="replace", cwd=cwd)
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                key, _, val = line.strip().partition("=")
+                if key in ("out_time_us", "out_time_ms") and val.lstrip("-").isdigit():
+                    if expected_s > 0:
+                        progress(max(0.0, min(1.0, int(val) / 1e6 / expected_s)))
+                elif key == "progress" and val == "end":
+                    progress(1.0)
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        err.seek(0)
+        stderr = err.read()
+    return subprocess.CompletedProcess(args, rc, "", stderr), stderr
 
 
 @dataclass(frozen=True)
@@ -177,53 +221,93 @@ def has_video(path: Path) -> bool:
     return probe(path).has_video
 
 
-_EBUR_I = re.compile(r"Integrated loudness:\s*\n\s*I:\s*(-?[\d.]+|-?inf|nan) LUFS")
-_EBUR_TP = re.compile(r"True peak:\s*\n\s*Peak:\s*(-?[\d.]+|-?inf|nan) dBFS")
-_EBUR_LRA = re.compile(r"Loudness range:\s*\n\s*LRA:\s*(-?[\d.]+|-?inf|nan) LU")
-
-SILENCE_LUFS = -70.0  # ebur128's floor: what it reports for digital silence
+SILENCE_LUFS = -70.0  # ebur128's floor: at or below it a signal counts as silence
 
 
-def _num(text: str | None, default: float) -> float:
+@dataclass(frozen=True)
+class Loudness:
+    """EBU R128 summary of one measurement. Digital silence reads -inf (integrated and
+    peak); use `json_safe()` for numbers that go into JSON files."""
+
+    integrated: float  # LUFS
+    true_peak: float  # dBTP
+    lra: float = 0.0  # LU
+
+    def json_safe(self) -> dict[str, float]:
+        """{integrated_lufs, true_peak_dbtp, lra_lu} with -inf floored at -70 / -120."""
+        def floor(v: float, lowest: float) -> float:
+            return round(v, 2) if math.isfinite(v) else lowest
+        return {"integrated_lufs": floor(self.integrated, SILENCE_LUFS),
+                "true_peak_dbtp": floor(self.true_peak, -120.0),
+                "lra_lu": floor(self.lra, 0.0)}
+
+
+_EBUR_I = re.compile(r"I:\s+(-?[\d.]+|-?inf|nan)\s+LUFS")
+_EBUR_LRA = re.compile(r"LRA:\s+(-?[\d.]+|-?inf|nan)\s+LU\b")
+_EBUR_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-?inf|nan)\s+dBFS")
+
+
+def _level(text: str) -> float:
     try:
-        v = float(text) if text is not None else default
+        v = float(text)
     except ValueError:
-        return default
-    return default if math.isnan(v) or math.isinf(v) else v
+        return float("-inf")
+    return v if math.isfinite(v) else float("-inf")
 
 
-def parse_ebur128(stderr: str) -> dict[str, float] | None:
-    """The summary of an `ebur128=peak=true` run (None when the filter printed none).
-
-    Keys: integrated_lufs, true_peak_dbtp, lra_lu. Silence reads -70 LUFS / -inf peak
-    (reported as -70.0 and -120.0 so the numbers stay JSON-safe).
-    """
-    i = _EBUR_I.findall(stderr)
-    if not i:
+def parse_ebur128(stderr: str) -> Loudness | None:
+    """The last summary an `ebur128=peak=true` filter logged (None when it printed none)."""
+    idx = stderr.rfind("Summary:")
+    if idx < 0:
         return None
-    tp = _EBUR_TP.findall(stderr)
-    lra = _EBUR_LRA.findall(stderr)
-    return {
-        "integrated_lufs": round(_num(i[-1], SILENCE_LUFS), 2),
-        "true_peak_dbtp": round(_num(tp[-1] if tp else None, -120.0), 2),
-        "lra_lu": round(_num(lra[-1] if lra else None, 0.0), 2),
-    }
+    tail = stderr[idx:]
+    mi, ml, mp = _EBUR_I.search(tail), _EBUR_LRA.search(tail), _EBUR_PEAK.search(tail)
+    if not mi:
+        return None
+    lra = _level(ml.group(1)) if ml else 0.0
+    return Loudness(_level(mi.group(1)), _level(mp.group(1)) if mp else float("-inf"),
+                    lra if math.isfinite(lra) else 0.0)
 
 
-def loudness(path: Path) -> dict[str, float]:
-    """EBU R128 loudness of the first audio stream: {integrated_lufs, true_peak_dbtp, lra_lu}.
+def measure_graph(input_args: list[str], graph: str, label: str, *, what: str) -> Loudness:
+    """Loudness of the audio label `label` of a filter graph (`graph` may be empty: then
+    `label` is an input stream such as `0:a:0`). Raises MediaError when nothing was measured."""
+    g = f"{graph};[{label}]ebur128=peak=true:framelog=quiet[_meas]" if graph else (
+        f"[{label}]ebur128=peak=true:framelog=quiet[_meas]")
+    proc = run(["-nostats", *input_args, "-filter_complex", g, "-map", "[_meas]",
+                "-f", "null", "-"], what=what, quiet=False)
+    res = parse_ebur128(proc.stderr)
+    if res is None:
+        raise MediaError(f"ffmpeg printed no loudness summary while {what}")
+    return res
+
+
+@functools.lru_cache(maxsize=256)
+def _file_loudness(path: str, _mtime: float, _size: int, start: float | None,
+                   duration: float | None) -> Loudness:
+    args = []
+    if start is not None:
+        args += ["-ss", f"{start:.3f}"]
+    if duration is not None:
+        args += ["-t", f"{duration:.3f}"]
+    args += ["-i", path]
+    return measure_graph(args, "", "0:a:0", what=f"measuring the loudness of {path}")
+
+
+def file_loudness(path: Path, start: float | None = None,
+                  duration: float | None = None) -> Loudness:
+    """EBU R128 loudness of a file's first audio stream (cached per file version).
 
     Raises MediaError when the file has no audio stream.
     """
     path = Path(path)
-    if not has_audio(path):
-        raise MediaError(f"{path}: no audio stream to measure")
-    proc = run(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet",
-                "-f", "null", "-"], what=f"measuring the loudness of {path}", quiet=False)
-    res = parse_ebur128(proc.stderr)
-    if res is None:
-        raise MediaError(f"{path}: the loudness scan printed no summary")
-    return res
+    st = path.stat()
+    try:
+        return _file_loudness(str(path.resolve()), st.st_mtime, st.st_size, start, duration)
+    except MediaError:
+        if not has_audio(path):
+            raise MediaError(f"{path}: no audio stream to measure") from None
+        raise
 
 
 def _time_to_s(h: str, m: str, s: str) -> float:
@@ -238,7 +322,7 @@ class ScanResult:
     video_frames: int | None
     black: list[tuple[float, float]]
     frozen: list[tuple[float, float]]
-    loudness: dict[str, float] | None  # None when there is no audio stream
+    loudness: Loudness | None  # None when there is no audio stream
 
     @property
     def black_s(self) -> float:
@@ -306,11 +390,9 @@ def frame_image(clip: Path, *, last: bool = False, width: int | None = None):
     else:
         args = ["-i", str(clip), "-frames:v", "1", "-vf", vf]
     args += ["-an", "-c:v", "png", "-f", "image2pipe", "-"]
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0 or not proc.stdout:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise MediaError(f"{clip}: no frame could be decoded: {' '.join(tail)}")
+    proc = run(args, what=f"decoding a frame of {clip}", text=False)
+    if not proc.stdout:
+        raise MediaError(f"{clip}: no frame could be decoded")
     data = proc.stdout
     if last:  # several PNGs back to back: keep the final one
         idx = data.rfind(b"\x89PNG\r\n\x1a\n")
@@ -390,7 +472,8 @@ def cjk_font_file() -> Path | None:
     return None
 
 
-__all__ = ["ffmpeg", "MediaError", "MediaInfo", "ScanResult", "SILENCE_LUFS", "canvas_size",
+__all__ = ["ffmpeg", "Loudness", "MediaError", "MediaInfo", "ScanResult", "SILENCE_LUFS",
+           "canvas_size", "file_loudness", "measure_graph",
            "cjk_font_file", "default_font_file", "exact_duration", "extract_frame", "ffmpeg_exe",
-           "frame_image", "has_audio", "has_filter", "has_video", "loudness", "mean_frame_diff",
+           "frame_image", "has_audio", "has_filter", "has_video", "mean_frame_diff",
            "parse_ebur128", "probe", "run", "scan"]

@@ -12,17 +12,15 @@ Levels (EBU R128):
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import math
 import os
-import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import media
 from .io import load_model
-from .media import MediaError, ffmpeg_exe, probe
+from .media import SILENCE_LUFS, probe
 from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
 from .paths import AUDIO_EXTS, EpisodePaths
 
@@ -31,7 +29,6 @@ MUSIC_LUFS = -30.0
 TRUE_PEAK_DBTP = -1.5
 LIMIT_DBFS = -2.0  # limiter ceiling at 192 kHz: 0.5 dB of margin for the AAC encoder
 DEFAULT_VOLUME = 0.25
-SILENCE_LUFS = -70.0
 
 MAX_TEMPO = 1.8  # narration speed-up cap (the original's)
 FIT_TOLERANCE_S = 0.05
@@ -131,70 +128,11 @@ def speech_gain_db(measured_lufs: float) -> float:
 # --------------------------------------------------------------------------- loudness
 
 
-@dataclass(frozen=True)
-class Loudness:
-    integrated: float  # LUFS (-inf/-70 for silence)
-    true_peak: float  # dBTP
-    lra: float = 0.0
-
-
-_I = re.compile(r"I:\s+(-?[\d.]+|-inf|nan)\s+LUFS")
-_LRA = re.compile(r"LRA:\s+(-?[\d.]+|nan)\s+LU\b")
-_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf|nan)\s+dBFS")
-
-
-def _num(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        return float("-inf")
-    return v if math.isfinite(v) else float("-inf")
-
-
-def parse_ebur128_summary(stderr: str) -> Loudness:
-    """Parse the (last) summary an `ebur128=peak=true` filter logs when it ends."""
-    idx = stderr.rfind("Summary:")
-    if idx < 0:
-        raise MediaError("ebur128 printed no summary")
-    tail = stderr[idx:]
-    mi, ml, mp = _I.search(tail), _LRA.search(tail), _PEAK.search(tail)
-    if not mi:
-        raise MediaError("ebur128 summary has no integrated loudness")
-    return Loudness(_num(mi.group(1)), _num(mp.group(1)) if mp else float("-inf"),
-                    _num(ml.group(1)) if ml else 0.0)
-
-
-def measure_graph(input_args: list[str], graph: str, label: str, *, what: str) -> Loudness:
-    """Integrated loudness and true peak of the audio label `label` of a filter graph."""
-    g = f"{graph};[{label}]ebur128=peak=true:framelog=quiet[_meas]" if graph else (
-        f"[{label}]ebur128=peak=true:framelog=quiet[_meas]")
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *input_args,
-            "-filter_complex", g, "-map", "[_meas]", "-f", "null", "-"]
-    proc = subprocess.run(args, capture_output=True, text=True, errors="replace",
-                          stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise MediaError(f"ffmpeg failed while {what}: {tail}")
-    return parse_ebur128_summary(proc.stderr)
-
-
-@functools.lru_cache(maxsize=256)
-def _file_loudness(path: str, _mtime: float, _size: int, start: float | None,
-                   duration: float | None) -> Loudness:
-    args = []
-    if start is not None:
-        args += ["-ss", f"{start:.3f}"]
-    if duration is not None:
-        args += ["-t", f"{duration:.3f}"]
-    args += ["-i", path]
-    return measure_graph(args, "", "0:a:0", what=f"measuring the loudness of {path}")
-
-
-def file_loudness(path: Path, start: float | None = None,
-                  duration: float | None = None) -> Loudness:
-    """EBU R128 loudness of an audio (or a/v) file's first audio stream (cached per file)."""
-    st = Path(path).stat()
-    return _file_loudness(str(Path(path).resolve()), st.st_mtime, st.st_size, start, duration)
+# Loudness is measured by media (one parser, one `Loudness` type): `media.file_loudness`,
+# `media.measure_graph`. The names below are kept for the stitch until it calls media.
+Loudness = media.Loudness
+measure_graph = media.measure_graph
+file_loudness = media.file_loudness
 
 
 # --------------------------------------------------------------------------- narration

@@ -100,8 +100,8 @@ def test_render_t2v_is_a_real_h264_aac_clip(ov_paths, ov_cfg):
     assert res.sent_prompt == spec.shot.prompt and res.duration_s == 3.0
     assert media.has_audio(out)
     # never pure silence, never clipping
-    loud = media.loudness(out)
-    assert loud["integrated_lufs"] > -45 and loud["true_peak_dbtp"] < 0
+    loud = media.file_loudness(out)
+    assert loud.integrated > -45 and loud.true_peak < 0
     # atomic: nothing but the clip in the folder
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
     (line,) = calls(ov_paths)
@@ -176,7 +176,7 @@ def test_narration_is_spoken_and_fitted_to_the_clip(ov_paths, ov_cfg):
     clip = ov_paths.root / "n.mp4"
     render(ov_paths, ov_cfg, spec, clip)
     assert abs(media.exact_duration(clip) - 2.0) <= 0.05  # sped up / trimmed, never longer
-    assert media.loudness(clip)["integrated_lufs"] > -26  # speech over the bed
+    assert media.file_loudness(clip).integrated > -26  # speech over the bed
     assert review(ov_paths, ov_cfg, spec, clip).verdict == "ACCEPT"
 
 
@@ -291,7 +291,7 @@ def test_tts_speaks_with_espeak(ov_paths, ov_cfg):
     fast = tts.synthesize(ctx, text, ov_paths.tts_dir / "fast.wav", voice="en-us", rate=1.6)
     assert slow.exists() and fast.exists()
     assert _wav_len(fast) < _wav_len(slow) * 0.8
-    assert media.loudness(slow)["integrated_lufs"] > -40  # real speech, not silence
+    assert media.file_loudness(slow).integrated > -40  # real speech, not silence
     mp3 = tts.synthesize(ctx, text, ov_paths.tts_dir / "n.mp3", voice="x", rate=1.2)
     assert media.probe(mp3).acodec == "mp3"
     lines = [c for c in calls(ov_paths) if c["phase"] == "tts"]
@@ -319,7 +319,7 @@ def test_tts_without_espeak_is_timed_silence(ov_paths, ov_cfg, monkeypatch):
     spec = make_spec(dialog=[("Mara", "Hello there.")])
     clip = ov_paths.root / "nospeech.mp4"
     render(ov_paths, ov_cfg, spec, clip)
-    assert -36 < media.loudness(clip)["integrated_lufs"] < -24
+    assert -36 < media.file_loudness(clip).integrated < -24
     assert abs(media.exact_duration(clip) - 3.0) <= 0.05
 
 
@@ -361,4 +361,4 @@ def test_media_helpers(ov_paths, ov_cfg, tmp_path):
     assert media.has_filter("ebur128") and not media.has_filter("no-such-filter")
     assert media.parse_ebur128("nothing here") is None
     with pytest.raises(media.MediaError, match="no audio"):
-        media.loudness(img)
+        media.file_loudness(img)

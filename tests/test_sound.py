@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from spark_video import sound, subtitles
+from spark_video import media, sound, subtitles
 from spark_video.io import atomic_write_json
 from spark_video.models import BGMConfig, Storyboard
 from spark_video.paths import EpisodePaths
@@ -121,7 +121,7 @@ def test_music_level_follows_volume():
     assert sound.music_gain_db(float("-inf"), 0.25, True) == 0.0
 
 
-def test_parse_ebur128_summary():
+def test_parse_ebur128():
     text = """[Parsed_ebur128_0 @ 0x1] Summary:
 
   Integrated loudness:
@@ -134,10 +134,12 @@ def test_parse_ebur128_summary():
   True peak:
     Peak:        -2.2 dBFS
 """
-    lv = sound.parse_ebur128_summary(text)
+    lv = media.parse_ebur128(text)
     assert (lv.integrated, lv.lra, lv.true_peak) == (-16.3, 4.1, -2.2)
-    silent = sound.parse_ebur128_summary(text.replace("-16.3", "-inf").replace("-2.2", "-inf"))
+    silent = media.parse_ebur128(text.replace("-16.3", "-inf").replace("-2.2", "-inf"))
     assert silent.integrated == float("-inf")
+    assert silent.json_safe() == {"integrated_lufs": -70.0, "true_peak_dbtp": -120.0,
+                                  "lra_lu": 4.1}
 
 
 # --------------------------------------------------------------------------- subtitles

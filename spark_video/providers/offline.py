@@ -673,10 +673,9 @@ class OfflineReview:
                 scores["dialog_attribution"] = 0
                 problems.append("no audio stream (dialog, narration and ambience are missing)")
             else:
-                lufs = res.loudness["integrated_lufs"]
-                peak = res.loudness["true_peak_dbtp"]
-                checks.update(integrated_lufs=lufs, true_peak_dbtp=peak,
-                              lra_lu=res.loudness["lra_lu"])
+                levels = res.loudness.json_safe()
+                lufs, peak = levels["integrated_lufs"], levels["true_peak_dbtp"]
+                checks.update(levels)
                 if lufs < SILENT_LUFS:
                     scores["dialog_attribution"] = 2
                     problems.append(f"audio is silent ({lufs:.1f} LUFS integrated)")

@@ -115,12 +115,6 @@ def bgm_tracks(paths: EpisodePaths) -> list[Path]:
     return list(list_bgm_tracks(paths).values())
 
 
-def _scene_files(paths: EpisodePaths, ext: str) -> list[Path]:
-    from .storyboard import scene_files
-
-    return scene_files(paths, ext)
-
-
 def _storyboard(paths: EpisodePaths) -> Storyboard | None:
     try:
         return load_model(Storyboard, paths.storyboard)
@@ -135,9 +129,9 @@ def artifacts(paths: EpisodePaths, gate: str) -> list[Path]:
     if gate == "bgm":
         return [paths.bgm_config] if paths.bgm_config.exists() else []
     if gate == "script":
-        return [*_scene_files(paths, "md"), paths.script]
+        return [*paths.scene_files("md"), paths.script]
     if gate == "storyboard":
-        return [*_scene_files(paths, "json"), paths.storyboard]
+        return [*paths.scene_files("json"), paths.storyboard]
     if gate == "render":
         sb = _storyboard(paths)
         return [paths.clip(s.id) for s in sb.shots] if sb else []
@@ -289,7 +283,7 @@ def check(paths: EpisodePaths, gate: str, *, threshold: float = 7.0) -> GateRepo
             except InputError as e:
                 r.add("bgm-config.json valid", False, str(e))
     elif gate == "script":
-        mds = _scene_files(paths, "md")
+        mds = paths.scene_files("md")
         r.add("script.md exists and is not empty",
               paths.script.exists() and paths.script.stat().st_size > 0, _rel(paths, paths.script))
         r.add("at least one scene-NN.md", bool(mds), f"{len(mds)} scene file(s)")
@@ -302,8 +296,8 @@ def check(paths: EpisodePaths, gate: str, *, threshold: float = 7.0) -> GateRepo
             except InputError as e:
                 r.add("outline.json valid", False, str(e))
     elif gate == "storyboard":
-        jsons = _scene_files(paths, "json")
-        mds = _scene_files(paths, "md")
+        jsons = paths.scene_files("json")
+        mds = paths.scene_files("md")
         r.add("storyboard.json exists", paths.storyboard.exists())
         sb = None
         if paths.storyboard.exists():

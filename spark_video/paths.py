@@ -19,6 +19,8 @@ CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 # cast / set / prop folder names: any letters (CJK included), digits, '-', '_', '.', ' '
 NOTE_TARGET_RE = re.compile(r"^(?:scene-\d{2}|shots-\d{2}|take-S\d{2}-\d{3}[a-z]?|music)$")
 ENTITY_NAME_RE = re.compile(r"^[^\W][\w .-]{0,79}$")
+# file names built below, read back by the parsers next to them (one pattern each)
+SCENE_FILE_RE = re.compile(r"^scene-(\d{2,})\.(md|json)$")
 
 AUDIO_EXTS = (".mp3", ".wav", ".m4a", ".flac", ".ogg", ".aac")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
@@ -74,6 +76,14 @@ def check_entity_name(name: str) -> str:
             f"name {name!r} cannot be a folder name: use letters, digits, spaces, '-', '_' or '.'"
         )
     return name
+
+
+def parse_scene_file(name: str) -> tuple[int, str] | None:
+    """`scene-07.md` -> (7, "md"); None for any name `EpisodePaths.scene_md/json` never builds."""
+    m = SCENE_FILE_RE.match(name)
+    if not m or f"scene-{int(m.group(1)):02d}.{m.group(2)}" != name:
+        return None
+    return int(m.group(1)), m.group(2)
 
 
 def inside(base: Path, path: Path) -> Path:
@@ -169,6 +179,14 @@ class EpisodePaths:
     def scene_json(self, num: int) -> Path:
         return self._p("scenes", f"scene-{num:02d}.json")
 
+    def scene_files(self, ext: str) -> list[Path]:
+        """Every scenes/scene-NN.<ext> ("md" or "json") in scene order (see parse_scene_file)."""
+        d = self.scenes_dir
+        if not d.is_dir():
+            return []
+        found = ((parse_scene_file(p.name), p) for p in d.iterdir())
+        return [p for parsed, p in sorted((x, p) for x, p in found if x and x[1] == ext)]
+
     @property
     def script(self) -> Path:
         return self._p("script.md")
@@ -215,6 +233,19 @@ class EpisodePaths:
 
     def clip_version(self, shot: str, version: int) -> Path:
         return self._p("clips", f"{check_shot_id(shot)}-ver{version}.mp4")
+
+    @property
+    def clips_dir(self) -> Path:
+        return self._p("clips")
+
+    def clip_versions(self) -> dict[str, dict[int, Path]]:
+        """shot id -> {version: clips/<shot>-ver<N>.mp4} for every rendered take on disk."""
+        out: dict[str, dict[int, Path]] = {}
+        if self.clips_dir.is_dir():
+            for p in sorted(self.clips_dir.iterdir()):
+                if parsed := parse_clip_version(p.name):
+                    out.setdefault(parsed[0], {})[parsed[1]] = p
+        return out
 
     def continuation_takes(self, shot_ids: list[str]) -> dict[str, Path]:
         """Each shot's continuation take: `<shot>b.mp4`, else its highest

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import colorsys
 import hashlib
-import re
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -24,23 +23,15 @@ from .io import (
     write_if_changed,
 )
 from .models import KIND_MAX_DURATION, BGMConfig, SceneFragment, Shot, ShotSpec, Storyboard
+from .paths import parse_scene_file
 from .pricing import VIDEO_MODELS, currency, tts_billed_chars, tts_cost, video_cost
 from .project import load_lore, load_manifest
 from .roles import check_fragment
 from .settings import WorkflowConfig, provider_for
 
-SCENE_FILE = re.compile(r"^scene-(\d{2})\.(md|json)$")
-
-
-def scene_files(paths, ext: str) -> list[Path]:
-    d = paths.scenes_dir
-    if not d.is_dir():
-        return []
-    return sorted(p for p in d.iterdir() if (m := SCENE_FILE.match(p.name)) and m.group(2) == ext)
-
 
 def compile_script(paths) -> Path:
-    mds = scene_files(paths, "md")
+    mds = paths.scene_files("md")
     if not mds:
         raise InputError(paths.scenes_dir, "no scenes/scene-NN.md: run the screenwriter first")
     parts = [f"# {paths.project} / episode {paths.episode}\n"]
@@ -51,7 +42,7 @@ def compile_script(paths) -> Path:
 
 
 def load_fragments(paths, files: list[Path] | None = None) -> list[SceneFragment]:
-    files = files if files is not None else scene_files(paths, "json")
+    files = files if files is not None else paths.scene_files("json")
     if not files:
         raise InputError(paths.scenes_dir, "no scenes/scene-NN.json: run the director first")
     cast, sets, props = (load_manifest(paths, k) for k in ("cast", "set", "prop"))
@@ -59,7 +50,10 @@ def load_fragments(paths, files: list[Path] | None = None) -> list[SceneFragment
     seen: dict[str, Path] = {}
     for f in files:
         frag = load_model(SceneFragment, f)
-        num = int(SCENE_FILE.match(f.name).group(1))
+        parsed = parse_scene_file(f.name)
+        if parsed is None:
+            raise InputError(f, "not a scene file: name it scenes/scene-NN.json")
+        num = parsed[0]
         check_fragment(frag, cast, sets, props, f, scene_id=f"S{num:02d}")
         for i, s in enumerate(frag.shots):
             if s.id in seen:

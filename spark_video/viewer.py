@@ -54,7 +54,7 @@ from .models import (
     now_iso,
 )
 from .notes import all_notes
-from .paths import AUDIO_EXTS, EpisodePaths, PathError, inside
+from .paths import AUDIO_EXTS, EpisodePaths, PathError, inside, parse_scene_file
 from .project import load_manifest, manifest_path, split_front_matter
 
 READ_ERRORS = (InputError, ValidationError, OSError, ValueError, PathError)
@@ -63,8 +63,6 @@ MAX_LOG_BYTES = 64 * 1024 * 1024  # the call log of a long episode can exceed MA
 MAX_LOG_ROWS = 5000  # raw rows shown; counts and sums always cover every line
 MAX_SRT_BYTES = 1024 * 1024
 
-SCENE_MD_RE = re.compile(r"^scene-(\d{1,3})\.md$")
-CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 
 # shown first, in this order, when present (the original viewer's choice of card keys)
 CARD_KEYS = ("age", "gender", "occupation", "archetype", "voice_style")
@@ -423,12 +421,7 @@ class _Reader:
             return {"note": Note("error", self.err(e)), "text": None}
 
     def scenes(self, storyboard: Storyboard | None) -> list[dict[str, Any]]:
-        d = self.paths.scenes_dir
-        if not d.is_dir():
-            return []
-        found = sorted(
-            (int(m.group(1)), p) for p in d.iterdir() if (m := SCENE_MD_RE.match(p.name))
-        )
+        found = [(parse_scene_file(p.name)[0], p) for p in self.paths.scene_files("md")]
         out = []
         for num, p in found:
             item: dict[str, Any] = {"num": num, "source": self.show_path(p), "text": None,
@@ -548,12 +541,7 @@ class _Reader:
         for c in calls:
             if c.shot:
                 by_shot[c.shot].append(c)
-        on_disk: dict[str, set[int]] = defaultdict(set)
-        clips = self.paths.root / "clips"
-        if clips.is_dir():
-            for p in clips.iterdir():
-                if m := CLIP_VERSION_RE.match(p.name):
-                    on_disk[m.group(1)].add(int(m.group(2)))
+        on_disk = {shot: set(versions) for shot, versions in self.paths.clip_versions().items()}
         return [self._shot(i, shot, by_shot.get(shot.id, []), on_disk.get(shot.id, set()))
                 for i, shot in enumerate(storyboard.shots, 1)]
 

@@ -12,7 +12,14 @@ import pytest
 from spark_video import gates, roles, storyboard
 from spark_video.io import InputError, load_model
 from spark_video.models import BGMConfig, SceneFragment, Shot, Storyboard
-from spark_video.paths import EpisodePaths, PathError, check_shot_id, normalize_episode
+from spark_video.paths import (
+    EpisodePaths,
+    PathError,
+    check_shot_id,
+    normalize_episode,
+    parse_clip_version,
+    parse_scene_file,
+)
 from spark_video.project import write_manifest
 from spark_video.providers.base import CallContext
 from spark_video.scenefmt import parse_scene_md, render_scene_md
@@ -61,6 +68,28 @@ def test_ids_are_validated_and_never_escape(projects):
         normalize_episode("../7")
     with pytest.raises(PathError):
         EpisodePaths.of("../evil", "1", root=projects)
+
+
+def test_artifact_names_are_parsed_where_they_are_built(tmp_path):
+    ep = EpisodePaths.of("p", "1", tmp_path)
+    for num in (1, 12, 100):
+        assert parse_scene_file(ep.scene_md(num).name) == (num, "md")
+        assert parse_scene_file(ep.scene_json(num).name) == (num, "json")
+    for name in ("scene-1.md", "scene-007.md", "scene-01.txt", "xscene-01.md"):
+        assert parse_scene_file(name) is None
+    assert parse_clip_version(ep.clip_version("S01-002b", 12).name) == ("S01-002b", 12)
+    assert parse_clip_version(ep.clip("S01-002").name) is None
+    assert ep.scene_files("md") == [] and ep.clip_versions() == {}
+    for p in (ep.scene_md(2), ep.scene_md(10), ep.scene_json(2), ep.scenes_dir / "notes.md",
+              ep.clip_version("S01-001", 2), ep.clip_version("S01-001", 10),
+              ep.clip_version("S01-001b", 1), ep.clip("S01-002"), ep.clips_dir / "x.mp4"):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    assert ep.scene_files("md") == [ep.scene_md(2), ep.scene_md(10)]
+    assert ep.scene_files("json") == [ep.scene_json(2)]
+    assert ep.clip_versions() == {"S01-001": {2: ep.clip_version("S01-001", 2),
+                                              10: ep.clip_version("S01-001", 10)},
+                                  "S01-001b": {1: ep.clip_version("S01-001b", 1)}}
 
 
 def test_shot_validation_names_the_field(tmp_path):

@@ -27,7 +27,8 @@ from .providers.base import (
     PendingTask,
     ProviderError,
 )
-from .roles import decide, rewrite_prompt
+from .review_policy import decide
+from .roles import rewrite_prompt
 from .settings import WorkflowConfig
 from .slots import api_slot
 

@@ -1,4 +1,5 @@
-"""The LLM roles (screenwriter, director, prompt rewrite) and the clip ACCEPT rule.
+"""The LLM roles: screenwriter, director and prompt rewrite (the clip ACCEPT rule is in
+review_policy).
 
 Prompts are jinja2 templates in spark_video/prompts; answers are parsed into the pydantic
 models and re-asked with the validation error when they do not parse. The offline text
@@ -18,7 +19,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .io import InputError, atomic_write_text, parse_model
 from .models import (
-    AXES,
     Direction,
     Lore,
     Manifest,
@@ -454,21 +454,3 @@ def rewrite_prompt(ctx: CallContext, *, shot: Shot, prompt: str, review: Review,
     return _ask(ctx, "rewrite", "rewrite", data, parse, json_mode=False,
                 where=ctx.paths.shot_spec(shot.id), label=shot.id)
 
-
-def decide(review: Review, threshold: float, veto_floor: float) -> Review:
-    """Our ACCEPT rule: mean of the six axes ≥ threshold and no axis ≤ the veto floor.
-    The reviewer's own verdict is kept as model_verdict; it never decides."""
-    if review.verdict == "ERROR" or not review.breakdown:
-        return review.model_copy(update={"verdict": "ERROR", "score": None,
-                                         "threshold": threshold, "veto_floor": veto_floor})
-    missing = [a for a in AXES if a not in review.breakdown]
-    if missing:
-        return review.model_copy(update={
-            "verdict": "ERROR", "score": None, "threshold": threshold, "veto_floor": veto_floor,
-            "error": f"review is missing axes {missing}"})
-    score = round(sum(float(review.breakdown[a]) for a in AXES) / len(AXES), 2)
-    vetoed = [a for a in AXES if float(review.breakdown[a]) <= veto_floor]
-    verdict = "ACCEPT" if score >= threshold and not vetoed else "REJECT"
-    return review.model_copy(update={"score": score, "vetoed_axes": vetoed or None,
-                                     "verdict": verdict, "threshold": threshold,
-                                     "veto_floor": veto_floor})

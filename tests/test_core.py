@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_video import gates, roles, storyboard
+from spark_video import gates, review_policy, roles, storyboard
 from spark_video.io import InputError, load_model
 from spark_video.models import BGMConfig, SceneFragment, Shot, Storyboard
 from spark_video.paths import (
@@ -265,15 +265,16 @@ def test_review_accept_rule_single_axis_veto():
     from spark_video.models import Review
 
     ok = Review(verdict="REJECT", model_verdict="REJECT",
-                breakdown=dict.fromkeys(roles.AXES, 8))
-    assert roles.decide(ok, 7.0, 5.0).verdict == "ACCEPT"  # our rule, not the model's
-    veto = Review(verdict="ACCEPT", breakdown={**dict.fromkeys(roles.AXES, 10), "physics": 5})
-    d = roles.decide(veto, 7.0, 5.0)
+                breakdown=dict.fromkeys(review_policy.AXES, 8))
+    assert review_policy.decide(ok, 7.0, 5.0).verdict == "ACCEPT"  # our rule, not the model's
+    veto = Review(verdict="ACCEPT",
+                  breakdown={**dict.fromkeys(review_policy.AXES, 10), "physics": 5})
+    d = review_policy.decide(veto, 7.0, 5.0)
     assert d.verdict == "REJECT" and d.vetoed_axes == ["physics"] and d.score == 9.17
-    low = Review(verdict="ACCEPT", breakdown=dict.fromkeys(roles.AXES, 6.9))
-    assert roles.decide(low, 7.0, 5.0).verdict == "REJECT"
+    low = Review(verdict="ACCEPT", breakdown=dict.fromkeys(review_policy.AXES, 6.9))
+    assert review_policy.decide(low, 7.0, 5.0).verdict == "REJECT"
     err = Review(verdict="ERROR", error="unparseable")
-    assert roles.decide(err, 7.0, 5.0).verdict == "ERROR"
+    assert review_policy.decide(err, 7.0, 5.0).verdict == "ERROR"
 
 
 def test_offline_writer_and_director_are_deterministic_and_valid(ep, cfg):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from spark_video import media, settings
+from spark_video import media, review_policy, settings
 from spark_video.models import AXES, DialogLine, Scene, Shot, ShotSpec
 from spark_video.paths import EpisodePaths
 from spark_video.providers import offline
@@ -66,8 +66,9 @@ def render(paths, cfg, spec, out, *, attempt=1, first_frame=None, media_paths=()
 
 def review(paths, cfg, spec, clip, *, version=1, first_frame=None, portraits=()):
     ctx = make_ctx(paths, cfg, spec.shot.id, version, phase="review")
-    return offline.OfflineReview().review(ctx, spec, clip, version=version,
-                                          first_frame=first_frame, portraits=list(portraits))
+    raw = offline.OfflineReview().review(ctx, spec, clip, version=version,
+                                         first_frame=first_frame, portraits=list(portraits))
+    return review_policy.decide(raw, cfg.review_threshold, cfg.review_veto_floor)
 
 
 def calls(paths) -> list[dict]:
@@ -192,7 +193,7 @@ def test_review_accepts_a_clean_voiced_r2v_clip(ov_paths, ov_cfg, portrait):
     assert rv.verdict == "ACCEPT" and rv.model_verdict == "ACCEPT"
     assert set(rv.breakdown) == set(AXES)
     assert all(v >= 9 for v in rv.breakdown.values()), rv.breakdown
-    assert rv.vetoed_axes == [] and rv.score >= 9
+    assert not rv.vetoed_axes and rv.score >= 9
     assert rv.reviewer == "offline-technical" and rv.version == 2 and rv.shot_id == "S01-001"
     assert rv.threshold == ov_cfg.review_threshold and rv.veto_floor == ov_cfg.review_veto_floor
     for key in ("duration_s", "width", "height", "black_s", "frozen_s", "integrated_lufs",
@@ -256,7 +257,7 @@ def test_review_threshold_comes_from_config(ov_paths, monkeypatch):
     portrait = ov_paths.root / "mara.png"
     Image.new("RGB", (64, 64), (200, 100, 50)).save(portrait)
     rv = review(ov_paths, strict, spec, clip, portraits=[portrait])
-    assert rv.vetoed_axes == [] and rv.score < 9.95 and rv.verdict == "REJECT"
+    assert not rv.vetoed_axes and rv.score < 9.95 and rv.verdict == "REJECT"
 
 
 def test_fault_spec_parsing(monkeypatch):

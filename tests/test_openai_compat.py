@@ -10,6 +10,7 @@ import pytest
 from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture, make_png, spec_of  # noqa: F401
 
+from spark_video import review_policy
 from spark_video.media import run
 from spark_video.providers import get_provider
 from spark_video.providers.base import ContentRejected, ProviderError
@@ -29,9 +30,10 @@ def review_of(ep, clip, tmp_path, provider="bl", **cfg):
     ctx = ctx_of(ep, provider=provider, **cfg)
     ctx.phase = "review"
     portraits = [make_png(tmp_path / "ann.png")]
-    return get_provider("review", ctx.cfg).review(
+    raw = get_provider("review", ctx.cfg).review(
         ctx, spec_of("r2v", characters=["Ann"]), clip, version=1, first_frame=None,
         portraits=portraits)
+    return review_policy.decide(raw, ctx.cfg.review_threshold, ctx.cfg.review_veto_floor)
 
 
 def test_omni_review_streams_with_clip_and_portraits(fake_dashscope, ep, clip, tmp_path):

@@ -139,8 +139,9 @@ class ReviewProvider(Protocol):
 
     def review(self, ctx: CallContext, spec: ShotSpec, clip: Path, *, version: int,
                first_frame: Path | None, portraits: list[Path]) -> Review:
-        """Score the six axes. The verdict returned here is advisory (model_verdict);
-        `roles.review.decide()` applies our ACCEPT rule."""
+        """Raw scores for the six axes (the reviewer's own verdict goes in model_verdict;
+        verdict is ERROR on failure, else a REJECT placeholder): the caller applies
+        `review_policy.decide()`, the one ACCEPT rule."""
         ...
 
 

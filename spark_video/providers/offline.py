@@ -692,15 +692,10 @@ class OfflineReview:
                     scores["dialog_attribution"] = 9
 
             breakdown = {k: float(v) for k, v in scores.items()}
-            score = round(sum(breakdown.values()) / len(breakdown), 2)
-            threshold = ctx.cfg.review_threshold
-            floor = ctx.cfg.review_veto_floor
-            vetoed = [k for k, v in breakdown.items() if v <= floor]
-            verdict = "ACCEPT" if score >= threshold and not vetoed else "REJECT"
+            # advisory, like a model's own verdict: review_policy.decide() judges the scores
+            own_verdict = "REJECT" if problems else "ACCEPT"
             if problems:
-                critique = "Technical check failed: " + "; ".join(problems) + "."
-                if verdict == "ACCEPT":
-                    critique = "Technical check passed with notes: " + "; ".join(problems) + "."
+                critique = "Technical check found: " + "; ".join(problems) + "."
             else:
                 critique = (f"Technical check clean: {res.duration:.2f} s at "
                             f"{info.width}x{info.height}, no black or frozen frames, audio at "
@@ -710,10 +705,10 @@ class OfflineReview:
             log["unit"] = "clip"
             log["billed_units"] = 0
             log["cost"] = 0.0
-        return Review(breakdown=breakdown, score=score, verdict=verdict,
-                      vetoed_axes=vetoed, critique=critique, model_verdict=verdict,
-                      threshold=threshold, veto_floor=floor, version=version,
-                      shot_id=shot.id, reviewer=REVIEW_MODEL, checks=checks)
+        # raw scores: the verdict is decided by review_policy.decide() (REJECT until then)
+        return Review(breakdown=breakdown, verdict="REJECT", critique=critique,
+                      model_verdict=own_verdict, version=version, shot_id=shot.id,
+                      reviewer=REVIEW_MODEL, checks=checks)
 
 
 # --------------------------------------------------------------------------- tts

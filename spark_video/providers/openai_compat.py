@@ -6,7 +6,7 @@ any OpenAI-compatible server (provider `openai`: OPENAI_BASE_URL, OPENAI_API_KEY
   and cost (from the price table, or None = no price data).
 - `ChatText.complete()` answers a role prompt, with JSON mode where the role needs structure.
 - `ChatReview.review()` sends the clip (and the cast portraits) with the six-axis rubric and
-  parses {"breakdown", "verdict", "critique"}; our ACCEPT rule decides (roles.decide), the
+  parses {"breakdown", "verdict", "critique"}; our ACCEPT rule decides (review_policy.decide), the
   model's verdict is kept as model_verdict; an unusable answer is an ERROR review.
 """
 
@@ -288,11 +288,7 @@ class ChatReview:
 
     def review(self, ctx: CallContext, spec: ShotSpec, clip: Path, *, version: int,
                first_frame: Path | None, portraits: list[Path]) -> Review:
-        from ..roles import decide  # late import: roles imports the provider registry
-
-        thr, floor = ctx.cfg.review_threshold, ctx.cfg.review_veto_floor
-        base = {"version": version, "shot_id": spec.shot.id, "reviewer": self.model,
-                "threshold": thr, "veto_floor": floor}
+        base = {"version": version, "shot_id": spec.shot.id, "reviewer": self.model}
         try:
             content: list[dict[str, Any]] = [
                 {"type": "video_url", "video_url": {"url": self._url(clip)}}]
@@ -314,9 +310,9 @@ class ChatReview:
         except ValueError as e:
             return Review(verdict="ERROR", error=f"unusable review answer: {e}",
                           critique=text[:2000], **base)
-        review = Review(verdict="REJECT", breakdown=breakdown, model_verdict=model_verdict,
-                        critique=critique, **base)
-        return decide(review, thr, floor)
+        # raw scores: the verdict is decided by review_policy.decide() (REJECT until then)
+        return Review(verdict="REJECT", breakdown=breakdown, model_verdict=model_verdict,
+                      critique=critique, **base)
 
 
 # --------------------------------------------------------------------------- openai provider

@@ -56,6 +56,7 @@ from .models import (
 from .notes import all_notes
 from .paths import AUDIO_EXTS, EpisodePaths, PathError, inside, parse_scene_file
 from .project import load_manifest, manifest_path, split_front_matter
+from .redaction import make_redactor
 
 READ_ERRORS = (InputError, ValidationError, OSError, ValueError, PathError)
 
@@ -83,37 +84,6 @@ document.querySelectorAll('.versions').forEach(function (box) {
   show(0);
 });
 """
-
-# --------------------------------------------------------------------------- secrets
-
-_SECRET_PATTERNS = [
-    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{12,}"),
-]
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.I)
-
-
-def _secret_values() -> list[str]:
-    """Values of secret-looking environment variables, only so they can be masked."""
-    return sorted(
-        (v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 12),
-        key=len, reverse=True,
-    )
-
-
-def _make_redactor():
-    values = _secret_values()
-
-    def redact(text: str) -> str:
-        for v in values:
-            if v in text:
-                text = text.replace(v, "***")
-        for pat in _SECRET_PATTERNS:
-            text = pat.sub("***", text)
-        return text
-
-    return redact
-
 
 # --------------------------------------------------------------------------- markdown
 
@@ -660,7 +630,7 @@ def _gate_row(g: Any) -> dict[str, Any]:
 
 
 def _environment() -> Environment:
-    redact = _make_redactor()
+    redact = make_redactor()
 
     def finalize(value: Any) -> Any:
         # mask secrets in every plain string that reaches the page (markup we built is ours)

@@ -299,3 +299,19 @@ def test_offline_writer_and_director_are_deterministic_and_valid(ep, cfg):
             assert any(s.role == "narration" and s.narration_text for s in frag.shots)
     calls = ep.model_calls.read_text().splitlines()
     assert calls and all(json.loads(c)["provider"] == "offline" for c in calls)
+
+
+def test_one_redaction_rule_for_logs_and_pages(monkeypatch):
+    from spark_video.redaction import make_redactor, redact
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "abcd")  # a provider key: masked however short
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-0123456789")
+    monkeypatch.setenv("SHORT_SECRET", "word")  # short and not a provider key: left alone
+    text = ("key abcd, token tok-0123456789, pasted sk-ABCDEFGHIJKLMNOPqrst, "
+            "header Bearer eyJhbGciOiJIUzI1, a word")
+    out = redact(text)
+    assert out == make_redactor()(text)
+    for secret in ("abcd", "tok-0123456789", "sk-ABCD", "eyJhbGci"):
+        assert secret not in out
+    assert out.endswith("a word") and out.count("***") == 4
+    assert redact(None) is None and redact("") == ""

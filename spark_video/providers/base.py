@@ -2,12 +2,11 @@
 
 Every provider call goes through `CallContext.record()`, which appends one line to the
 episode's `logs/model_calls.jsonl`. Secrets never reach that line: `redact()` scrubs any
-known key from every string field before it is written.
+secret (the rule is in `redaction`) from every string field before it is written.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,9 +17,8 @@ from typing import Any, Protocol
 from ..io import append_jsonl
 from ..models import ModelCall, Review, ShotSpec
 from ..paths import EpisodePaths
+from ..redaction import redact
 from ..settings import WorkflowConfig
-
-SECRET_ENV_VARS = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY")
 
 
 class ProviderError(RuntimeError):
@@ -38,16 +36,6 @@ class ContentRejected(ProviderError):
 
 class BudgetExceeded(ProviderError):
     """The next paid submission would take the spend past the budget."""
-
-
-def redact(text: str | None) -> str | None:
-    if not text:
-        return text
-    for var in SECRET_ENV_VARS:
-        secret = os.environ.get(var)
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 @dataclass

@@ -34,7 +34,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .base import ContentRejected, ProviderError, redact
+from ..redaction import redact
+from .base import ContentRejected, ProviderError
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}

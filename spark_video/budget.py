@@ -24,26 +24,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_text
+from .io import atomic_write_text, read_jsonl
 from .pricing import price_table
 from .providers.base import BudgetExceeded, CallContext
 
 
 def read_calls(log: Path) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if not log.exists():
-        return out
-    for line in log.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line after a crash is not spend
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
+    """The call log's records; a torn last line after a crash is not spend."""
+    return [rec for _, rec in read_jsonl(log) if isinstance(rec, dict)]
 
 
 def _max_second_price(model: str | None) -> float:

@@ -141,3 +141,24 @@ def append_jsonl(path: Path, record: dict) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[tuple[int, dict | str]]:
+    """The records of a JSON-lines file written by `append_jsonl`: (line number, object),
+    or (line number, what is wrong) for a line that is not a JSON object (a torn last line
+    after a crash, a hand edit). Blank lines are skipped; a missing file has no records."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out: list[tuple[int, dict | str]] = []
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            out.append((n, f"malformed JSON at column {e.colno}: {e.msg}"))
+            continue
+        out.append((n, rec) if isinstance(rec, dict) else (n, "not a JSON object"))
+    return out

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import urllib.parse
@@ -39,6 +38,7 @@ from .io import (
     format_validation_error,
     load_model,
     read_json,
+    read_jsonl,
     read_text_checked,
 )
 from .models import (
@@ -54,9 +54,10 @@ from .models import (
     now_iso,
 )
 from .notes import all_notes
-from .paths import AUDIO_EXTS, EpisodePaths, PathError, inside, parse_scene_file
+from .paths import EpisodePaths, PathError, inside, parse_scene_file
 from .project import load_manifest, manifest_path, split_front_matter
 from .redaction import make_redactor
+from .sound import list_bgm_tracks
 
 READ_ERRORS = (InputError, ValidationError, OSError, ValueError, PathError)
 
@@ -447,12 +448,10 @@ class _Reader:
                 out["config"] = load_model(BGMConfig, p)
             except READ_ERRORS as e:
                 out["note"] = Note("error", self.err(e))
-        for tier, d in (("project", self.paths.project_paths.bgm_dir),
-                        ("episode", self.paths.bgm_dir)):
-            if d.is_dir():
-                for f in sorted(d.iterdir()):
-                    if f.suffix.lower() in AUDIO_EXTS and not f.name.startswith("."):
-                        out["tracks"].append({"tier": tier, "name": f.name, "url": self.url(f)})
+        # the tracks the stitch can use: an episode track hides a project track of its name
+        for f in list_bgm_tracks(self.paths).values():
+            tier = "episode" if f.parent == self.paths.bgm_dir else "project"
+            out["tracks"].append({"tier": tier, "name": f.name, "url": self.url(f)})
         return out
 
     def storyboard(self) -> tuple[Storyboard | None, Note | None]:
@@ -486,22 +485,20 @@ class _Reader:
             size = p.stat().st_size
             if size > MAX_LOG_BYTES:
                 raise InputError(p, f"file is {size} bytes, more than the {MAX_LOG_BYTES} shown")
-            raw = p.read_bytes().decode("utf-8", errors="replace")
+            records = read_jsonl(p)
         except READ_ERRORS as e:
             out["note"] = Note("error", self.err(e))
             return out
-        for n, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
+        for n, data in records:
+            if isinstance(data, str):
+                out["bad"].append((n, data))
                 continue
             try:
-                data = json.loads(line)
                 call = ModelCall.model_validate(data)
                 pf = call.prompt_file or ""
                 if pf and not re.fullmatch(r"logs/prompts/[A-Za-z0-9_.-]+\.md", pf):
                     call = call.model_copy(update={"prompt_file": None})  # only our own files
                 out["calls"].append(call)
-            except json.JSONDecodeError as e:
-                out["bad"].append((n, f"malformed JSON at column {e.colno}: {e.msg}"))
             except ValidationError as e:
                 out["bad"].append((n, format_validation_error(e)))
         return out

@@ -315,3 +315,19 @@ def test_one_redaction_rule_for_logs_and_pages(monkeypatch):
         assert secret not in out
     assert out.endswith("a word") and out.count("***") == 4
     assert redact(None) is None and redact("") == ""
+
+
+def test_one_call_log_reader_reports_torn_lines(tmp_path):
+    from spark_video.budget import read_calls
+    from spark_video.io import append_jsonl, read_jsonl
+
+    log = tmp_path / "logs" / "model_calls.jsonl"
+    assert read_jsonl(log) == [] and read_calls(log) == []
+    append_jsonl(log, {"cost": 1.5})
+    with log.open("a", encoding="utf-8") as f:
+        f.write("\n[1, 2]\n{\"cost\": 2")  # blank, not an object, torn by a crash
+    records = read_jsonl(log)
+    assert records[0] == (1, {"cost": 1.5})
+    assert records[1] == (3, "not a JSON object") and records[2][0] == 4
+    assert records[2][1].startswith("malformed JSON")
+    assert read_calls(log) == [{"cost": 1.5}]

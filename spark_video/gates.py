@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .io import InputError, atomic_write_json, load_model, sha256_file
-from .models import Approval, BGMConfig, ShotState, Storyboard
+from .models import Approval, BGMConfig, Outline, ShotState, Storyboard
 from .paths import EpisodePaths
+from .sound import list_bgm_tracks
 
 GATES = ("mode", "bgm", "script", "storyboard", "render", "final")
 LABELS = {"mode": "GATE 0 (mode)", "bgm": "GATE 0.5 (music)", "script": "GATE 1 (script)",
@@ -110,8 +111,6 @@ STAT_SETTLE_NS = 100_000_000
 
 
 def bgm_tracks(paths: EpisodePaths) -> list[Path]:
-    from .sound import list_bgm_tracks
-
     return list(list_bgm_tracks(paths).values())
 
 
@@ -288,8 +287,6 @@ def check(paths: EpisodePaths, gate: str, *, threshold: float = 7.0) -> GateRepo
               paths.script.exists() and paths.script.stat().st_size > 0, _rel(paths, paths.script))
         r.add("at least one scene-NN.md", bool(mds), f"{len(mds)} scene file(s)")
         if paths.outline.exists():
-            from .models import Outline
-
             try:
                 n = len(load_model(Outline, paths.outline).scenes)
                 r.add("every outlined scene written", len(mds) == n, f"{len(mds)} of {n}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .capabilities import effective_duration, plan
 from .io import (
     InputError,
     atomic_write_json,
@@ -28,6 +29,7 @@ from .pricing import VIDEO_MODELS, currency, tts_billed_chars, tts_cost, video_c
 from .project import load_lore, load_manifest
 from .roles import check_fragment
 from .settings import WorkflowConfig, provider_for
+from .sound import apply_forbid_model_bgm
 
 
 def compile_script(paths) -> Path:
@@ -140,8 +142,6 @@ def shot_specs(paths, cfg: WorkflowConfig, sb: Storyboard) -> dict[str, ShotSpec
         s = shot.model_copy()
         s.duration = min(s.duration, KIND_MAX_DURATION[s.kind])
         if forbid:
-            from .sound import apply_forbid_model_bgm
-
             p, n = apply_forbid_model_bgm(s.prompt, s.negative_prompt)
             s = s.model_copy(update={"prompt": p, "negative_prompt": n})
         group_index = 0
@@ -180,6 +180,10 @@ def compile_storyboard(paths, cfg: WorkflowConfig, mode: str) -> Storyboard:
 
 
 def load_storyboard(paths) -> Storyboard:
+    """The episode's storyboard.json (the one reader); a missing one names the command."""
+    if not paths.storyboard.exists():
+        raise InputError(paths.storyboard, "no storyboard yet: run `spark-video storyboard "
+                         "compile` (or the build up to GATE 2) first")
     return load_model(Storyboard, paths.storyboard)
 
 
@@ -214,8 +218,6 @@ def render_model(provider: str, shot: Shot, *, chained: bool,
     """(model, billed seconds) for one shot: a chained shot really gets its first frame, so
     it may render as another kind, and each model clamps the duration to its own range."""
     if provider in ("bl", "wan27"):
-        from .capabilities import effective_duration, plan
-
         model, _ = plan(provider, shot.kind, first_frame=chained, cfg=cfg)
         return model, effective_duration(model, shot.duration)
     model = VIDEO_MODELS.get(provider, VIDEO_MODELS["offline"])[shot.kind]

@@ -1,0 +1,187 @@
+"""Imports flow one way, with no cycle and no sibling import hidden inside a function.
+
+Layers, lowest first (a module imports only from its own layer or below; within a layer
+the graph must stay acyclic):
+
+  base      models, paths, io, settings, pricing, redaction, scenefmt, schemas, project,
+            subtitles
+  media     media, sound
+  providers providers.*, budget (spend from the call log), capabilities (model limits)
+  policy    review_policy, roles
+  stages    storyboard, render, stitch, gates, viewer
+  jobs      jobs (what the Snakemake scripts run)
+  cli       cli, doctor
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "spark_video"
+
+LAYERS = {
+    "base": ["models", "paths", "io", "settings", "pricing", "redaction", "scenefmt", "schemas",
+             "project", "subtitles", ""],
+    "media": ["media", "sound"],
+    "providers": ["providers", "budget", "capabilities"],
+    "policy": ["review_policy", "roles"],
+    "stages": ["storyboard", "render", "stitch", "gates", "viewer"],
+    "jobs": ["jobs"],
+    "cli": ["cli", "doctor"],
+}
+ORDER = list(LAYERS)
+
+# Sibling imports still made inside a function (module, imported module). Each is a debt
+# to pay off, not a pattern to copy: this list may only shrink.
+KNOWN_LATE: set[tuple[str, str]] = {
+    # the CLI and the jobs import stages lazily to keep `--help` and Snakemake's parse fast;
+    # the way out is the CLI running Snakemake targets only (one way to run a stage)
+    ("cli", "doctor"), ("cli", "io"), ("cli", "jobs"), ("cli", "media"), ("cli", "project"),
+    ("cli", "render"), ("cli", "schemas"), ("cli", "stitch"), ("cli", "storyboard"),
+    ("jobs", "io"), ("jobs", "media"), ("jobs", "models"), ("jobs", "project"),
+    ("jobs", "render"), ("jobs", "stitch"), ("jobs", "viewer"),
+    # the provider registry loads a provider only when it is chosen
+    ("providers", "providers.dashscope"), ("providers", "providers.offline"),
+    ("providers", "providers.offline_text"), ("providers", "providers.openai_compat"),
+    # gate checks call the storyboard's lint (common.smk imports gates at parse time)
+    ("gates", "storyboard"),
+    # narration TTS is a paid call made while planning the stitch; it moves to its own rule
+    ("sound", "providers.base"), ("stitch", "providers"),
+}
+# Imports against the layers (module, imported module), same rule: this list only shrinks.
+KNOWN_UPWARD: set[tuple[str, str]] = {
+    ("sound", "providers.base"),  # cached_tts: narration TTS, moving to its own rule
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PKG).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> str:
+    head = module.split(".")[0]
+    for layer, names in LAYERS.items():
+        if head in names:
+            return layer
+    raise AssertionError(f"spark_video/{module}: not in any layer of tests/test_imports.py; "
+                         "add it to LAYERS")
+
+
+def sibling_imports(path: Path) -> tuple[set[str], set[str]]:
+    """(modules imported at module level, modules imported inside a function)."""
+    module = module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    top: set[str] = set()
+    late: set[str] = set()
+
+    def targets(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name.removeprefix("spark_video.") for a in node.names
+                    if a.name.startswith("spark_video.")]
+        if not isinstance(node, ast.ImportFrom):
+            return []
+        if node.level == 0:
+            if not (node.module or "").startswith("spark_video"):
+                return []
+            base = node.module.removeprefix("spark_video").lstrip(".")
+        else:
+            parts = package.split(".") if package else []
+            parts = parts[: len(parts) - (node.level - 1)]
+            base = ".".join([*parts, *([node.module] if node.module else [])])
+        out = []
+        for alias in node.names:  # `from . import media` imports the submodule media
+            sub = f"{base}.{alias.name}" if base else alias.name
+            is_module = (PKG / sub.replace(".", "/")).with_suffix(".py").exists() or (
+                PKG / sub.replace(".", "/")).is_dir()
+            out.append(sub if is_module else base)
+        return out
+
+    def walk(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                       ast.Lambda))
+            for t in targets(child):
+                if t and t != module:
+                    (late if in_function else top).add(t)
+            walk(child, inside)
+
+    walk(ast.parse(path.read_text(encoding="utf-8")), False)
+    return top, late
+
+
+def graph() -> dict[str, tuple[set[str], set[str]]]:
+    return {module_name(p): sibling_imports(p) for p in sorted(PKG.rglob("*.py"))}
+
+
+def test_imports_follow_the_layers():
+    wrong = []
+    for module, (top, late) in graph().items():
+        rank = ORDER.index(layer_of(module))
+        for target in sorted(top | late):
+            if ORDER.index(layer_of(target)) > rank and (module, target) not in KNOWN_UPWARD:
+                wrong.append(f"{module} ({layer_of(module)}) imports {target} "
+                             f"({layer_of(target)})")
+    assert not wrong, "imports against the flow:\n" + "\n".join(wrong)
+
+
+def test_no_import_cycle():
+    g = {m: top for m, (top, _) in graph().items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for t in sorted(g.get(m, ())):
+            # a package's __init__ importing its own submodule is not a cycle back
+            if state.get(t) == 1 and not m.startswith(f"{t}."):
+                cycles.append(" -> ".join([*stack[stack.index(t):], t]))
+            elif t not in state:
+                visit(t)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(g):
+        if m not in state:
+            visit(m)
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_no_sibling_import_inside_a_function():
+    late = {(m, t) for m, (_, lt) in graph().items() for t in lt}
+    new = sorted(late - KNOWN_LATE)
+    assert not new, ("sibling imports inside functions (import at the top; if that makes a "
+                     "cycle, the code is in the wrong layer):\n"
+                     + "\n".join(f"{m} imports {t}" for m, t in new))
+    paid = sorted(KNOWN_LATE - late)
+    assert not paid, f"remove these from KNOWN_LATE, they are fixed: {paid}"
+
+
+def test_the_checker_sees_late_imports_and_cycles(tmp_path, monkeypatch):
+    pkg = tmp_path / "spark_video"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "paths.py").write_text("from . import io\n")
+    (pkg / "io.py").write_text("def f():\n    from .paths import x\n\nfrom .paths import y\n")
+    (pkg / "cli.py").write_text("import spark_video.io\n")
+    monkeypatch.setattr(sys.modules[__name__], "PKG", pkg)
+    g = graph()
+    assert g["io"] == ({"paths"}, {"paths"}) and g["cli"] == ({"io"}, set())
+    try:
+        test_no_import_cycle()
+    except AssertionError as e:
+        assert "paths -> io -> paths" in str(e) or "io -> paths -> io" in str(e)
+    else:
+        raise AssertionError("the cycle io <-> paths went unseen")
+    (pkg / "io.py").write_text("from .cli import main\n")
+    try:
+        test_imports_follow_the_layers()
+    except AssertionError as e:
+        assert "io (base) imports cli (cli)" in str(e)
+    else:
+        raise AssertionError("an upward import went unseen")

@@ -46,13 +46,10 @@ def barrier(gate):
     adds nothing, so approving never changes what the jobs behind it depend on. GATE 3 also
     counts as closed when this build will re-render approved clips, so the stitch never
     starts (and never deletes the previous final) on renders nobody has seen."""
-    closed = not sv_gates.is_open(EP, gate)
-    if gate == "render":
-        # a missing clip also closes it: its barrier job (which waits for the clip to be
-        # restored or rebuilt) is what makes `final` see a deleted clip through the
-        # storyboard checkpoint (reference/snakemake.md §0; tests/test_workflow.py)
-        closed = closed or sv_gates.renders_pending(EP)
-    return [str(EP.gate_barrier(gate))] if closed else []
+    # a missing clip also closes GATE 3: its barrier job (which waits for the clip to be
+    # restored or rebuilt) is what makes `final` see a deleted clip through the storyboard
+    # checkpoint (tests/test_workflow.py)
+    return [str(EP.gate_barrier(gate))] if sv_gates.holds_build(EP, gate) else []
 
 
 def _stat_key(path):
@@ -173,14 +170,9 @@ def stitch_inputs(wildcards):
 
 def gate_inputs(wildcards):
     """What must exist before a closed gate can be shown to the user."""
-    g = wildcards.gate
-    if g == "script":
-        return [SCRIPT]
-    if g == "storyboard":
-        return [STORYBOARD, ESTIMATE]
-    if g == "render":
-        return all_clips(wildcards) + [SHOTS_STATE]
-    return []
+    if wildcards.gate == "render":
+        storyboard_shots()  # the clips are known once the storyboard checkpoint has run
+    return [str(p) for p in sv_gates.gate_of(wildcards.gate).shown_after(EP)]
 
 
 def portrait_targets():

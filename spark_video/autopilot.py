@@ -48,9 +48,7 @@ class Session:
 
 def stretch_targets(paths: EpisodePaths, gate: str | None) -> list[str]:
     """What one Snakemake run builds to reach `gate` (None: the whole episode)."""
-    return {"script": [str(paths.script)],
-            "storyboard": [str(paths.storyboard), str(paths.estimate)],
-            "render": ["clips"]}.get(gate or "final", ["final"])
+    return gates.GATE[gate or "final"].targets(paths)
 
 
 def first_closed(paths: EpisodePaths) -> str | None:

@@ -23,11 +23,6 @@ from .models import Approval, BGMConfig, Outline, ShotState, Storyboard
 from .paths import EpisodePaths
 from .sound import list_bgm_tracks
 
-GATES = ("mode", "bgm", "script", "storyboard", "render", "final")
-LABELS = {"mode": "GATE 0 (mode)", "bgm": "GATE 0.5 (music)", "script": "GATE 1 (script)",
-          "storyboard": "GATE 2 (storyboard)", "render": "GATE 3 (renders)",
-          "final": "GATE 4 (final)"}
-
 
 class GateError(RuntimeError):
     pass
@@ -123,20 +118,20 @@ def _storyboard(paths: EpisodePaths) -> Storyboard | None:
 
 def artifacts(paths: EpisodePaths, gate: str) -> list[Path]:
     """The files a gate's stamp covers."""
-    if gate == "mode":
-        return []
-    if gate == "bgm":
-        return [paths.bgm_config] if paths.bgm_config.exists() else []
-    if gate == "script":
-        return [*paths.scene_files("md"), paths.script]
-    if gate == "storyboard":
-        return [*paths.scene_files("json"), paths.storyboard]
-    if gate == "render":
-        sb = _storyboard(paths)
-        return [paths.clip(s.id) for s in sb.shots] if sb else []
-    if gate == "final":
-        return [p for p in (paths.final_mp4, paths.final_srt) if p.exists()] or [paths.final_mp4]
-    raise GateError(f"unknown gate {gate!r}; gates are {', '.join(GATES)}")
+    return gate_of(gate).covers(paths)
+
+
+def _covers_bgm(paths: EpisodePaths) -> list[Path]:
+    return [paths.bgm_config] if paths.bgm_config.exists() else []
+
+
+def _covers_render(paths: EpisodePaths) -> list[Path]:
+    sb = _storyboard(paths)
+    return [paths.clip(s.id) for s in sb.shots] if sb else []
+
+
+def _covers_final(paths: EpisodePaths) -> list[Path]:
+    return [p for p in (paths.final_mp4, paths.final_srt) if p.exists()] or [paths.final_mp4]
 
 
 def _rel(paths: EpisodePaths, p: Path) -> str:
@@ -200,11 +195,12 @@ def stamp_problem(paths: EpisodePaths, gate: str) -> str | None:
 
 def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
     """Empty list = open. Otherwise the reasons the gate is closed."""
-    if gate == "bgm" and not needs_bgm_gate(paths):
+    g = gate_of(gate)
+    if not g.in_use(paths):
         return []
     stamp = load_stamp(paths, gate)
-    if gate == "mode" and stamp is None:
-        return []  # no answer recorded: the configured mode (default drama) is used
+    if stamp is None and g.open_without_stamp:
+        return []
     if stamp is None:
         return [stamp_problem(paths, gate) or "not approved yet"]
     now = current_hashes(paths, gate, known=stamp)
@@ -219,9 +215,7 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
     for rel in stamp.artifacts:
         if rel not in now:
             reasons.append(f"{rel} was removed since approval")
-    if gate == "render":
-        reasons += failed_shots(paths)
-    return reasons
+    return reasons + g.also_closed_by(paths)
 
 
 def failed_shots(paths: EpisodePaths) -> list[str]:
@@ -241,6 +235,12 @@ def failed_shots(paths: EpisodePaths) -> list[str]:
 
 def is_open(paths: EpisodePaths, gate: str) -> bool:
     return not why_closed(paths, gate)
+
+
+def holds_build(paths: EpisodePaths, gate: str) -> bool:
+    """True when the build must stop at this gate: it is closed, or (GATE 3) approved work
+    behind it is about to change in this build."""
+    return not is_open(paths, gate) or gate_of(gate).held_while(paths)
 
 
 def renders_pending(paths: EpisodePaths) -> bool:
@@ -269,92 +269,103 @@ def episode_mode(paths: EpisodePaths, default: str) -> str:
 
 def check(paths: EpisodePaths, gate: str, *, threshold: float = 7.0) -> GateReport:
     r = GateReport(gate)
-    if gate == "mode":
-        r.add("episode folder exists", paths.root.is_dir(), str(paths.root))
-    elif gate == "bgm":
-        tracks = bgm_tracks(paths)
-        r.add("music tracks found", True, ", ".join(t.name for t in tracks) or "none",
-              severity="warn")
-        if paths.bgm_config.exists():
-            try:
-                load_model(BGMConfig, paths.bgm_config)
-                r.add("bgm-config.json valid", True)
-            except InputError as e:
-                r.add("bgm-config.json valid", False, str(e))
-    elif gate == "script":
-        mds = paths.scene_files("md")
-        r.add("script.md exists and is not empty",
-              paths.script.exists() and paths.script.stat().st_size > 0, _rel(paths, paths.script))
-        r.add("at least one scene-NN.md", bool(mds), f"{len(mds)} scene file(s)")
-        if paths.outline.exists():
-            try:
-                n = len(load_model(Outline, paths.outline).scenes)
-                r.add("every outlined scene written", len(mds) == n, f"{len(mds)} of {n}")
-            except InputError as e:
-                r.add("outline.json valid", False, str(e))
-    elif gate == "storyboard":
-        jsons = paths.scene_files("json")
-        mds = paths.scene_files("md")
-        r.add("storyboard.json exists", paths.storyboard.exists())
-        sb = None
-        if paths.storyboard.exists():
-            try:
-                sb = load_model(Storyboard, paths.storyboard)
-                r.add("storyboard.json valid", True, f"{len(sb.shots)} shots")
-            except InputError as e:
-                r.add("storyboard.json valid", False, str(e))
-        r.add("scene json count matches scene md count", len(jsons) == len(mds),
-              f"{len(jsons)} json / {len(mds)} md", severity="warn")
-        r.add("estimate.json exists", paths.estimate.exists(), "cost estimate for GATE 2")
-        if sb:
-            from .storyboard import lint
-
-            for w in lint(paths, sb):
-                r.add("lint", False, w, severity="warn")
-    elif gate == "render":
-        sb = _storyboard(paths)
-        r.add("storyboard present with shots", bool(sb and sb.shots))
-        if sb:
-            for s in sb.shots:
-                sp = paths.shot_state(s.id)
-                st = load_model(ShotState, sp) if sp.exists() else None
-                if st is not None and st.failed is not None:
-                    r.add(f"{s.id} has a winner", False,
-                          f"FAILED ({st.failed.code}: {st.failed.message[:200]}); retry: "
-                          f"{st.failed.retry}")
-                    continue
-                if st is None or st.winner_version is None:
-                    r.add(f"{s.id} has a winner", False,
-                          f"render it: uv run spark-video render --shot {s.id} "
-                          f"--project {paths.project} --episode {paths.episode}")
-                    continue
-                r.add(f"{s.id} winner clip exists", paths.clip(s.id).exists(),
-                      _rel(paths, paths.clip(s.id)))
-                att = st.attempt(st.winner_version)
-                rev = att.review if att else None
-                if rev is None or rev.score is None:
-                    sev = "error" if rev is None else "warn"
-                    r.add(f"{s.id} winner scored", False,
-                          "UNSCORED" if rev is None else f"review {rev.verdict}", severity=sev)
-                elif rev.score < threshold or rev.verdict != "ACCEPT":
-                    r.add(f"{s.id} accepted below threshold", False,
-                          f"score {rev.score} < {threshold} (best of retries)", severity="warn")
-                if st.needs_director_rewrite:
-                    r.add(f"{s.id} escalation resolved", False,
-                          f"see {_rel(paths, paths.escalation(s.id))}; rewrite the shot in its "
-                          f"scene json, or keep the best take: uv run spark-video render --shot "
-                          f"{s.id} --accept-version {st.winner_version} --project "
-                          f"{paths.project} --episode {paths.episode}")
-    elif gate == "final":
-        ok = paths.final_mp4.exists() and paths.final_mp4.stat().st_size > 0
-        r.add("final mp4 exists", ok, _rel(paths, paths.final_mp4))
-        r.add("viewer.html exists", paths.viewer.exists())
-        if ok and paths.viewer.exists():
-            fresh = paths.viewer.stat().st_mtime >= paths.final_mp4.stat().st_mtime - 1
-            r.add("viewer.html is newer than the final", fresh, severity="warn")
-    else:
-        raise GateError(f"unknown gate {gate!r}; gates are {', '.join(GATES)}")
+    gate_of(gate).checks(paths, r, threshold)
     return r
+
+
+def _check_mode(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
+    r.add("episode folder exists", paths.root.is_dir(), str(paths.root))
+
+
+def _check_bgm(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
+    tracks = bgm_tracks(paths)
+    r.add("music tracks found", True, ", ".join(t.name for t in tracks) or "none",
+          severity="warn")
+    if paths.bgm_config.exists():
+        try:
+            load_model(BGMConfig, paths.bgm_config)
+            r.add("bgm-config.json valid", True)
+        except InputError as e:
+            r.add("bgm-config.json valid", False, str(e))
+
+
+def _check_script(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
+    mds = paths.scene_files("md")
+    r.add("script.md exists and is not empty",
+          paths.script.exists() and paths.script.stat().st_size > 0, _rel(paths, paths.script))
+    r.add("at least one scene-NN.md", bool(mds), f"{len(mds)} scene file(s)")
+    if paths.outline.exists():
+        try:
+            n = len(load_model(Outline, paths.outline).scenes)
+            r.add("every outlined scene written", len(mds) == n, f"{len(mds)} of {n}")
+        except InputError as e:
+            r.add("outline.json valid", False, str(e))
+
+
+def _check_storyboard(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
+    jsons = paths.scene_files("json")
+    mds = paths.scene_files("md")
+    r.add("storyboard.json exists", paths.storyboard.exists())
+    sb = None
+    if paths.storyboard.exists():
+        try:
+            sb = load_model(Storyboard, paths.storyboard)
+            r.add("storyboard.json valid", True, f"{len(sb.shots)} shots")
+        except InputError as e:
+            r.add("storyboard.json valid", False, str(e))
+    r.add("scene json count matches scene md count", len(jsons) == len(mds),
+          f"{len(jsons)} json / {len(mds)} md", severity="warn")
+    r.add("estimate.json exists", paths.estimate.exists(), "cost estimate for GATE 2")
+    if sb:
+        from .storyboard import lint
+
+        for w in lint(paths, sb):
+            r.add("lint", False, w, severity="warn")
+
+
+def _check_render(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
+    sb = _storyboard(paths)
+    r.add("storyboard present with shots", bool(sb and sb.shots))
+    if sb:
+        for s in sb.shots:
+            sp = paths.shot_state(s.id)
+            st = load_model(ShotState, sp) if sp.exists() else None
+            if st is not None and st.failed is not None:
+                r.add(f"{s.id} has a winner", False,
+                      f"FAILED ({st.failed.code}: {st.failed.message[:200]}); retry: "
+                      f"{st.failed.retry}")
+                continue
+            if st is None or st.winner_version is None:
+                r.add(f"{s.id} has a winner", False,
+                      f"render it: uv run spark-video render --shot {s.id} "
+                      f"--project {paths.project} --episode {paths.episode}")
+                continue
+            r.add(f"{s.id} winner clip exists", paths.clip(s.id).exists(),
+                  _rel(paths, paths.clip(s.id)))
+            att = st.attempt(st.winner_version)
+            rev = att.review if att else None
+            if rev is None or rev.score is None:
+                sev = "error" if rev is None else "warn"
+                r.add(f"{s.id} winner scored", False,
+                      "UNSCORED" if rev is None else f"review {rev.verdict}", severity=sev)
+            elif rev.score < threshold or rev.verdict != "ACCEPT":
+                r.add(f"{s.id} accepted below threshold", False,
+                      f"score {rev.score} < {threshold} (best of retries)", severity="warn")
+            if st.needs_director_rewrite:
+                r.add(f"{s.id} escalation resolved", False,
+                      f"see {_rel(paths, paths.escalation(s.id))}; rewrite the shot in its "
+                      f"scene json, or keep the best take: uv run spark-video render --shot "
+                      f"{s.id} --accept-version {st.winner_version} --project "
+                      f"{paths.project} --episode {paths.episode}")
+
+
+def _check_final(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
+    ok = paths.final_mp4.exists() and paths.final_mp4.stat().st_size > 0
+    r.add("final mp4 exists", ok, _rel(paths, paths.final_mp4))
+    r.add("viewer.html exists", paths.viewer.exists())
+    if ok and paths.viewer.exists():
+        fresh = paths.viewer.stat().st_mtime >= paths.final_mp4.stat().st_mtime - 1
+        r.add("viewer.html is newer than the final", fresh, severity="warn")
 
 
 def approve(paths: EpisodePaths, gate: str, *, note: str | None = None,
@@ -385,12 +396,7 @@ def _user() -> str:
 def closed_message(paths: EpisodePaths, gate: str) -> str:
     reasons = why_closed(paths, gate)
     p, e = paths.project, paths.episode
-    revise = {
-        "script": "edit scenes/scene-NN.md (or run: uv run spark-video revise script ...)",
-        "storyboard": "edit scenes/scene-NN.json",
-        "render": "re-render a shot: uv run spark-video render --shot S01-001 ...",
-        "bgm": "choose music: uv run spark-video approve bgm --bgm-mode off|global|scene ...",
-    }.get(gate, "")
+    revise = gate_of(gate).revise
     lines = [
         f"{LABELS[gate]} is closed: {'; '.join(reasons) or 'not approved yet'}.",
         f"  Review:  {paths.viewer}",
@@ -406,7 +412,7 @@ def closed_message(paths: EpisodePaths, gate: str) -> str:
 def status(paths: EpisodePaths) -> list[dict]:
     out = []
     for g in GATES:
-        if g == "bgm" and not needs_bgm_gate(paths):
+        if not GATE[g].in_use(paths):
             continue
         stamp = load_stamp(paths, g)
         out.append({"gate": g, "label": LABELS[g], "open": is_open(paths, g),
@@ -414,3 +420,74 @@ def status(paths: EpisodePaths) -> list[dict]:
                     "note": stamp.note if stamp else None,
                     "problems": why_closed(paths, g)})
     return out
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _nothing(paths: EpisodePaths) -> list:
+    return []
+
+
+def _always(paths: EpisodePaths) -> bool:
+    return True
+
+
+def _never(paths: EpisodePaths) -> bool:
+    return False
+
+
+def _render_shown_after(paths: EpisodePaths) -> list[Path]:
+    sb = _storyboard(paths)
+    return [*(paths.clip(s.id) for s in (sb.shots if sb else [])), paths.shots_state]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Everything the build, the jobs and the CLI know about one gate."""
+
+    name: str
+    label: str
+    covers: Callable[[EpisodePaths], list[Path]]  # the files its stamp hashes
+    checks: Callable[[EpisodePaths, GateReport, float], None]  # the checklist before approval
+    targets: Callable[[EpisodePaths], list[str]]  # Snakemake targets that bring the build here
+    shown_after: Callable[[EpisodePaths], list[Path]] = _nothing  # built before it is shown
+    revise: str = ""  # how to change what it covers
+    in_use: Callable[[EpisodePaths], bool] = _always  # False: the gate does not apply
+    open_without_stamp: bool = False  # no answer recorded means "use the configured default"
+    also_closed_by: Callable[[EpisodePaths], list[str]] = _nothing  # reasons beyond hashes
+    held_while: Callable[[EpisodePaths], bool] = _never  # hold the build though it is open
+
+
+GATE: dict[str, Gate] = {g.name: g for g in (
+    Gate("mode", "GATE 0 (mode)", covers=_nothing, checks=_check_mode,
+         targets=_nothing, open_without_stamp=True),  # default mode: drama
+    Gate("bgm", "GATE 0.5 (music)", covers=_covers_bgm, checks=_check_bgm, targets=_nothing,
+         revise="choose music: uv run spark-video approve bgm --bgm-mode off|global|scene ...",
+         in_use=needs_bgm_gate),
+    Gate("script", "GATE 1 (script)",
+         covers=lambda p: [*p.scene_files("md"), p.script], checks=_check_script,
+         targets=lambda p: [str(p.script)], shown_after=lambda p: [p.script],
+         revise="edit scenes/scene-NN.md (or run: uv run spark-video revise script ...)"),
+    Gate("storyboard", "GATE 2 (storyboard)",
+         covers=lambda p: [*p.scene_files("json"), p.storyboard], checks=_check_storyboard,
+         targets=lambda p: [str(p.storyboard), str(p.estimate)],
+         shown_after=lambda p: [p.storyboard, p.estimate],
+         revise="edit scenes/scene-NN.json"),
+    Gate("render", "GATE 3 (renders)", covers=_covers_render, checks=_check_render,
+         targets=lambda p: ["clips"], shown_after=_render_shown_after,
+         revise="re-render a shot: uv run spark-video render --shot S01-001 ...",
+         also_closed_by=failed_shots, held_while=renders_pending),
+    Gate("final", "GATE 4 (final)", covers=_covers_final, checks=_check_final,
+         targets=lambda p: ["final"]),
+)}
+GATES = tuple(GATE)
+LABELS = {name: g.label for name, g in GATE.items()}
+
+
+def gate_of(name: str) -> Gate:
+    try:
+        return GATE[name]
+    except KeyError:
+        raise GateError(f"unknown gate {name!r}; gates are {', '.join(GATES)}") from None
+

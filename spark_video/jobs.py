@@ -198,8 +198,7 @@ def job_gate_closed(j: Job) -> None:
         build_viewer(j.paths)
     except Exception as e:  # noqa: BLE001 - the gate message matters more than the viewer
         j.log(f"viewer not refreshed: {e}")
-    if gates.is_open(j.paths, gate) and not (gate == "render"
-                                              and gates.renders_pending(j.paths)):
+    if not gates.holds_build(j.paths, gate):
         # what was approved is what exists now: let the build go on (the token is temp())
         atomic_write_text(Path(j.smk.output[0]), "open\n")
         j.log(f"{gates.LABELS[gate]} is open")

@@ -231,6 +231,23 @@ def test_gates_hash_an_artifact_only_when_its_size_or_mtime_changed(ep, cfg, mon
     assert gates.why_closed(ep, "script") == ["script.md changed since approval"]
 
 
+def test_one_gate_table_serves_rules_jobs_and_cli(ep, cfg):
+    assert gates.GATES == ("mode", "bgm", "script", "storyboard", "render", "final")
+    for name in ("nope", "../x"):
+        for call in (gates.artifacts, gates.why_closed, gates.holds_build, gates.check):
+            with pytest.raises(gates.GateError, match="unknown gate"):
+                call(ep, name)
+    # mode: open with no answer (default drama); bgm: not in use without tracks
+    assert gates.is_open(ep, "mode") and gates.is_open(ep, "bgm")
+    assert [g["gate"] for g in gates.status(ep)] == ["mode", "script", "storyboard", "render",
+                                                      "final"]
+    assert gates.GATE["storyboard"].targets(ep) == [str(ep.storyboard), str(ep.estimate)]
+    assert gates.GATE["script"].shown_after(ep) == [ep.script]
+    assert gates.GATE["render"].shown_after(ep) == [ep.shots_state]  # no storyboard yet
+    assert gates.holds_build(ep, "script") and "Revise:  edit scenes/scene-NN.md" in (
+        gates.closed_message(ep, "script"))
+
+
 def test_render_gate_checks_winners_and_escalations(ep, cfg):
     write_fragment(ep, 1, [shot("S01-001")])
     storyboard.compile_storyboard(ep, cfg, "drama")

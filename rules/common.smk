@@ -1,5 +1,6 @@
-# Paths, config validation and every input function (SPEC §5: the verified flat checkpoint
-# shape: per-scene steps are plain rules, each consumer calls exactly one checkpoint get()).
+# Paths, config validation and every input function (the flat checkpoint shape of
+# docs/snakemake-checkpoints.md: per-scene steps are plain rules, each consumer calls exactly
+# one checkpoint get()).
 import json
 import os
 import re

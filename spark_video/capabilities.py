@@ -1,7 +1,7 @@
 """Per-model capability tables (video, images, TTS, chat), checked before any paid call.
 
 DashScope silently truncates over-long prompts and fails a task (after queueing it) on a bad
-duration or resolution, so every request is checked here first (reference/dashscope.md §1).
+duration or resolution, so every request is checked here first.
 
 Clamp rules (documented, deterministic, applied by `check_request`):
 - duration: clamped into the model's [min, max] range (a 2 s shot on happyhorse, whose

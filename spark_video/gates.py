@@ -1,4 +1,4 @@
-"""Gates as approval stamps (SPEC §6).
+"""Gates as approval stamps, described in one table (`GATE`).
 
 A stamp `approvals/<gate>.json` records who approved, when, a note and the sha256 of each
 approved artifact. A gate is open only while every hash still matches, so editing an

@@ -1,4 +1,4 @@
-"""The data model: one pydantic class per file of the production (SPEC §4).
+"""The data model: one pydantic class per file of the production.
 
 These classes are the contract between stages; `spark-video schemas` exports them to
 `schemas/*.schema.json` and a test keeps the two in sync.

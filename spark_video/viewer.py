@@ -1,4 +1,4 @@
-"""viewer.html: one self-contained page showing the whole production at any stage (SPEC §10).
+"""viewer.html: one self-contained page showing the whole production at any stage.
 
 `build_viewer()` reads whatever the episode folder holds right now and renders
 `templates/viewer.html.j2`. Every section is optional: a missing artifact gives a placeholder,

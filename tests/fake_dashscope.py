@@ -1,6 +1,6 @@
 """A faithful local DashScope (native /api/v1 + compatible-mode) for tests, over real HTTP.
 
-Implements reference/dashscope.md §6: async video tasks (happyhorse / wan2.7 media protocol and
+Implements what the clients depend on: async video tasks (happyhorse / wan2.7 media protocol and
 the wan2.6 legacy protocol), polling with PENDING → RUNNING → SUCCEEDED|FAILED timers, UNKNOWN
 for unknown or expired ids (HTTP 200), temporary uploads (getPolicy + multipart POST + oss://
 with the OssResourceResolve header, tied to the model), signed result URLs with Expires=,

@@ -185,3 +185,20 @@ def test_the_checker_sees_late_imports_and_cycles(tmp_path, monkeypatch):
         assert "io (base) imports cli (cli)" in str(e)
     else:
         raise AssertionError("an upward import went unseen")
+
+
+def test_no_reference_outside_the_repository():
+    """Code cites no document a reader of the repository cannot open (state the rule, or
+    put the text in docs/)."""
+    import re
+
+    root = PKG.parent
+    cite = re.compile(r"SPEC §|\bSPEC\.md\b|reference/\w+\.md")
+    files = [*PKG.rglob("*.py"), *PKG.rglob("*.j2"), *(root / "rules").glob("*.smk"),
+             root / "Snakefile", *(root / "scripts").glob("*.py"), *(root / "tests").glob("*.py"),
+             *(root / "profiles").rglob("*.yaml"), root / "README.md", *(root / "docs").rglob("*")]
+    me = Path(__file__).resolve()
+    found = [f"{p.relative_to(root)}:{n}" for p in files if p.is_file() and p.resolve() != me
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if cite.search(line)]
+    assert not found, "citations of documents outside the repository: " + ", ".join(found)

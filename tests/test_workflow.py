@@ -1,5 +1,5 @@
 """End to end on the real Snakemake graph: gates stop the build, edits re-render exactly the
-affected shots, the checkpoint re-detection trap (reference/snakemake.md §0) stays fixed,
+affected shots, the checkpoint re-detection trap (docs/snakemake-checkpoints.md) stays fixed,
 and bad input fails clearly without overwriting anything."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 - `ConnSettings`: key, native and compatible base URLs, retry/poll knobs, from the
   environment (names as the official SDK uses them: DASHSCOPE_API_KEY, DASHSCOPE_HTTP_BASE_URL,
   DASHSCOPE_COMPATIBLE_BASE_URL).
-- `HttpTransport`: one JSON request with the retry policy of reference/dashscope.md §6:
+- `HttpTransport`: one JSON request with this retry policy:
   429/408/5xx and connection failures are retried with exponential backoff and full jitter;
   other 4xx fail at once with the provider's code and message; DataInspectionFailed becomes
   `ContentRejected`; a non-idempotent request (a paid async submit) whose outcome is unknown

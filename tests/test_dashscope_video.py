@@ -29,7 +29,8 @@ from spark_video.providers.base import (
     PendingTask,
     ProviderError,
 )
-from spark_video.providers.dashscope_http import SubmitOutcomeUnknown, derive_compatible_base
+from spark_video.providers.dashscope_http import derive_compatible_base
+from spark_video.providers.http import SubmitOutcomeUnknown
 from spark_video.settings import resolve
 
 HERE = Path(__file__).resolve().parent

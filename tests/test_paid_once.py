@@ -92,7 +92,7 @@ def test_render_shot_reports_unknown_submit_with_resubmit_command(fake_dashscope
 
 
 def test_image_killed_mid_call_is_not_paid_again(fake_dashscope, ep, monkeypatch, tmp_path):
-    from spark_video.providers.dashscope_http import HttpTransport, SubmitOutcomeUnknown
+    from spark_video.providers.http import HttpTransport, SubmitOutcomeUnknown
 
     real = HttpTransport.json
 

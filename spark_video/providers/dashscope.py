@@ -43,14 +43,12 @@ from .base import (
     RenderResult,
 )
 from .dashscope_http import (
-    MODERATION_CODES,
     TERMINAL,
     ConnSettings,
     DashScopeTransport,
-    HttpTransport,
-    SubmitOutcomeUnknown,
     model_slot,
 )
+from .http import MODERATION_CODES, HttpTransport, SubmitOutcomeUnknown
 from .openai_compat import (
     DEFAULT_REVIEW_MODEL,
     DEFAULT_TEXT_MODEL,

@@ -24,10 +24,10 @@ from ..capabilities import trim_for_context
 from ..models import AXES, Review, ShotSpec
 from ..pricing import price_table
 from .base import CallContext, ProviderError
-from .dashscope_http import (
+from .dashscope_http import ConnSettings
+from .http import (
     RETRY_STATUS,
-    ConnSettings,
-    DashScopeError,
+    HttpError,
     HttpTransport,
     data_uri,
     error_fields,
@@ -107,7 +107,7 @@ class ChatClient:
                 try:
                     text = out["choices"][0]["message"]["content"] or ""
                 except (KeyError, IndexError, TypeError):
-                    raise DashScopeError(f"chat {model}: no choices[0].message.content in the "
+                    raise HttpError(f"chat {model}: no choices[0].message.content in the "
                                          "answer", code="BadResponse") from None
                 if isinstance(text, list):  # some servers answer content parts
                     text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
@@ -169,7 +169,7 @@ def parse_sse(lines: Any, where: str) -> tuple[str, dict[str, Any]]:
         try:
             ev = json.loads(data)
         except json.JSONDecodeError:
-            raise DashScopeError(f"{where}: malformed SSE event", code="BadResponse") from None
+            raise HttpError(f"{where}: malformed SSE event", code="BadResponse") from None
         if ev.get("error") or (ev.get("code") and not ev.get("choices")):
             code, message, rid = error_fields(ev)
             raise_for_code(code, message, status=None, request_id=rid, where=where)

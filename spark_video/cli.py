@@ -30,6 +30,7 @@ from .models import BGMConfig
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
 from .providers.base import ProviderError
 from .settings import WorkflowConfig, resolve
+from .viewer import build_viewer
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -180,9 +181,7 @@ def cmd_approve(args) -> int:
 
 def _refresh_viewer(paths: EpisodePaths) -> None:
     try:
-        from .jobs import build_viewer
-
-        build_viewer(paths)
+        build_viewer(paths, gate_status=gates.status(paths))
     except Exception as e:  # noqa: BLE001 - the viewer is a convenience here
         print(f"(viewer not refreshed: {e})", file=sys.stderr)
 
@@ -314,9 +313,7 @@ def cmd_stitch(args) -> int:
 def cmd_viewer(args) -> int:
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
-    from .jobs import build_viewer
-
-    print(build_viewer(paths))
+    print(build_viewer(paths, gate_status=gates.status(paths)))
     return EXIT_OK
 
 

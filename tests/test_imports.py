@@ -38,7 +38,7 @@ ORDER = list(LAYERS)
 KNOWN_LATE: set[tuple[str, str]] = {
     # the CLI and the jobs import stages lazily to keep `--help` and Snakemake's parse fast;
     # the way out is the CLI running Snakemake targets only (one way to run a stage)
-    ("cli", "doctor"), ("cli", "io"), ("cli", "jobs"), ("cli", "media"), ("cli", "project"),
+    ("cli", "doctor"), ("cli", "io"), ("cli", "media"), ("cli", "project"),
     ("cli", "render"), ("cli", "schemas"), ("cli", "stitch"), ("cli", "storyboard"),
     ("jobs", "io"), ("jobs", "media"), ("jobs", "models"), ("jobs", "project"),
     ("jobs", "render"), ("jobs", "stitch"), ("jobs", "viewer"),

@@ -58,8 +58,10 @@ def run(stream_or_args, *, what: str, quiet: bool = True, text: bool = True,
     head = [flag for flag in ("-hide_banner", "-nostdin") if flag not in args]
     if quiet and "-loglevel" not in args:
         head += ["-loglevel", "error"]
+    if (quiet or progress is not None) and "-nostats" not in args:
+        head += ["-nostats"]
     if progress is not None:
-        head += ["-nostats", "-progress", "pipe:1"]
+        head += ["-progress", "pipe:1"]
     args = [args[0], *head, *args[1:]]
     if progress is None:
         proc = subprocess.run(args, capture_output=True, text=text, cwd=cwd,

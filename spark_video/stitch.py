@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -49,9 +48,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from . import sound, subtitles
+from . import media, sound, subtitles
 from .io import atomic_write_bytes, atomic_write_text, load_model
-from .media import MediaError, MediaInfo, canvas_size, ffmpeg_exe, probe
+from .media import MediaError, MediaInfo, canvas_size, probe
 from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
 from .paths import EpisodePaths
 
@@ -896,30 +895,8 @@ def _default_progress() -> Callable[[float], None]:
 
 def run_ffmpeg_progress(args: list[str], *, expected_s: float, what: str,
                         progress: Callable[[float], None] | None, cwd: Path | None = None) -> None:
-    """Run ffmpeg with `-progress pipe:1`, reporting out_time / expected_s."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-           "-progress", "pipe:1", *args]
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                errors="replace", cwd=cwd, stdin=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                key, _, val = line.strip().partition("=")
-                if key in ("out_time_us", "out_time_ms") and val.lstrip("-").isdigit():
-                    if progress and expected_s > 0:
-                        progress(max(0.0, min(1.0, int(val) / 1e6 / expected_s)))
-                elif key == "progress" and val == "end" and progress:
-                    progress(1.0)
-            rc = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        if rc != 0:
-            err.seek(0)
-            tail = "\n".join(err.read().strip().splitlines()[-12:])
-            raise MediaError(f"ffmpeg failed while {what}: {tail}")
+    """Run ffmpeg reporting out_time / expected_s (through media.run, the one runner)."""
+    media.run(args, what=what, progress=progress, expected_s=expected_s, cwd=cwd)
 
 
 def measure_speech(plan: Plan, speech: Path) -> sound.Loudness:

@@ -49,7 +49,7 @@ checkpoint compile_storyboard:
     log:
         f"{LOGS}/storyboard.log",
     script:
-        "../scripts/storyboard.py"
+        "../scripts/compile_storyboard.py"
 
 
 rule estimate:

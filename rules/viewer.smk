@@ -9,4 +9,4 @@ rule build_viewer:
     log:
         f"{LOGS}/viewer.log",
     script:
-        "../scripts/viewer.py"
+        "../scripts/build_viewer.py"

@@ -91,7 +91,7 @@ def job_scene_md(j: Job) -> None:
     j.log(f"scene {num:02d} written")
 
 
-def job_script(j: Job) -> None:
+def job_script_md(j: Job) -> None:
     storyboard.compile_script(j.paths)
 
 
@@ -136,7 +136,7 @@ def job_scene_json(j: Job) -> None:
     j.log(f"scene {num:02d}: {len(frag.shots)} shots")
 
 
-def job_storyboard(j: Job) -> None:
+def job_compile_storyboard(j: Job) -> None:
     sb = storyboard.compile_storyboard(j.paths, j.cfg, j.mode)
     j.log(f"storyboard: {len(sb.shots)} shots in {len(storyboard.chain_groups(sb))} chains")
 
@@ -188,7 +188,7 @@ def job_narration(j: Job) -> None:
         j.log(f"narration: {out}")
 
 
-def job_viewer(j: Job) -> None:
+def job_build_viewer(j: Job) -> None:
     build_viewer(j.paths)
 
 

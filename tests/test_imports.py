@@ -202,3 +202,29 @@ def test_no_reference_outside_the_repository():
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
              if cite.search(line)]
     assert not found, "citations of documents outside the repository: " + ", ".join(found)
+
+
+def test_each_job_is_named_after_its_rule():
+    """rule X runs scripts/X.py, which runs the job X (spark_video.jobs.job_X)."""
+    import re
+
+    from spark_video.jobs import JOBS
+
+    root = PKG.parent
+    pairs = []
+    for smk in sorted((root / "rules").glob("*.smk")):
+        text = smk.read_text(encoding="utf-8")
+        for m in re.finditer(r"^(?:rule|checkpoint) (\w+):(.*?)(?=^(?:rule|checkpoint) |\Z)",
+                             text, re.M | re.S):
+            script = re.search(r'script:\s*"\.\./scripts/(\w+)\.py"', m.group(2))
+            if script:
+                pairs.append((m.group(1), script.group(1)))
+    assert len(pairs) >= 10
+    wrong = [f"rule {rule} runs scripts/{script}.py" for rule, script in pairs if rule != script]
+    for rule, _ in pairs:
+        body = (root / "scripts" / f"{rule}.py").read_text(encoding="utf-8")
+        if f'run(snakemake, "{rule}")' not in body:
+            wrong.append(f"scripts/{rule}.py does not run the job {rule!r}")
+        if rule not in JOBS:
+            wrong.append(f"no job_{rule} in spark_video/jobs.py")
+    assert not wrong, "\n".join(wrong)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from . import gates, roles, storyboard
-from .io import InputError, atomic_write_json, atomic_write_text
+from .io import InputError, atomic_write_json, atomic_write_text, load_model
+from .models import Direction, Outline, SceneFragment, Storyboard
 from .notes import notes_text
 from .paths import EpisodePaths, PathError
-from .project import load_lore, load_manifest, load_premise, write_manifest
+from .project import load_lore, load_manifest, load_premise, split_front_matter, write_manifest
 from .providers import get_provider
 from .providers.base import CallContext, ProviderError
 from .settings import WorkflowConfig, resolve
@@ -40,6 +41,10 @@ class Job:
             self._log.write(msg + "\n")
             self._log.flush()
 
+    def output(self, i: int = 0) -> Path:
+        """The job's output file as the rule names it (never rebuilt from the config)."""
+        return Path(self.smk.output[i])
+
     def ctx(self, phase: str, shot: str | None = None) -> CallContext:
         return CallContext(self.paths, self.cfg, phase=phase, shot=shot)
 
@@ -48,7 +53,7 @@ def job_outline(j: Job) -> None:
     lore, _ = load_lore(j.paths)
     outline = roles.write_outline(j.ctx("screenwriter"), premise=load_premise(j.paths),
                                   lore=lore, cast=load_manifest(j.paths, "cast"), mode=j.mode)
-    atomic_write_json(j.paths.outline, outline)
+    atomic_write_json(j.output(), outline)
     j.log(f"outline: {len(outline.scenes)} scenes, mode {outline.mode}")
 
 
@@ -64,8 +69,6 @@ def job_portrait(j: Job) -> None:
     cards = list(j.smk.input.card)
     card = cards[0] if cards else None
     lore, _ = load_lore(j.paths)
-    from .project import split_front_matter
-
     desc = folder.name
     if card and Path(card).exists():
         fm, _ = split_front_matter(Path(card), Path(card).read_text(encoding="utf-8"))
@@ -77,17 +80,14 @@ def job_portrait(j: Job) -> None:
 
 
 def job_scene_md(j: Job) -> None:
-    from .io import load_model
-    from .models import Outline
-
     num = int(j.smk.wildcards.num)
-    outline = load_model(Outline, j.paths.outline)
+    outline = load_model(Outline, Path(j.smk.input.outline))
     lore, _ = load_lore(j.paths)
     text = roles.write_scene(j.ctx("screenwriter"), outline=outline, num=num, lore=lore,
                              cast=load_manifest(j.paths, "cast"),
                              props=load_manifest(j.paths, "prop"),
                              notes=notes_text(j.paths, f"scene-{num:02d}"))
-    atomic_write_text(j.paths.scene_md(num), text)
+    atomic_write_text(j.output(), text)
     j.log(f"scene {num:02d} written")
 
 
@@ -97,9 +97,6 @@ def job_script_md(j: Job) -> None:
 
 def job_direction(j: Job) -> None:
     gates_require(j, "script")
-    from .io import load_model
-    from .models import Outline
-
     lore, _ = load_lore(j.paths)
     d = roles.write_direction(j.ctx("director"), outline=load_model(Outline, j.paths.outline),
                               script=j.paths.script.read_text(encoding="utf-8"), lore=lore,
@@ -110,16 +107,13 @@ def job_direction(j: Job) -> None:
 
 def job_scene_json(j: Job) -> None:
     gates_require(j, "script")
-    from .io import load_model
-    from .models import Direction, SceneFragment
-
     num = int(j.smk.wildcards.num)
     lore, _ = load_lore(j.paths)
-    md = j.paths.scene_md(num).read_text(encoding="utf-8")
+    md = Path(j.smk.input.md).read_text(encoding="utf-8")
     notes_path = j.paths.director_notes(num)
     notes = notes_path.read_text(encoding="utf-8").strip() if notes_path.exists() else ""
     notes = "\n".join(filter(None, [notes, notes_text(j.paths, f"shots-{num:02d}")]))
-    out = j.paths.scene_json(num)
+    out = j.output()
     previous = None
     if notes and out.exists():
         try:
@@ -132,7 +126,7 @@ def job_scene_json(j: Job) -> None:
                               props=load_manifest(j.paths, "prop"), mode=j.mode,
                               direction=load_model(Direction, j.paths.direction),
                               notes=notes, previous=previous)
-    atomic_write_json(j.paths.scene_json(num), frag)
+    atomic_write_json(out, frag)
     j.log(f"scene {num:02d}: {len(frag.shots)} shots")
 
 
@@ -142,8 +136,8 @@ def job_compile_storyboard(j: Job) -> None:
 
 
 def job_estimate(j: Job) -> None:
-    est = storyboard.estimate(storyboard.load_storyboard(j.paths), j.cfg)
-    atomic_write_json(j.paths.estimate, est)
+    sb = load_model(Storyboard, Path(j.smk.input[0]))
+    atomic_write_json(j.output(), storyboard.estimate(sb, j.cfg))
 
 
 def job_render_clip(j: Job) -> None:

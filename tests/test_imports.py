@@ -40,7 +40,6 @@ KNOWN_LATE: set[tuple[str, str]] = {
     # the way out is the CLI running Snakemake targets only (one way to run a stage)
     ("cli", "doctor"), ("cli", "io"), ("cli", "media"), ("cli", "project"),
     ("cli", "render"), ("cli", "schemas"), ("cli", "stitch"), ("cli", "storyboard"),
-    ("jobs", "io"), ("jobs", "media"), ("jobs", "models"), ("jobs", "project"),
     ("jobs", "render"), ("jobs", "stitch"), ("jobs", "viewer"),
     # the provider registry loads a provider only when it is chosen
     ("providers", "providers.dashscope"), ("providers", "providers.offline"),

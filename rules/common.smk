@@ -14,6 +14,7 @@ sys.path.insert(0, workflow.basedir)
 
 from spark_video import gates as sv_gates  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
+from spark_video.project import media_path  # noqa: E402
 from spark_video.settings import resolve  # noqa: E402
 
 
@@ -133,9 +134,8 @@ def clip_inputs(wildcards):
     if wildcards.shot not in _STORYBOARD_READ["ids"]:
         raise ValueError(f"{wildcards.shot} is not a shot of {STORYBOARD}")
     spec = read_spec(wildcards.shot)
-    root = EP.project_paths.root.parent
     inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
-              "media": [str(root / m) for m in spec["media"]],
+              "media": [str(media_path(EP, m)) for m in spec["media"]],
               "gate": storyboard_barrier()}
     prev = spec.get("prev_shot")
     if prev:  # with chain_cascade false the job restores its take instead of re-rendering

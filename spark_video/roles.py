@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from .capabilities import FAMILIES, caps, video_family
 from .io import InputError, atomic_write_text, parse_model
 from .models import (
     Direction,
@@ -30,7 +31,8 @@ from .models import (
     now_iso,
 )
 from .providers import get_provider
-from .providers.base import CallContext, redact
+from .providers.base import CallContext
+from .redaction import redact
 from .scenefmt import SceneScript, parse_scene_md
 from .settings import provider_for
 
@@ -150,8 +152,6 @@ REF_RE = {"[Image N]": re.compile(r"\[Image\s*(\d+)\]"), "å›¾N": re.compile(r"å›
 def director_caps(cfg: WorkflowConfig) -> dict:
     """What the director must know of the active video provider: per-kind durations,
     reference count, ratios, resolutions, reference syntax, negative_prompt."""
-    from .capabilities import FAMILIES, caps, video_family
-
     provider = provider_for(cfg, "video")
     fam = video_family("wan27" if provider == "wan27" else "bl", cfg)
     kinds = {}

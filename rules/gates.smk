@@ -6,7 +6,7 @@
 
 rule gate_closed:
     output:
-        temp(f"{E}/gates/{{gate}}.closed"),
+        temp(EP.pattern("gate_barrier")),
     input:
         gate_inputs,
     log:

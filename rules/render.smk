@@ -8,8 +8,8 @@
 
 rule render_clip:
     output:
-        clip=f"{E}/clips/{{shot}}.mp4",
-        frame=f"{E}/frames/{{shot}}.last.png",
+        clip=EP.pattern("clip"),
+        frame=EP.pattern("last_frame"),
     input:
         unpack(clip_inputs),
     log:

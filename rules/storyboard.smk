@@ -22,9 +22,9 @@ rule direction:
 
 rule scene_json:
     output:
-        f"{E}/scenes/scene-{{num}}.json",
+        EP.pattern("scene_json"),
     input:
-        md=f"{E}/scenes/scene-{{num}}.md",
+        md=EP.pattern("scene_md"),
         direction=f"{E}/direction.json",
         notes=lambda wc: optional(EP.director_notes(int(wc.num))),
         manifests=MANIFESTS,

@@ -20,7 +20,7 @@ checkpoint outline:
 
 rule scene_md:
     output:
-        f"{E}/scenes/scene-{{num}}.md",
+        EP.pattern("scene_md"),
     input:
         outline=OUTLINE,
         cast=MANIFESTS[0],

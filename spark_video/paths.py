@@ -138,6 +138,17 @@ class ProjectPaths:
         return EpisodePaths(self, ep, self.root / f"episode-{ep}")
 
 
+# Per-item artifacts: (folder, file name with its wildcard). The builders below fill the
+# wildcard; `EpisodePaths.pattern()` gives the same name to the Snakemake rules.
+ITEM_FILES = {
+    "scene_md": ("scenes", "scene-{num}.md"),
+    "scene_json": ("scenes", "scene-{num}.json"),
+    "clip": ("clips", "{shot}.mp4"),
+    "last_frame": ("frames", "{shot}.last.png"),
+    "gate_barrier": ("gates", "{gate}.closed"),
+}
+
+
 @dataclass(frozen=True)
 class EpisodePaths:
     project_paths: ProjectPaths
@@ -173,11 +184,21 @@ class EpisodePaths:
     def scenes_dir(self) -> Path:
         return self._p("scenes")
 
+    def pattern(self, item: str) -> str:
+        """The Snakemake output pattern of a per-item artifact (ITEM_FILES), e.g.
+        `.../clips/{shot}.mp4`: the rules use it instead of spelling the name again."""
+        folder, name = ITEM_FILES[item]
+        return str(self._p(folder, name))
+
+    def _item(self, item: str, **wildcards: str) -> Path:
+        folder, name = ITEM_FILES[item]
+        return self._p(folder, name.format(**wildcards))
+
     def scene_md(self, num: int) -> Path:
-        return self._p("scenes", f"scene-{num:02d}.md")
+        return self._item("scene_md", num=f"{num:02d}")
 
     def scene_json(self, num: int) -> Path:
-        return self._p("scenes", f"scene-{num:02d}.json")
+        return self._item("scene_json", num=f"{num:02d}")
 
     def scene_files(self, ext: str) -> list[Path]:
         """Every scenes/scene-NN.<ext> ("md" or "json") in scene order (see parse_scene_file)."""
@@ -229,7 +250,7 @@ class EpisodePaths:
         return self._p("shots", f"{check_shot_id(shot)}.json")
 
     def clip(self, shot: str) -> Path:
-        return self._p("clips", f"{check_shot_id(shot)}.mp4")
+        return self._item("clip", shot=check_shot_id(shot))
 
     def clip_version(self, shot: str, version: int) -> Path:
         return self._p("clips", f"{check_shot_id(shot)}-ver{version}.mp4")
@@ -275,7 +296,7 @@ class EpisodePaths:
         return self._p("tts", f"{check_shot_id(shot)}.wav")
 
     def last_frame(self, shot: str) -> Path:
-        return self._p("frames", f"{check_shot_id(shot)}.last.png")
+        return self._item("last_frame", shot=check_shot_id(shot))
 
     def version_last_frame(self, shot: str, version: int) -> Path:
         return self._p("frames", f"{check_shot_id(shot)}-ver{version}_last.png")
@@ -343,7 +364,7 @@ class EpisodePaths:
         return self._p("approvals", f"{gate}.json")
 
     def gate_barrier(self, gate: str) -> Path:
-        return self._p("gates", f"{gate}.closed")
+        return self._item("gate_barrier", gate=gate)
 
     @property
     def notes_dir(self) -> Path:

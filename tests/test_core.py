@@ -79,6 +79,13 @@ def test_artifact_names_are_parsed_where_they_are_built(tmp_path):
         assert parse_scene_file(name) is None
     assert parse_clip_version(ep.clip_version("S01-002b", 12).name) == ("S01-002b", 12)
     assert parse_clip_version(ep.clip("S01-002").name) is None
+    for item, build in (("scene_md", lambda: ep.scene_md(3)), ("clip", lambda: ep.clip("S01-002")),
+                        ("last_frame", lambda: ep.last_frame("S01-002")),
+                        ("gate_barrier", lambda: ep.gate_barrier("render"))):
+        wildcard = {"scene_md": "03", "clip": "S01-002", "last_frame": "S01-002",
+                    "gate_barrier": "render"}[item]
+        key = ep.pattern(item).split("{")[1].split("}")[0]
+        assert ep.pattern(item).format(**{key: wildcard}) == str(build())
     assert ep.scene_files("md") == [] and ep.clip_versions() == {}
     for p in (ep.scene_md(2), ep.scene_md(10), ep.scene_json(2), ep.scenes_dir / "notes.md",
               ep.clip_version("S01-001", 2), ep.clip_version("S01-001", 10),

@@ -23,13 +23,13 @@ from .io import (
     parse_model,
     write_if_changed,
 )
-from .models import KIND_MAX_DURATION, BGMConfig, SceneFragment, Shot, ShotSpec, Storyboard
+from .models import KIND_MAX_DURATION, SceneFragment, Shot, ShotSpec, Storyboard
 from .paths import parse_scene_file
 from .pricing import VIDEO_MODELS, currency, tts_billed_chars, tts_cost, video_cost
 from .project import load_lore, load_manifest
 from .roles import check_fragment
 from .settings import WorkflowConfig, provider_for
-from .sound import apply_forbid_model_bgm
+from .sound import apply_forbid_model_bgm, load_bgm_config
 
 
 def compile_script(paths) -> Path:
@@ -66,10 +66,6 @@ def load_fragments(paths, files: list[Path] | None = None) -> list[SceneFragment
     return frags
 
 
-def load_bgm(paths) -> BGMConfig | None:
-    return load_model(BGMConfig, paths.bgm_config) if paths.bgm_config.exists() else None
-
-
 def build_storyboard(paths, cfg: WorkflowConfig, mode: str) -> Storyboard:
     frags = load_fragments(paths)
     lore, _ = load_lore(paths)
@@ -84,7 +80,6 @@ def build_storyboard(paths, cfg: WorkflowConfig, mode: str) -> Storyboard:
         "narrator_voice": cfg.narrator_voice if mode == "narration" else None,
         "scenes": [f.scene.model_dump() for f in frags],
         "shots": [s.model_dump() for f in frags for s in f.shots],
-        "bgm": (b.model_dump() if (b := load_bgm(paths)) else None),
     }
     return parse_model(Storyboard, data, paths.storyboard)
 
@@ -136,7 +131,8 @@ def shot_media(paths, sb: Storyboard, shot: Shot) -> list[str]:
 def shot_specs(paths, cfg: WorkflowConfig, sb: Storyboard) -> dict[str, ShotSpec]:
     lore, _ = load_lore(paths)
     prev = prev_shot_map(sb)
-    forbid = bool(sb.bgm and sb.bgm.forbid_model_bgm)
+    # the music answer lives in bgm-config.json (GATE 0.5), read where it is needed
+    forbid = load_bgm_config(paths, sb).forbid_model_bgm
     specs = {}
     for i, shot in enumerate(sb.shots):
         s = shot.model_copy()

@@ -155,6 +155,12 @@ def test_compile_graph_estimate_and_per_shot_specs(ep, cfg):
     storyboard.compile_storyboard(ep, cfg, "drama")
     after = {p.name: p.stat().st_mtime_ns for p in (ep.root / "shots").iterdir()}
     assert {n for n in after if after[n] != mtimes[n]} == {"S01-003.json"}
+    # the music answer is read from bgm-config.json, not copied into storyboard.json
+    ep.bgm_config.write_text(BGMConfig(forbid_model_bgm=True).model_dump_json())
+    assert storyboard.compile_storyboard(ep, cfg, "drama").bgm is None
+    assert json.loads(ep.storyboard.read_text())["bgm"] is None
+    assert "background music" in json.loads(ep.shot_spec("S01-001").read_text())[
+        "shot"]["negative_prompt"]
 
     bl = cfg.model_copy(update={"provider": "bl"})
     sb_bl = sb.model_copy(update={"provider": "bl"})

@@ -6,7 +6,8 @@ the graph must stay acyclic):
   base      models, paths, io, settings, pricing, redaction, scenefmt, schemas, project,
             subtitles
   media     media, sound
-  providers providers.*, budget (spend from the call log), capabilities (model limits)
+  providers providers.*, budget (spend from the call log), capabilities (model limits),
+            slots (provider-call slots)
   policy    review_policy, roles
   stages    storyboard, render, stitch, gates, viewer
   jobs      jobs (what the Snakemake scripts run)
@@ -25,7 +26,7 @@ LAYERS = {
     "base": ["models", "paths", "io", "settings", "pricing", "redaction", "scenefmt", "schemas",
              "project", "subtitles", ""],
     "media": ["media", "sound"],
-    "providers": ["providers", "budget", "capabilities"],
+    "providers": ["providers", "budget", "capabilities", "slots"],
     "policy": ["review_policy", "roles"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer"],
     "jobs": ["jobs"],

@@ -48,7 +48,7 @@ class Session:
 
 def stretch_targets(paths: EpisodePaths, gate: str | None) -> list[str]:
     """What one Snakemake run builds to reach `gate` (None: the whole episode)."""
-    return gates.GATE[gate or "final"].targets(paths)
+    return gates.GATE[gate or "final"].targets(paths) or gates.GATE["final"].targets(paths)
 
 
 def first_closed(paths: EpisodePaths) -> str | None:

@@ -9,7 +9,7 @@ the graph must stay acyclic):
   providers providers.*, budget (spend from the call log), capabilities (model limits),
             slots (provider-call slots)
   policy    review_policy, roles
-  stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries
+  stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot
 """
@@ -29,7 +29,7 @@ LAYERS = {
     "providers": ["providers", "budget", "capabilities", "slots"],
     "policy": ["review_policy", "roles"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
-               "summaries"],
+               "summaries", "timeline"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot"],
 }
@@ -51,7 +51,8 @@ KNOWN_LATE: set[tuple[str, str]] = {
     ("autopilot", "summaries"), ("build", "budget"), ("build", "io"), ("build", "models"),
     ("cli", "autopilot"), ("cli", "build"), ("cli", "revisions"), ("revisions", "gates"),
     ("revisions", "render"), ("summaries", "media"), ("summaries", "scenefmt"),
-    ("summaries", "storyboard"),
+    ("summaries", "storyboard"), ("timeline", "media"), ("timeline", "sound"),
+    ("cli", "timeline"), ("jobs", "timeline"),
     # gate checks call the storyboard's lint (common.smk imports gates at parse time)
     ("gates", "storyboard"),
     # narration TTS is a paid call made while planning the stitch; it moves to its own rule

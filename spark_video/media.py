@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import ffmpeg  # ffmpeg-python
+import ffmpeg  # typed-ffmpeg: filter graphs (the stitch builds its graphs with it)
 
 from .io import atomic_write_bytes
 

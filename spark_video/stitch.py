@@ -46,6 +46,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import ffmpeg
+from ffmpeg import filters as ff
+from ffmpeg.dag.nodes import OutputStream
+from ffmpeg.schema import StreamType
+from ffmpeg.streams.audio import AudioStream
+from ffmpeg.streams.video import VideoStream
 from pydantic import BaseModel, Field
 
 from . import media, sound, subtitles
@@ -507,359 +513,314 @@ def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
 
 
 # --------------------------------------------------------------------------- graph
-
-
-def _n(x: float) -> str:
-    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+# The filter graphs are built with typed-ffmpeg: every filter is a typed method, the graph
+# text (labels, escaping) is its compiler's.
 
 
 def _fps_str(fps: Fraction) -> str:
     return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
 
 
-AFMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
-PCM = ["-f", "f32le", "-ar", str(SR), "-ac", "2"]  # the speech bus between passes
+PCM = {"f": "f32le", "ar": SR, "ac": 2}  # the speech bus between passes
 
 
-@dataclass
-class Graph:
-    inputs: list[list[str]] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-
-    def add_input(self, path: Path, *pre: str) -> int:
-        self.inputs.append([*pre, "-i", str(Path(path).resolve())])
-        return len(self.inputs) - 1
-
-    def input_args(self) -> list[str]:
-        return [a for inp in self.inputs for a in inp]
-
-    @property
-    def script(self) -> str:
-        return ";\n".join(self.lines)
+def _afmt(a: AudioStream) -> AudioStream:
+    return a.aformat(sample_fmts="fltp", sample_rates=str(SR), channel_layouts="stereo")
 
 
-def _video_clip(i: int, cl: ClipIn, plan: Plan, label: str) -> str:
-    w, h, fps = plan.width, plan.height, plan.fps
-    chain = [f"[{i}:v:0]setpts=PTS-STARTPTS", f"fps={_fps_str(fps)}"]
+def _silence(samples: int) -> AudioStream:
+    return _afmt(ffmpeg.sources.anullsrc(sample_rate=SR, channel_layout="stereo")
+                 ).atrim(end_sample=samples)
+
+
+def _clip_picture(cl: ClipIn, plan: Plan) -> VideoStream:
+    w, h = plan.width, plan.height
+    v = ffmpeg.input(str(cl.path.resolve())).video_stream(0)
+    v = v.setpts(expr="PTS-STARTPTS").fps(fps=_fps_str(plan.fps))
     if (cl.info.width, cl.info.height) != (w, h):
-        chain.append(f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2")
-        chain.append(f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black")
-    chain += ["setsar=1", "format=yuv420p", "tpad=stop_mode=clone:stop_duration=1",
-              f"trim=end_frame={cl.frames}", "setpts=PTS-STARTPTS"]
-    return ",".join(chain) + f"[{label}]"
+        v = v.scale(w=w, h=h, force_original_aspect_ratio="decrease", force_divisible_by=2)
+        v = v.pad(width=w, height=h, x="(ow-iw)/2", y="(oh-ih)/2", color="black")
+    return (v.setsar(sar="1").format(pix_fmts="yuv420p")
+            .tpad(stop_mode="clone", stop_duration=1)
+            .trim(end_frame=cl.frames).setpts(expr="PTS-STARTPTS"))
 
 
-def _audio_clip(i: int, cl: ClipIn, plan: Plan, label: str) -> str:
+def _clip_sound(cl: ClipIn, plan: Plan) -> AudioStream:
     samples = int(round(cl.seconds(plan.fps) * SR))
-    if cl.info.has_audio:
-        return (f"[{i}:a:0]asetpts=PTS-STARTPTS,aresample={SR},{AFMT},apad,"
-                f"atrim=end_sample={samples}[{label}]")
-    return f"anullsrc=r={SR}:cl=stereo,{AFMT},atrim=end_sample={samples}[{label}]"
+    if not cl.info.has_audio:
+        return _silence(samples)
+    a = ffmpeg.input(str(cl.path.resolve())).audio_stream(0)
+    return _afmt(a.asetpts(expr="PTS-STARTPTS").aresample(sample_rate=SR)).apad(
+        ).atrim(end_sample=samples)
 
 
-def _shot_video(g: Graph, plan: Plan, k: int, idx: list[int], out: str) -> None:
+def _shot_picture(plan: Plan, k: int) -> VideoStream:
     """One shot on the canvas: its clips letterboxed, a continuation take joined with a 1 s
     crossfade, the last frame held while narration runs on."""
     seg, fps = plan.segments[k], plan.fps
-    parts = []
-    for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
-        parts.append(f"s{k}v{j}")
-        g.lines.append(_video_clip(i, cl, plan, parts[-1]))
-    cur = parts[0]
+    cur = _clip_picture(seg.clips[0], plan)
     off = seg.clips[0].seconds(fps)
-    for j in range(1, len(parts)):
+    for cl in seg.clips[1:]:
         off -= CONTINUATION_XFADE_S
-        g.lines.append(f"[{cur}][{parts[j]}]xfade=transition=fade:"
-                       f"duration={_n(CONTINUATION_XFADE_S)}:offset={_n(off)}[s{k}vj{j}]")
-        cur = f"s{k}vj{j}"
-        off += seg.clips[j].seconds(fps)
+        cur = cur.xfade(_clip_picture(cl, plan), transition="fade",
+                        duration=CONTINUATION_XFADE_S, offset=round(off, 6))
+        off += cl.seconds(fps)
     if abs(seg.length - seg.video_s) > 0.5 / float(fps):
-        pad = _n(seg.freeze_s + 1.0)
-        g.lines.append(f"[{cur}]tpad=stop_mode=clone:stop_duration={pad},"
-                       f"trim=end_frame={_frames(seg.length, fps)},setpts=PTS-STARTPTS[{out}]")
-    else:
-        g.lines.append(f"[{cur}]null[{out}]")
+        cur = (cur.tpad(stop_mode="clone", stop_duration=round(seg.freeze_s + 1.0, 6))
+               .trim(end_frame=_frames(seg.length, fps)).setpts(expr="PTS-STARTPTS"))
+    return cur
 
 
-def _shot_audio(g: Graph, plan: Plan, k: int, idx: list[int], out: str) -> None:
+def _shot_sound(plan: Plan, k: int) -> AudioStream:
     """One shot's own sound (silence under narration: the voice replaces the clip's sound),
     a continuation take joined with a 1 s crossfade, padded to the shot's length."""
     seg = plan.segments[k]
     samples = int(round(seg.length * SR))
     if seg.narration:
-        g.lines.append(f"anullsrc=r={SR}:cl=stereo,{AFMT},atrim=end_sample={samples}[{out}]")
-        return
-    aparts = []
-    for j, (i, cl) in enumerate(zip(idx, seg.clips, strict=True)):
-        aparts.append(f"s{k}a{j}")
-        g.lines.append(_audio_clip(i, cl, plan, aparts[-1]))
-    acur = aparts[0]
-    for j in range(1, len(aparts)):
-        g.lines.append(f"[{acur}][{aparts[j]}]acrossfade=d="
-                       f"{_n(CONTINUATION_XFADE_S)}:c1=qsin:c2=qsin[s{k}aj{j}]")
-        acur = f"s{k}aj{j}"
-    g.lines.append(f"[{acur}]apad,atrim=end_sample={samples}[{out}]")
+        return _silence(samples)
+    cur = _clip_sound(seg.clips[0], plan)
+    for cl in seg.clips[1:]:
+        cur = _acrossfade([cur, _clip_sound(cl, plan)], CONTINUATION_XFADE_S)
+    return cur.apad().atrim(end_sample=samples)
 
 
-def _join_pictures(g: Graph, plan: Plan, reel: Reel, ks: list[int]) -> None:
-    """The reel's shots joined into [vcat]: hard cuts or crossfades, the head of the reel's
-    first shot dropped (the reel before shows it), only the head of the next reel's first
-    shot kept (its crossfade in is rendered here)."""
+def _acrossfade(sounds: list[AudioStream], seconds: float) -> AudioStream:
+    """Sounds joined by crossfades (qsin both ways). typed-ffmpeg declares `acrossfade`
+    with no inputs, so it is applied as a custom filter with the inputs typed here."""
+    return ffmpeg.afilter(*sounds, name="acrossfade",
+                          input_typings=(StreamType.audio,) * len(sounds), n=len(sounds),
+                          d=round(seconds, 6), c1="qsin", c2="qsin")
+
+
+def _join_pictures(plan: Plan, reel: Reel, shots: list[VideoStream]) -> VideoStream:
+    """The reel's shots joined: hard cuts or crossfades, the head of the reel's first shot
+    dropped (the reel before shows it), only the head of the next reel's first shot kept
+    (its crossfade in is rendered here)."""
     n, fps, c = len(plan.segments), plan.fps, plan.crossfade
-    vl = [f"v{k}" for k in ks]
-    if c <= 0 or len(ks) == 1:
-        ins = "".join(f"[{v}]" for v in vl)
-        g.lines.append(f"{ins}concat=n={len(ks)}:v=1:a=0[vcat]" if len(ks) > 1
-                       else f"{ins}null[vcat]")
-        return
+    if c <= 0 or len(shots) == 1:
+        return ff.concat(*shots, n=len(shots), v=1, a=0).video(0) if len(shots) > 1 \
+            else shots[0]
     cf = _frames(c, fps)
-    lens = [shot_frames(plan)[k] for k in ks]
+    lens = [shot_frames(plan)[k] for k in reel.shots(n, True)]
     if reel.stop < n:  # the next reel's first shot: its head only
-        g.lines.append(f"[{vl[-1]}]trim=end_frame={cf},setpts=PTS-STARTPTS[{vl[-1]}h]")
-        vl[-1], lens[-1] = f"{vl[-1]}h", cf
+        shots[-1] = shots[-1].trim(end_frame=cf).setpts(expr="PTS-STARTPTS")
+        lens[-1] = cf
     whole = lens[:-1] if reel.stop < n else lens
     if all(f > 2 * cf for f in whole):
-        _xfade_local(g, vl, lens, cf, c, "vj", last_is_head=reel.stop < n)
+        joined = _xfade_local(shots, lens, cf, c, last_is_head=reel.stop < n)
     else:  # transitions overlap (a shot shorter than two crossfades)
-        _xfade_tree(g, vl, [f / fps for f in lens], c, "vj")
-    head = f"trim=start_frame={cf}," if reel.first > 0 else ""
-    g.lines.append(f"[vj]{head}setpts=PTS-STARTPTS[vcat]")
+        joined, _ = _xfade_tree(shots, [f / fps for f in lens], c)
+    if reel.first > 0:
+        joined = joined.trim(start_frame=cf)
+    return joined.setpts(expr="PTS-STARTPTS")
 
 
-def _join_sounds(g: Graph, plan: Plan, reel: Reel, ks: list[int]) -> None:
-    """The reel's shot sounds joined into [acat], cut exactly where the pictures are."""
+def _join_sounds(plan: Plan, reel: Reel, sounds: list[AudioStream]) -> AudioStream:
+    """The reel's shot sounds joined, cut exactly where the pictures are."""
     n, c = len(plan.segments), plan.crossfade
-    al = [f"a{k}" for k in ks]
-    if c <= 0 or len(ks) == 1:
-        ins = "".join(f"[{a}]" for a in al)
-        g.lines.append(f"{ins}concat=n={len(ks)}:v=0:a=1[acat]" if len(ks) > 1
-                       else f"{ins}anull[acat]")
-        return
+    if c <= 0 or len(sounds) == 1:
+        return ff.concat(*sounds, n=len(sounds), v=0, a=1).audio(0) if len(sounds) > 1 \
+            else sounds[0]
     cs = int(round(c * SR))
     if reel.stop < n:
-        g.lines.append(f"[{al[-1]}]atrim=end_sample={cs},asetpts=PTS-STARTPTS[{al[-1]}h]")
-        al[-1] = f"{al[-1]}h"
-    ins = "".join(f"[{a}]" for a in al)
-    head = f"atrim=start_sample={cs},asetpts=PTS-STARTPTS," if reel.first > 0 else ""
-    g.lines.append(f"{ins}acrossfade=n={len(al)}:d={_n(c)}:c1=qsin:c2=qsin,{head}anull[acat]")
+        sounds[-1] = sounds[-1].atrim(end_sample=cs).asetpts(expr="PTS-STARTPTS")
+    joined = _acrossfade(sounds, c)
+    if reel.first > 0:
+        joined = joined.atrim(start_sample=cs).asetpts(expr="PTS-STARTPTS")
+    return joined
 
 
-def _voices(g: Graph, plan: Plan, reel: Reel) -> list[str]:
+def _voices(plan: Plan, reel: Reel) -> list[AudioStream]:
     """Narration voices heard in the reel, laid at their shots' span starts (sample-exact);
     a voice that starts in the reel before comes in part-way."""
-    labels = []
+    voices = []
     r0, r1 = reel.sample0, reel.sample0 + reel.samples
-    for k, seg in enumerate(plan.segments):
+    for seg in plan.segments:
         if seg.fit is None or seg.tts_path is None:
             continue
         v0 = int(round(seg.span_start * SR))
         v1 = v0 + int(round(seg.fit.spoken_s * SR)) + 1
         if v1 <= r0 or v0 >= r1:
             continue
-        i = g.add_input(seg.tts_path)
-        tempo = sound.atempo_chain(seg.fit.tempo)
-        chain = [f"[{i}:a:0]asetpts=PTS-STARTPTS", f"aresample={SR}", AFMT,
-                 f"volume={seg.tts_gain_db:.2f}dB"]
-        if tempo:
-            chain.append(tempo)
-        chain.append(f"atrim=end_sample={v1 - v0}")
+        a = ffmpeg.input(str(seg.tts_path.resolve())).audio_stream(0)
+        a = _afmt(a.asetpts(expr="PTS-STARTPTS").aresample(sample_rate=SR))
+        a = a.volume(volume=f"{seg.tts_gain_db:.2f}dB")
+        for factor in sound.atempo_factors(seg.fit.tempo):
+            a = a.atempo(tempo=factor)
+        a = a.atrim(end_sample=v1 - v0)
         if v0 < r0:
-            chain += [f"atrim=start_sample={r0 - v0}", "asetpts=PTS-STARTPTS"]
+            a = a.atrim(start_sample=r0 - v0).asetpts(expr="PTS-STARTPTS")
         elif v0 > r0:
-            chain.append(f"adelay=delays={v0 - r0}S:all=1")
-        g.lines.append(",".join(chain) + f"[vo{k}]")
-        labels.append(f"vo{k}")
-    return labels
+            a = a.adelay(delays=f"{v0 - r0}S", all=True)
+        voices.append(a)
+    return voices
 
 
-def _reel_picture(plan: Plan, reel: Reel, subtitles_file: str | None) -> str:
+def _reel_picture(plan: Plan, reel: Reel, v: VideoStream,
+                  subtitles_file: str | None) -> VideoStream:
     """What applies to the whole cut's picture (fades from and to black, burned subtitles),
     applied to the reel on the cut's own clock."""
     fps, total = plan.fps, plan.duration
     t0, t1 = float(reel.frame0 / fps), float((reel.frame0 + reel.frames) / fps)
-    chain = []
-    if plan.fade_in > 0 and t0 < plan.fade_in:
-        chain.append(f"fade=t=in:d={_n(plan.fade_in)}")
-    if plan.fade_out > 0 and t1 > total - plan.fade_out:
-        chain.append(f"fade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
+    fade_in = plan.fade_in > 0 and t0 < plan.fade_in
+    fade_out = plan.fade_out > 0 and t1 > total - plan.fade_out
+    shift = reel.frame0 and (fade_in or fade_out or subtitles_file)
+    if shift:
+        v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
+    if fade_in:
+        v = v.fade(type="in", duration=round(plan.fade_in, 6))
+    if fade_out:
+        v = v.fade(type="out", start_time=round(total - plan.fade_out, 6),
+                   duration=round(plan.fade_out, 6))
     if subtitles_file:
-        chain.append(f"subtitles=filename={subtitles_file}:force_style='{SUB_STYLE}'")
-    if chain and reel.frame0:
-        chain = [f"setpts=PTS+{reel.frame0}/({_fps_str(fps)})/TB", *chain,
-                 "setpts=PTS-STARTPTS"]
-    return ",".join(chain + ["tpad=stop_mode=clone:stop_duration=1",
-                             f"trim=end_frame={reel.frames}"])
+        v = v.subtitles(filename=subtitles_file, force_style=SUB_STYLE)
+    if shift:
+        v = v.setpts(expr="PTS-STARTPTS")
+    return v.tpad(stop_mode="clone", stop_duration=1).trim(end_frame=reel.frames)
 
 
-def reel_picture_graph(plan: Plan, reel: Reel, subtitles_file: str | None = None) -> Graph:
-    """The filter graph of one reel's picture → [vout]."""
-    g = Graph()
-    ks = list(reel.shots(len(plan.segments), plan.crossfade > 0))
-    for k in ks:
-        idx = [g.add_input(cl.path) for cl in plan.segments[k].clips]
-        _shot_video(g, plan, k, idx, f"v{k}")
-    _join_pictures(g, plan, reel, ks)
-    g.lines.append(f"[vcat]{_reel_picture(plan, reel, subtitles_file)}[vout]")
-    return g
+def reel_picture(plan: Plan, reel: Reel, subtitles_file: str | None = None) -> VideoStream:
+    """One reel's finished picture."""
+    ks = reel.shots(len(plan.segments), plan.crossfade > 0)
+    joined = _join_pictures(plan, reel, [_shot_picture(plan, k) for k in ks])
+    return _reel_picture(plan, reel, joined, subtitles_file)
 
 
-def reel_speech_graph(plan: Plan, reel: Reel) -> Graph:
-    """The filter graph of one reel's speech bus (clip sound and narration, before any gain)
-    → [speech]; audio only: no picture is decoded."""
-    g = Graph()
-    ks = list(reel.shots(len(plan.segments), plan.crossfade > 0))
-    for k in ks:
-        clips = plan.segments[k].clips
-        idx = [g.add_input(cl.path) if cl.info.has_audio and not plan.segments[k].narration
-               else -1 for cl in clips]
-        _shot_audio(g, plan, k, idx, f"a{k}")
-    _join_sounds(g, plan, reel, ks)
-    voices = _voices(g, plan, reel)
-    tail = f"apad,atrim=end_sample={reel.samples}[speech]"
+def reel_speech(plan: Plan, reel: Reel) -> AudioStream:
+    """One reel's speech bus (clip sound and narration, before any gain); audio only."""
+    ks = reel.shots(len(plan.segments), plan.crossfade > 0)
+    joined = _join_sounds(plan, reel, [_shot_sound(plan, k) for k in ks])
+    voices = _voices(plan, reel)
     if voices:
-        ins = "[acat]" + "".join(f"[{v}]" for v in voices)
-        g.lines.append(f"{ins}amix=inputs={len(voices) + 1}:normalize=0:duration=first:"
-                       f"dropout_transition=0,{tail}")
-    else:
-        g.lines.append(f"[acat]{tail}")
-    return g
+        joined = ff.amix(joined, *voices, inputs=len(voices) + 1, normalize=False,
+                         duration="first", dropout_transition=0)
+    return joined.apad().atrim(end_sample=reel.samples)
 
 
-def master_graph(plan: Plan, g: Graph, speech: str, *, speech_gain_db: float = 0.0,
-                 music_gains: list[float] | None = None) -> None:
-    """The whole cut's sound from its speech bus (input label `speech`): speech gain, music
-    runs ducked under the speech, master fades, a 4x oversampled limiter (≈ true peak) → [aout]."""
+def _duck_options() -> dict[str, float | str]:
+    opts: dict[str, float | str] = {}
+    for kv in sound.DUCK.split(":"):
+        key, _, val = kv.partition("=")
+        opts[key] = float(val) if val.replace(".", "", 1).isdigit() else val
+    return opts
+
+
+def master_sound(plan: Plan, speech: AudioStream, *, speech_gain_db: float = 0.0,
+                 music_gains: list[float] | None = None) -> AudioStream:
+    """The whole cut's sound from its speech bus: speech gain, music runs ducked under the
+    speech, master fades, a 4x oversampled limiter (≈ true peak)."""
     total_samples = int(round(plan.duration * SR))
-    g.lines.append(f"[{speech}]{AFMT},volume={speech_gain_db:.2f}dB[speech]")
+    mix = _afmt(speech).volume(volume=f"{speech_gain_db:.2f}dB")
     if plan.music:
-        _music(g, plan, music_gains or [0.0] * len(plan.music), total_samples)
-        g.lines.append("[speech]asplit=2[sp_mix][sp_sc]")
-        g.lines.append(f"[music][sp_sc]sidechaincompress={sound.DUCK}[mduck]")
-        g.lines.append("[sp_mix][mduck]amix=inputs=2:normalize=0:duration=first[mix]")
-    else:
-        g.lines.append("[speech]anull[mix]")
+        music = _music(plan, music_gains or [0.0] * len(plan.music), total_samples)
+        sp = mix.asplit(outputs=2)
+        ducked = ff.sidechaincompress(music, sp.audio(1), **_duck_options())
+        mix = ff.amix(sp.audio(0), ducked, inputs=2, normalize=False, duration="first")
+    mix = _master_fades(plan, mix)
     limit = 10 ** (sound.LIMIT_DBFS / 20)
-    chain = _master_fades(plan) + [
-        f"aresample={SR * 4}",
-        f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:latency=true",
-        f"aresample={SR}", AFMT, "apad", f"atrim=end_sample={total_samples}"]
-    g.lines.append("[mix]" + ",".join(chain) + "[aout]")
+    mix = (mix.aresample(sample_rate=SR * 4)
+           .alimiter(limit=round(limit, 4), attack=1, release=60, level=False, latency=True)
+           .aresample(sample_rate=SR))
+    return _afmt(mix).apad().atrim(end_sample=total_samples)
 
 
-def _music(g: Graph, plan: Plan, gains: list[float], total_samples: int) -> None:
-    mlabels = []
-    for r_i, (run, gain) in enumerate(zip(plan.music, gains, strict=True)):
-        i = g.add_input(run.track, "-stream_loop", "-1")
+def _music(plan: Plan, gains: list[float], total_samples: int) -> AudioStream:
+    runs = []
+    for run, gain in zip(plan.music, gains, strict=True):
         length = run.end - run.start
-        chain = [f"[{i}:a:0]aresample={SR}", AFMT,
-                 f"atrim=end_sample={int(round(length * SR))}", "asetpts=PTS-STARTPTS",
-                 f"volume={gain:.2f}dB"]
+        a = ffmpeg.input(str(run.track.resolve()), stream_loop=-1).audio_stream(0)
+        a = _afmt(a.aresample(sample_rate=SR)).atrim(end_sample=int(round(length * SR)))
+        a = a.asetpts(expr="PTS-STARTPTS").volume(volume=f"{gain:.2f}dB")
         if run.fade_in > 0:
-            chain.append(f"afade=t=in:d={_n(run.fade_in)}:curve=qsin")
+            a = a.afade(type="in", duration=round(run.fade_in, 6), curve="qsin")
         if run.fade_out > 0:
-            chain.append(f"afade=t=out:st={_n(max(0.0, length - run.fade_out))}:"
-                         f"d={_n(run.fade_out)}:curve=qsin")
+            a = a.afade(type="out", start_time=round(max(0.0, length - run.fade_out), 6),
+                        duration=round(run.fade_out, 6), curve="qsin")
         ms = int(round(run.start * 1000))
         if ms > 0:
-            chain.append(f"adelay=delays={ms}:all=1")
-        g.lines.append(",".join(chain) + f"[mr{r_i}]")
-        mlabels.append(f"mr{r_i}")
-    if len(mlabels) > 1:
-        g.lines.append("".join(f"[{m}]" for m in mlabels)
-                       + f"amix=inputs={len(mlabels)}:normalize=0:duration=longest[mall]")
-    else:
-        g.lines.append(f"[{mlabels[0]}]anull[mall]")
-    g.lines.append(f"[mall]apad,atrim=end_sample={total_samples}[music]")
+            a = a.adelay(delays=str(ms), all=True)
+        runs.append(a)
+    music = runs[0] if len(runs) == 1 else ff.amix(*runs, inputs=len(runs), normalize=False,
+                                                    duration="longest")
+    return music.apad().atrim(end_sample=total_samples)
 
 
-def _master_fades(plan: Plan) -> list[str]:
-    total = plan.duration
-    fades = []
+def _master_fades(plan: Plan, a: AudioStream) -> AudioStream:
     if plan.fade_in > 0:
-        fades.append(f"afade=t=in:d={_n(plan.fade_in)}")
+        a = a.afade(type="in", duration=round(plan.fade_in, 6))
     if plan.fade_out > 0:
-        fades.append(f"afade=t=out:st={_n(total - plan.fade_out)}:d={_n(plan.fade_out)}")
-    return fades
+        a = a.afade(type="out", start_time=round(plan.duration - plan.fade_out, 6),
+                    duration=round(plan.fade_out, 6))
+    return a
 
 
-def _xfade_local(g: Graph, labels: list[str], frames: list[int], cf: int, c: float,
-                 out: str, *, last_is_head: bool = False) -> None:
+def _xfade_local(shots: list[VideoStream], frames: list[int], cf: int, c: float, *,
+                 last_is_head: bool = False) -> VideoStream:
     """Crossfades as local joins: every shot is split into head | body | tail (frame-exact
     trims of one decoded stream); each transition is the next head, its alpha fading in,
     overlaid on the tail; one `concat` strings bodies and transitions together. Compared with
     chained `xfade`s this keeps everything in yuv420p (xfade works in 4:4:4, so every
     transition frame would be converted twice), never buffers a whole shot, and lets no frame
     pass through more than one blend: about 30 % less filter CPU on a 40-shot episode.
-    `last_is_head`: the last label is only a head (the next reel's first shot)."""
-    n = len(labels)
-    parts: list[str] = []
-    for k, (lab, nf) in enumerate(zip(labels, frames, strict=True)):
-        outs = []
-        if k > 0:
-            outs.append(("h", f"trim=end_frame={cf}"))
-        if not (last_is_head and k == n - 1):
-            b0, b1 = (cf if k > 0 else 0), (nf - cf if k < n - 1 else nf)
-            outs.append(("b", f"trim=start_frame={b0}:end_frame={b1}"))
-        if k < n - 1:
-            outs.append(("t", f"trim=start_frame={nf - cf}"))
-        if len(outs) > 1:
-            g.lines.append(f"[{lab}]split={len(outs)}" + "".join(f"[{lab}{o}]" for o, _ in outs))
-            for o, tr in outs:
-                g.lines.append(f"[{lab}{o}]{tr},setpts=PTS-STARTPTS[{lab}{o}x]")
-        else:
-            o, tr = outs[0]
-            g.lines.append(f"[{lab}]{tr},setpts=PTS-STARTPTS[{lab}{o}x]")
-        if k > 0:
+    `last_is_head`: the last shot is only a head (the next reel's first shot)."""
+    n = len(shots)
+    parts: list[VideoStream] = []
+    tail: VideoStream | None = None
+    for k, (v, nf) in enumerate(zip(shots, frames, strict=True)):
+        body = not (last_is_head and k == n - 1)
+        want = [k > 0, body, k < n - 1]
+        outs = iter([v] if sum(want) == 1 else
+                    [v.split(outputs=sum(want)).video(i) for i in range(sum(want))])
+        head = next(outs).trim(end_frame=cf).setpts(expr="PTS-STARTPTS") if k > 0 else None
+        if head is not None and tail is not None:
             # the incoming head, alpha fading in, over the outgoing tail: same picture as
             # xfade=fade, but in yuv420p (xfade would convert every frame to 4:4:4 and back)
-            g.lines.append(f"[{lab}hx]format=yuva420p,fade=t=in:alpha=1:st=0:d={_n(c)}"
-                           f"[{lab}ha]")
-            g.lines.append(f"[{labels[k - 1]}tx][{lab}ha]overlay=format=yuv420:shortest=1:"
-                           f"eof_action=pass,format=yuv420p[{lab}j]")
-            parts.append(f"{lab}j")
-        if not (last_is_head and k == n - 1):
-            parts.append(f"{lab}bx")
-    g.lines.append("".join(f"[{p}]" for p in parts) + f"concat=n={len(parts)}:v=1:a=0[{out}]")
+            faded = head.format(pix_fmts="yuva420p").fade(type="in", alpha=True, start_time=0,
+                                                          duration=round(c, 6))
+            parts.append(tail.overlay(faded, format="yuv420", shortest=True,
+                                      eof_action="pass").format(pix_fmts="yuv420p"))
+        if body:
+            b0, b1 = (cf if k > 0 else 0), (nf - cf if k < n - 1 else nf)
+            parts.append(next(outs).trim(start_frame=b0, end_frame=b1)
+                         .setpts(expr="PTS-STARTPTS"))
+        if k < n - 1:
+            tail = next(outs).trim(start_frame=nf - cf).setpts(expr="PTS-STARTPTS")
+    return ff.concat(*parts, n=len(parts), v=1, a=0).video(0)
 
 
-def _xfade_tree(g: Graph, labels: list[str], lengths: list[float], c: float,
-                out: str) -> float:
-    """Join `labels` with crossfades as a balanced tree of `xfade`s, not a chain: in a chain
+def _xfade_tree(shots: list[VideoStream], lengths: list[float],
+                c: float) -> tuple[VideoStream, float]:
+    """Join shots with crossfades as a balanced tree of `xfade`s, not a chain: in a chain
     every frame of shot k passes through the n-k later xfades (O(n²) filter calls, seconds
-    for 40 shots); in a tree at most log2(n). Returns the joined length."""
-    if len(labels) == 1:
-        g.lines.append(f"[{labels[0]}]null[{out}]")
-        return lengths[0]
-    if len(labels) == 2:
-        left, right = [labels[0]], [labels[1]]
-    else:
-        mid = len(labels) // 2
-        left, right = labels[:mid], labels[mid:]
-    m = len(left)
-    la = _xfade_tree(g, left, lengths[:m], c, f"{out}L") if m > 1 else lengths[0]
-    lb = (_xfade_tree(g, right, lengths[m:], c, f"{out}R") if len(right) > 1
-          else lengths[m])
-    a = f"{out}L" if m > 1 else left[0]
-    b = f"{out}R" if len(right) > 1 else right[0]
-    g.lines.append(f"[{a}][{b}]xfade=transition=fade:duration={_n(c)}:offset={_n(la - c)}"
-                   f"[{out}]")
-    return la + lb - c
+    for 40 shots); in a tree at most log2(n). Returns the joined stream and its length."""
+    if len(shots) == 1:
+        return shots[0], lengths[0]
+    mid = len(shots) // 2
+    a, la = _xfade_tree(shots[:mid], lengths[:mid], c)
+    b, lb = _xfade_tree(shots[mid:], lengths[mid:], c)
+    return a.xfade(b, transition="fade", duration=round(c, 6), offset=round(la - c, 6)), \
+        la + lb - c
 
 
-def video_args(fps: Fraction) -> list[str]:
+def video_options(fps: Fraction) -> dict[str, Any]:
     gop = max(1, int(round(float(fps) * 2)))
-    return ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
-            "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(gop),
-            "-r", _fps_str(fps), "-fps_mode", "cfr"]
+    return {"vcodec": "libx264", "pix_fmt": "yuv420p", "r": _fps_str(fps), "fps_mode": "cfr",
+            "extra_options": {"preset": X264_PRESET, "crf": X264_CRF, "profile:v": "high",
+                              "g": gop}}
 
 
-def audio_args() -> list[str]:
-    return ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SR), "-ac", "2"]
+def audio_options() -> dict[str, Any]:
+    return {"acodec": "aac", "ar": SR, "ac": 2, "extra_options": {"b:a": AUDIO_BITRATE}}
 
 
 def encode_args(fps: Fraction) -> list[str]:
     """The encoder settings of the final cut (also used by the benchmark's plain re-encode)."""
-    return [*video_args(fps), *audio_args(), "-movflags", "+faststart"]
+    gop = max(1, int(round(float(fps) * 2)))
+    return ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
+            "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(gop),
+            "-r", _fps_str(fps), "-fps_mode", "cfr",
+            "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SR), "-ac", "2",
+            "-movflags", "+faststart"]
 
 
 def _on_frame_grid(fps: Fraction) -> str:
@@ -868,6 +829,20 @@ def _on_frame_grid(fps: Fraction) -> str:
     r = f"{fps.numerator}/{fps.denominator}"
     return (f"setts=pts=round(PTS*TB*{r})/({r}*TB):"
             f"dts=round(DTS*TB*{r})/({r}*TB)")
+
+
+def _args(*outputs: OutputStream) -> list[str]:
+    """The ffmpeg arguments of a graph's outputs (without the program name)."""
+    node = outputs[0] if len(outputs) == 1 else ffmpeg.merge_outputs(*outputs)
+    return node.overwrite_output().compile()[1:]
+
+
+def _loudness(a: AudioStream, what: str) -> sound.Loudness:
+    """EBU R128 loudness of an audio stream: the graph's own arguments, measured by sound."""
+    args = _args(ffmpeg.output(a, filename="-", f="null"))
+    i = args.index("-filter_complex")
+    label = args[args.index("-map", i) + 1].strip("[]")
+    return sound.measure_graph(args[1:i], args[i + 1], label, what=what)
 
 
 # --------------------------------------------------------------------------- running
@@ -899,22 +874,21 @@ def run_ffmpeg_progress(args: list[str], *, expected_s: float, what: str,
     media.run(args, what=what, progress=progress, expected_s=expected_s, cwd=cwd)
 
 
+def _bus(path: Path) -> AudioStream:
+    return ffmpeg.input(str(path), **PCM).audio_stream(0)
+
+
 def measure_speech(plan: Plan, speech: Path) -> sound.Loudness:
     """Loudness of the speech bus (clip audio + narration, with the master fades) as it will
     be mixed: read from the bus the reels wrote, no video is decoded."""
-    fades = _master_fades(plan)
-    return sound.measure_graph([*PCM, "-i", str(speech)],
-                               f"[0:a]{','.join(fades) or 'anull'}[speech_faded]",
-                               "speech_faded", what="measuring the speech loudness")
+    return _loudness(_master_fades(plan, _bus(speech)), "measuring the speech loudness")
 
 
 def measure_master(plan: Plan, speech: Path, speech_gain_db: float,
                    music_gains: list[float]) -> sound.Loudness:
     """Loudness of the finished mix (after ducking, fades and the limiter): audio only."""
-    g = Graph(inputs=[[*PCM, "-i", str(speech)]])
-    master_graph(plan, g, "0:a", speech_gain_db=speech_gain_db, music_gains=music_gains)
-    return sound.measure_graph(g.input_args(), ";".join(g.lines), "aout",
-                               what="measuring the mix loudness")
+    return _loudness(master_sound(plan, _bus(speech), speech_gain_db=speech_gain_db,
+                                  music_gains=music_gains), "measuring the mix loudness")
 
 
 def mix_gains(plan: Plan, speech_bus: Path) -> tuple[sound.Loudness, float, list[float], int]:
@@ -956,15 +930,12 @@ def render_speech(plan: Plan, reels: list[Reel], tdir: Path, name: str) -> Path:
     bus = tdir / "speech.f32"
     with bus.open("wb") as out:
         for reel in reels:
-            g = reel_speech_graph(plan, reel)
-            script = tdir / f"speech{reel.index:04d}.txt"
-            script.write_text(g.script, encoding="utf-8")
             pcm = tdir / "reel.f32"
-            run_ffmpeg_progress(["-y", *g.input_args(), "-/filter_complex", str(script),
-                                 "-map", "[speech]", "-c:a", "pcm_f32le", *PCM, str(pcm)],
-                                expected_s=0, progress=None, cwd=tdir,
-                                what=f"mixing the speech of {name} (shots {reel.first + 1}-"
-                                     f"{reel.stop})")
+            run_ffmpeg_progress(
+                _args(ffmpeg.output(reel_speech(plan, reel), filename=str(pcm),
+                                    acodec="pcm_f32le", **PCM)),
+                expected_s=0, progress=None, cwd=tdir,
+                what=f"mixing the speech of {name} (shots {reel.first + 1}-{reel.stop})")
             with pcm.open("rb") as fh:
                 shutil.copyfileobj(fh, out, 1 << 20)
             pcm.unlink()
@@ -979,19 +950,15 @@ def render_pictures(plan: Plan, reels: list[Reel], tdir: Path, subtitles_file: s
     listing = tdir / "reels.txt"
     names = []
     for reel in reels:
-        g = reel_picture_graph(plan, reel, subtitles_file)
-        script = tdir / f"reel{reel.index:04d}.txt"
-        script.write_text(g.script, encoding="utf-8")
         mp4 = tdir / f"reel{reel.index:04d}.mp4"
         t0, length = float(reel.frame0 / plan.fps), float(reel.frames / plan.fps)
 
         def part(f: float, t0: float = t0, length: float = length) -> None:
             report(PICTURE_SHARE * min(1.0, (t0 + f * length) / total))
 
-        run_ffmpeg_progress(["-y", *g.input_args(), "-/filter_complex", str(script),
-                             "-map", "[vout]", *video_args(plan.fps), "-an", "-f", "mp4",
-                             str(mp4)],
-                            expected_s=length, progress=part, cwd=tdir,
+        out = ffmpeg.output(reel_picture(plan, reel, subtitles_file), filename=str(mp4),
+                            an=True, f="mp4", **video_options(plan.fps))
+        run_ffmpeg_progress(_args(out), expected_s=length, progress=part, cwd=tdir,
                             what=f"stitching {name} (shots {reel.first + 1}-{reel.stop})")
         names.append(mp4.name)
     listing.write_text("".join(f"file '{m}'\n" for m in names), encoding="utf-8")
@@ -1001,10 +968,9 @@ def render_pictures(plan: Plan, reels: list[Reel], tdir: Path, subtitles_file: s
 def render_sound(plan: Plan, bus: Path, out: Path, speech_gain_db: float,
                  music_gains: list[float], name: str) -> None:
     """The finished sound of the whole cut (gain, music, ducking, fades, limiter) → AAC."""
-    g = Graph(inputs=[[*PCM, "-i", str(bus)]])
-    master_graph(plan, g, "0:a", speech_gain_db=speech_gain_db, music_gains=music_gains)
-    run_ffmpeg_progress(["-y", *g.input_args(), "-filter_complex", g.script, "-map", "[aout]",
-                         *audio_args(), "-f", "mp4", str(out)],
+    mix = master_sound(plan, _bus(bus), speech_gain_db=speech_gain_db, music_gains=music_gains)
+    run_ffmpeg_progress(_args(ffmpeg.output(mix, filename=str(out), f="mp4",
+                                            **audio_options())),
                         expected_s=0, progress=None, what=f"mixing the sound of {name}")
 
 
@@ -1102,5 +1068,5 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     )
 
 
-__all__ = ["StitchError", "StitchResult", "build_cues", "encode_args", "narrate", "plan_reels",
-           "plan_stitch", "reel_picture_graph", "reel_speech_graph", "stitch_episode"]
+__all__ = ["StitchError", "StitchResult", "build_cues", "encode_args", "master_sound", "narrate",
+           "plan_reels", "plan_stitch", "reel_picture", "reel_speech", "stitch_episode"]

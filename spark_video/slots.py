@@ -26,14 +26,14 @@ def slot_dir(paths: EpisodePaths) -> Path:
 
 
 @contextmanager
-def api_slot(paths: EpisodePaths, slots: int, *, wait_s: float = 0.1) -> Iterator[int]:
-    """Hold one of `slots` provider-call slots (waits until one is free); yields its index."""
-    d = slot_dir(paths)
-    d.mkdir(parents=True, exist_ok=True)
+def hold_slot(folder: Path, slots: int, *, wait_s: float, shuffle: bool = True) -> Iterator[int]:
+    """Hold one of `slots` flock'ed slot files in `folder` (waits until one is free) and
+    yield its index. flock locks die with their process: a SIGKILLed job never leaks one."""
+    folder.mkdir(parents=True, exist_ok=True)
     n = max(1, slots)
     while True:
-        for i in random.sample(range(n), n):
-            fd = os.open(d / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        for i in (random.sample(range(n), n) if shuffle else range(n)):
+            fd = os.open(folder / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -46,6 +46,13 @@ def api_slot(paths: EpisodePaths, slots: int, *, wait_s: float = 0.1) -> Iterato
                 os.close(fd)
             return
         time.sleep(wait_s * random.uniform(0.5, 1.5))
+
+
+@contextmanager
+def api_slot(paths: EpisodePaths, slots: int, *, wait_s: float = 0.1) -> Iterator[int]:
+    """Hold one of `slots` provider-call slots (waits until one is free); yields its index."""
+    with hold_slot(slot_dir(paths), slots, wait_s=wait_s) as i:
+        yield i
 
 
 def render_jobs(api_slots: int) -> int:

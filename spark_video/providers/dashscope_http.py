@@ -11,10 +11,8 @@ The API key lives only in request headers; it never reaches a message, log or fi
 
 from __future__ import annotations
 
-import fcntl
 import mimetypes
 import os
-import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ..redaction import redact
+from ..slots import hold_slot
 from .base import ProviderError
 from .http import (
     RETRY_STATUS,
@@ -251,27 +250,10 @@ class DashScopeTransport(HttpTransport):
 
 @contextmanager
 def model_slot(model: str, settings: ConnSettings, *, wait_s: float = 0.25) -> Iterator[int]:
-    """Hold one of `settings.model_concurrency` slots for `model` across processes.
-
-    flock locks die with their process, so a SIGKILLed job never leaks a slot."""
-    d = settings.lock_dir / model.replace("/", "_")
-    d.mkdir(parents=True, exist_ok=True)
-    n = max(1, settings.model_concurrency)
-    while True:
-        for i in range(n):
-            fd = os.open(d / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            try:
-                yield i
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-            return
-        time.sleep(wait_s * random.uniform(0.5, 1.5))
+    """Hold one of `settings.model_concurrency` slots for `model` across processes."""
+    with hold_slot(settings.lock_dir / model.replace("/", "_"), settings.model_concurrency,
+                   wait_s=wait_s, shuffle=False) as i:
+        yield i
 
 
 def safe_text(text: str | None) -> str | None:

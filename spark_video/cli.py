@@ -159,8 +159,7 @@ def cmd_gate(args) -> int:
 
 def cmd_approve(args) -> int:
     cfg = _cfg(args)
-    paths = _paths(cfg)
-    paths.scaffold()
+    paths = _existing_episode(cfg)  # approving never creates an episode folder
     data: dict = {}
     if args.gate == "mode":
         data["mode"] = args.mode or cfg.mode

@@ -123,6 +123,8 @@ def test_mistakes_are_refused_before_anything_is_written(tmp_path, monkeypatch, 
     assert not (root / "demoo").exists()
     assert cli.main(["episode", "demo", "031", "--yes"]) == 1  # no premise anywhere
     assert "no premise" in capsys.readouterr().err
+    assert cli.main(["approve", "script", "-p", "demo", "-e", "009"]) == 2
+    assert "no episode folder" in capsys.readouterr().err
     assert sorted(p.name for p in (root / "demo").iterdir()) == []
 
 

@@ -40,10 +40,11 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run(stream_or_args, *, what: str, quiet: bool = True, text: bool = True,
+def run(args: list[str], *, what: str, quiet: bool = True, text: bool = True,
         progress: Callable[[float], None] | None = None, expected_s: float = 0.0,
         cwd: Path | None = None, tail_lines: int = 12) -> subprocess.CompletedProcess:
-    """The one way to run the bundled ffmpeg: an ffmpeg-python graph or an argument list.
+    """The one way to run the bundled ffmpeg with an argument list (filter graphs are built
+    by typed-ffmpeg in the stitch and passed here as arguments).
 
     Always `-hide_banner -nostdin` (a build never waits on the terminal). `quiet` adds
     `-loglevel error` (leave it off when the caller parses ffmpeg's stderr). `progress`
@@ -51,10 +52,7 @@ def run(stream_or_args, *, what: str, quiet: bool = True, text: bool = True,
     A failure raises MediaError naming `what`, with the last `tail_lines` lines of stderr.
     `text=False` keeps stdout as bytes (images piped out).
     """
-    if isinstance(stream_or_args, list):
-        args = [ffmpeg_exe(), *stream_or_args]
-    else:
-        args = stream_or_args.compile(cmd=ffmpeg_exe())
+    args = [ffmpeg_exe(), *args]
     head = [flag for flag in ("-hide_banner", "-nostdin") if flag not in args]
     if quiet and "-loglevel" not in args:
         head += ["-loglevel", "error"]

@@ -5,7 +5,9 @@ from snakemake.utils import min_version
 min_version("9.25")
 
 
-configfile: "config/config.yaml"
+# the repository's defaults, whatever the working directory (--directory); a user's own
+# --configfile / --config still override them
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "rules/common.smk"
@@ -18,12 +20,28 @@ include: "rules/viewer.smk"
 include: "rules/gates.smk"
 
 
+# provider keys (only those the configured providers read): checked before any job starts,
+# handed to cluster jobs by the executor, never written into a job script or a log
+envvars:
+    *SECRETS
+
+
+# jobs that must run on the submitting host: the targets, the gate barrier (its message is
+# for the user's terminal) and the cheap bookkeeping steps that read the whole episode
 localrules:
     final,
     script,
     storyboard,
     clips,
     viewer,
+    gate_closed,
+    manifests,
+    script_md,
+    compile_storyboard,
+    estimate,
+    last_frame,
+    shots_state,
+    build_viewer,
 
 
 rule final:

@@ -4,9 +4,9 @@
 
 rule portrait:
     output:
-        "{folder}/portrait.png",
+        f"{P}/{{folder}}/portrait.png",
     input:
-        card=lambda wc: optional(*(Path(wc.folder) / n for n in ("cast.md", "set.md", "prop.md"))),
+        card=lambda wc: optional(*(Path(P, wc.folder, n) for n in ("cast.md", "set.md", "prop.md"))),
     wildcard_constraints:
         folder=PORTRAIT_FOLDERS,
     log:

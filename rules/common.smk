@@ -15,12 +15,28 @@ sys.path.insert(0, workflow.basedir)
 from spark_video import gates as sv_gates  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
 from spark_video.project import media_path  # noqa: E402
+from spark_video.providers.base import secrets_needed  # noqa: E402
 from spark_video.settings import resolve  # noqa: E402
 
 
 validate(config, schema="../schemas/config.schema.json")
 CFG = resolve(config)
-EP = EpisodePaths.of(CFG.project, CFG.episode, root=Path(CFG.projects_dir))
+
+
+def workdir_relative(path):
+    """Paths under the working directory are written relative to it, so rule outputs and
+    logs are clean relative paths whether projects_dir was given relative or absolute."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd())
+        except ValueError:
+            return path
+    return path
+
+
+EP = EpisodePaths.of(CFG.project, CFG.episode, root=workdir_relative(CFG.projects_dir))
+SECRETS = secrets_needed(CFG)
 E = str(EP.root)
 P = str(EP.project_paths.root)
 LOGS = f"{E}/logs/jobs"
@@ -33,7 +49,8 @@ SHOTS_STATE = str(EP.shots_state)
 FINAL_MP4 = str(EP.final_mp4)
 FINAL_SRT = str(EP.final_srt)
 VIEWER = str(EP.viewer)
-PORTRAIT_FOLDERS = re.escape(P) + r"[/](?:episode-\d+[/])?(?:cast|movie-set|props)[/][^/]+"
+# a cast/set/prop folder, relative to the project folder
+PORTRAIT_FOLDERS = r"(?:episode-\d+[/])?(?:cast|movie-set|props)[/][^/]+"
 MANIFESTS = [str(EP.cast_manifest), str(EP.set_manifest), str(EP.props_manifest)]
 
 
@@ -136,6 +153,8 @@ def clip_inputs(wildcards):
     spec = read_spec(wildcards.shot)
     inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
               "media": [str(media_path(EP, m)) for m in spec["media"]],
+              # takes/<shot>.json (spark-video render --shot): a newer request re-renders
+              "request": optional(EP.take_request(wildcards.shot)),
               "gate": storyboard_barrier()}
     prev = spec.get("prev_shot")
     if prev:  # with chain_cascade false the job restores its take instead of re-rendering

@@ -238,7 +238,9 @@ def _shot_ids(paths: EpisodePaths) -> list[str]:
 
 
 def cmd_render(args) -> int:
-    from .render import accept_version, derive_shots_state, load_state, save_state
+    """Ask for new takes by writing takes/<shot>.json request files (inputs of the clips, so
+    `snakemake` and `snakemake -n` see them); `--now` also runs the clip build."""
+    from .render import accept_version, derive_shots_state, load_state, request_take, save_state
 
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
@@ -255,38 +257,44 @@ def cmd_render(args) -> int:
         print(f"{args.shot[0]}: ver{args.accept_version} is the winner")
         _refresh_viewer(paths)
         return EXIT_OK
-    chosen = list(args.shot or [])
+    if args.resubmit and not args.shot:
+        raise UsageError("--resubmit needs --shot: it pays again for a submit whose "
+                         "outcome is unknown, one shot at a time")
+    chosen: dict[str, str] = {s: "asked for by shot" for s in args.shot or []}
     if args.rejected_only or args.failed_only:
         for sid in ids:
             st = load_state(paths, sid)
             last = st.attempts[-1] if st.attempts else None
             if args.failed_only and (st.winner_version is None or st.failed
                                      or (last and last.status == "FAILED")):
-                chosen.append(sid)
-            if args.rejected_only and (st.needs_director_rewrite or (
-                    last and last.review and last.review.verdict == "REJECT")):
-                chosen.append(sid)
+                chosen.setdefault(sid, "failed or no usable take")
+            if args.rejected_only and st.needs_director_rewrite:
+                chosen.setdefault(sid, "escalated: retries exhausted below the threshold")
+            elif args.rejected_only and last and last.review and \
+                    last.review.verdict == "REJECT":
+                chosen.setdefault(sid, "last take rejected by review")
     if args.reset:
         for sid in chosen or ids:
             st = load_state(paths, sid)
             save_state(paths, st.model_copy(update={"attempts": [], "winner_version": None,
                                                     "winner_path": None, "input_key": None,
-                                                    "needs_director_rewrite": False}))
-        chosen = chosen or ids
+                                                    "needs_director_rewrite": False,
+                                                    "take_request_served": 0}))
+            chosen.setdefault(sid, "reset")
     if not chosen and (args.shot or args.rejected_only or args.failed_only):
         print("nothing to re-render")
         return EXIT_OK
-    targets = [str(paths.clip(s)) for s in chosen] or ["clips"]
-    env = {"SPARK_VIDEO_RERENDER": ",".join(chosen)} if chosen else {}
-    if args.resubmit:
-        if not args.shot:
-            raise UsageError("--resubmit needs --shot: it pays again for a submit whose "
-                             "outcome is unknown, one shot at a time")
-        env["SPARK_VIDEO_RESUBMIT"] = ",".join(args.shot)
+    for sid, reason in chosen.items():
+        req = request_take(paths, sid, args.reason or reason,
+                           resubmit=args.resubmit and sid in (args.shot or []))
+        print(f"{sid}: take {req.take} requested ({req.reason}) -> {paths.take_request(sid)}")
+    if chosen and not args.now:
+        print(f"`snakemake -n final --config project={cfg.project} episode={paths.episode}` "
+              "lists the renders; `snakemake -j4 final ...` (or this command with --now) "
+              "pays for them")
+        return EXIT_OK
     with episode_lock(paths):
-        rc = run_snakemake(cfg, targets if chosen else ["clips"],
-                           force=targets if chosen else None, env=env, verbose=args.verbose,
-                           label="rendering")
+        rc = run_snakemake(cfg, ["clips"], verbose=args.verbose, label="rendering")
     return EXIT_OK if rc == 0 else EXIT_FAIL
 
 
@@ -669,7 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(fn=cmd_storyboard)
 
-    p = verbose(ep_opts(sub.add_parser("render", help="(re-)render shots")))
+    p = verbose(ep_opts(sub.add_parser("render", help="ask for new takes (takes/<shot>.json); "
+                                       "with --now also render them")))
     p.add_argument("--shot", action="append", help="a shot id such as S01-002 (repeatable)")
     p.add_argument("--rejected-only", action="store_true", help="only shots whose last take "
                    "was rejected or escalated")
@@ -677,8 +686,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "failed last take")
     p.add_argument("--reset", action="store_true", help="forget earlier takes of the shots")
     p.add_argument("--accept-version", type=int, help="make this take the winner (one --shot)")
+    p.add_argument("--reason", help="recorded in the take request")
     p.add_argument("--resubmit", action="store_true",
-                   help="pay again for a shot whose last submit has an unknown outcome")
+                   help="submit again although the last submission's outcome is unknown "
+                   "(check the provider's task list first: it may have been paid)")
+    p.add_argument("--now", action="store_true",
+                   help="run the clip build right away (else the next `snakemake` does)")
     p.set_defaults(fn=cmd_render)
 
     p = ep_opts(sub.add_parser("stitch", help="stitch the final mp4"))

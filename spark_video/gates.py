@@ -244,15 +244,16 @@ def holds_build(paths: EpisodePaths, gate: str) -> bool:
 
 
 def renders_pending(paths: EpisodePaths) -> bool:
-    """A shot spec changed after GATE 3 was approved: its clip (and those chained after it)
-    will re-render in this build, so the approved renders are about to change. Spec files
-    are rewritten only when their content changes, so their mtime says exactly that."""
+    """A shot spec changed, or a new take was requested (takes/<shot>.json), after GATE 3
+    was approved: that clip (and those chained after it) will re-render in this build, so
+    the approved renders are about to change. Spec files are rewritten only when their
+    content changes, so their mtime says exactly that."""
     stamp = paths.approval("render")
-    shots = paths.root / "shots"
-    if not stamp.exists() or not shots.is_dir():
+    if not stamp.exists():
         return False
     t = stamp.stat().st_mtime_ns
-    return any(p.stat().st_mtime_ns > t for p in shots.glob("*.json"))
+    return any(p.stat().st_mtime_ns > t for d in ("shots", "takes")
+               for p in (paths.root / d).glob("*.json"))
 
 
 def needs_bgm_gate(paths: EpisodePaths) -> bool:

@@ -142,12 +142,10 @@ def job_estimate(j: Job) -> None:
 
 def job_render_clip(j: Job) -> None:
     gates_require(j, "storyboard")
-    from .render import publish_last_frame, render_shot
+    from .render import load_take_request, publish_last_frame, render_shot
 
     shot = j.smk.wildcards.shot
-    force = shot in os.environ.get("SPARK_VIDEO_RERENDER", "").split(",")
-    resubmit = shot in os.environ.get("SPARK_VIDEO_RESUBMIT", "").split(",")
-    state = render_shot(j.paths, j.cfg, shot, force=force or resubmit, resubmit=resubmit,
+    state = render_shot(j.paths, j.cfg, shot, request=load_take_request(j.paths, shot),
                         log=j.log)
     publish_last_frame(j.paths, shot)
     if state.failed:  # the build goes on; GATE 3 stays closed and lists the shot

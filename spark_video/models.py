@@ -376,10 +376,26 @@ class ShotState(_Model):
     input_key: str | None = Field(None, description="input_key of the current winner")
     failed: ShotFailure | None = Field(None, description="set when the shot still failed "
                                        "after its retries; GATE 3 stays closed")
+    take_request_served: int = Field(
+        0, ge=0, description="take number of the last takes/<shot>.json request this shot "
+        "served (or that a chosen take closed); a request with a higher take is open")
     attempts: list[Attempt] = Field(default_factory=list)
 
     def attempt(self, version: int) -> Attempt | None:
         return next((a for a in self.attempts if a.version == version), None)
+
+
+class TakeRequest(_Model):
+    """takes/<shot>.json: a request for a new paid take of one shot. It is an input of the
+    shot's clip, so a plain `snakemake` re-renders that clip (and the shots chained after
+    it); it stays on disk as the record of the last request."""
+
+    shot_id: str
+    take: int = Field(..., ge=1, description="the version number the new take will get")
+    reason: str = Field("", description="why a new take was asked for")
+    resubmit: bool = Field(False, description="submit again although the previous submission's "
+                           "outcome is unknown (it may have been paid)")
+    requested_at: str = Field(default_factory=now_iso)
 
 
 class ModelCall(_Model):
@@ -501,6 +517,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "bgm-config": BGMConfig,
     "review": Review,
     "shot-state": ShotState,
+    "take-request": TakeRequest,
     "model-call": ModelCall,
     "approval": Approval,
     "notes": Notes,

@@ -307,6 +307,9 @@ class EpisodePaths:
     def escalation(self, shot: str) -> Path:
         return self._p("reviews", f"escalation-{check_shot_id(shot)}.md")
 
+    def take_request(self, shot: str) -> Path:
+        return self._p("takes", f"{check_shot_id(shot)}.json")
+
     def shot_state(self, shot: str) -> Path:
         return self._p("state", f"{check_shot_id(shot)}.json")
 

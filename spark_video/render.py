@@ -16,7 +16,16 @@ from pathlib import Path
 
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
 from .media import MediaError, canvas_size, extract_frame, probe, run
-from .models import AXES, Attempt, Review, ShotFailure, ShotSpec, ShotState, now_iso
+from .models import (
+    AXES,
+    Attempt,
+    Review,
+    ShotFailure,
+    ShotSpec,
+    ShotState,
+    TakeRequest,
+    now_iso,
+)
 from .paths import EpisodePaths
 from .project import media_path
 from .providers import get_provider
@@ -140,7 +149,7 @@ def retry_command(paths: EpisodePaths, shot_id: str, flags: str = "") -> str:
 
 
 def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
-                force: bool = False, resubmit: bool = False, log=print,
+                request: TakeRequest | None = None, log=print,
                 sleep=time.sleep) -> ShotState:
     """Render one shot until a take is ACCEPTed (or the best is promoted and escalated).
 
@@ -148,7 +157,11 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
     with backoff, moderation answered with a rewritten prompt) → review → promote or rewrite
     and retry → escalate. A shot that still fails is recorded as FAILED (code, message, retry
     command) with a slate in place of its clip, so the other shots keep rendering and GATE 3
-    stays closed. Only a budget stop ends the job with an error."""
+    stays closed. Only a budget stop ends the job with an error.
+
+    `request` (takes/<shot>.json) asks for a new take; once served it is closed in the state
+    (take_request_served), so a later run of this job (e.g. `snakemake -f`) restores the
+    accepted take instead of paying again."""
     spec = load_spec(paths, shot_id)
     state = load_state(paths, shot_id)
     upstream = _upstream_failure(paths, spec)
@@ -157,14 +170,22 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
     first = first_frame_for(paths, spec)
     # chain_cascade false: a new first frame alone does not make a new take
     key = input_key(paths, spec, first if cfg.chain_cascade else None)
-    if not force and _restore_winner(paths, state, key, log):
+    open_take = request.take if request and request.take > state.take_request_served else None
+    if open_take:
+        log(f"{shot_id}: {paths.take_request(shot_id).name} asks for take {open_take}"
+            + (f" ({request.reason})" if request.reason else ""))
+    elif _restore_winner(paths, state, key, log):
         return state
     state.failed = None
     try:
-        return _rounds(paths, cfg, spec, state, key, first, force=force, resubmit=resubmit,
-                       log=log, sleep=sleep)
+        state = _rounds(paths, cfg, spec, state, key, first, since=open_take,
+                        resubmit=bool(open_take and request.resubmit), log=log, sleep=sleep)
     except ShotFailed as f:
         return _fail(paths, spec, state, f, log)
+    if open_take:  # served: the request stays on disk as a record, closed here
+        state.take_request_served = open_take
+        save_state(paths, state)
+    return state
 
 
 def _restore_winner(paths: EpisodePaths, state: ShotState, key: str, log) -> bool:
@@ -208,14 +229,14 @@ def _upstream_failure(paths: EpisodePaths, spec: ShotSpec) -> str | None:
 
 
 def _rounds(paths: EpisodePaths, cfg: WorkflowConfig, spec: ShotSpec, state: ShotState,
-            key: str, first: Path | None, *, force: bool, resubmit: bool, log,
+            key: str, first: Path | None, *, since: int | None, resubmit: bool, log,
             sleep) -> ShotState:
     shot_id = spec.shot.id
     video = get_provider("video", cfg)
     media = [media_path(paths, m, source=paths.shot_spec(spec.shot.id)) for m in spec.media]
     rounds = [a for a in state.attempts if a.input_key == key and _is_round(a)]
-    if force:
-        rounds = []
+    if since:  # a take request: only its own rounds count (a crash resumes them)
+        rounds = [a for a in rounds if a.version >= since]
     prompt = spec.shot.prompt
     if rounds and rounds[-1].review and rounds[-1].review.verdict == "REJECT":
         prompt = rounds[-1].prompt  # rewritten below before the next round
@@ -444,8 +465,36 @@ def accept_version(paths: EpisodePaths, shot_id: str, version: int) -> ShotState
     state.needs_director_rewrite = False
     state.failed = None
     state.input_key = att.input_key
+    request = load_take_request(paths, shot_id)
+    if request:  # a chosen take closes an open request: the next build pays for nothing
+        state.take_request_served = max(state.take_request_served, request.take)
     save_state(paths, state)
     return state
+
+
+def load_take_request(paths: EpisodePaths, shot_id: str) -> TakeRequest | None:
+    p = paths.take_request(shot_id)
+    if not p.exists():
+        return None
+    req = load_model(TakeRequest, p)
+    if req.shot_id != shot_id:
+        raise InputError(p, f"shot_id is {req.shot_id!r} but the file is for {shot_id}: "
+                         f"delete it and ask again with `spark-video render --shot {shot_id}`")
+    return req
+
+
+def request_take(paths: EpisodePaths, shot_id: str, reason: str, *,
+                 resubmit: bool = False) -> TakeRequest:
+    """Write takes/<shot>.json asking for the next take. Asking again before the build ran
+    keeps the take number (one new take, not two)."""
+    state = load_state(paths, shot_id)
+    take = max((a.version for a in state.attempts), default=0) + 1
+    old = load_take_request(paths, shot_id)
+    if old and old.take > take and old.take > state.take_request_served:
+        take = old.take
+    req = TakeRequest(shot_id=shot_id, take=take, reason=reason, resubmit=resubmit)
+    atomic_write_json(paths.take_request(shot_id), req)
+    return req
 
 
 def derive_shots_state(paths: EpisodePaths, shot_ids: list[str]) -> dict:

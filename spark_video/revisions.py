@@ -71,14 +71,13 @@ class Revision:
     def apply(self, paths: EpisodePaths, cfg: WorkflowConfig) -> None:
         add_note(paths, self)
         if self.kind == "take":
-            from .render import load_state, save_state
+            from .render import load_state, request_take, save_state
 
-            clip = paths.clip(self.shot)
             st = load_state(paths, self.shot)
             if st.needs_director_rewrite:  # the producer asked for another try
                 save_state(paths, st.model_copy(update={"needs_director_rewrite": False}))
-            self.force = [str(clip)]
-            self.env = {"SPARK_VIDEO_RERENDER": self.shot}
+            # a take request file (an input of the clip): the build renders exactly this take
+            request_take(paths, self.shot, self.text)
         elif self.kind == "music":
             adjust_music(paths, self.text)
 

@@ -87,7 +87,10 @@ def test_shot_that_still_fails_is_marked_and_gate_stays_closed(ep, fake_dashscop
     assert any("S01-001 FAILED (InternalError" in r and "render --shot S01-001" in r
                for r in gates.failed_shots(ep))
     # the retry renders it for real
-    st = render_shot(ep, cfg, "S01-001", force=True, log=lambda m: None, sleep=lambda s: None)
+    from spark_video.render import request_take
+
+    st = render_shot(ep, cfg, "S01-001", request=request_take(ep, "S01-001", "retry"),
+                     log=lambda m: None, sleep=lambda s: None)
     assert st.failed is None and st.winner_version
     assert hashlib.sha256(ep.clip("S01-001").read_bytes()).hexdigest() in \
         fake_dashscope.served_sha256  # the slate is gone: the clip came from the server

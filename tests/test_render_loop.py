@@ -12,7 +12,15 @@ from spark_video import gates, storyboard
 from spark_video.models import Attempt, ShotState
 from spark_video.paths import EpisodePaths
 from spark_video.project import write_manifest
-from spark_video.render import derive_shots_state, render_shot, save_state
+from spark_video.render import (
+    accept_version,
+    derive_shots_state,
+    load_state,
+    load_take_request,
+    render_shot,
+    request_take,
+    save_state,
+)
 from spark_video.settings import resolve
 
 
@@ -71,8 +79,50 @@ def test_unchanged_inputs_restore_the_winner_instead_of_repaying(ep, cfg):
     ep.clip("S01-001").unlink()
     st = render_shot(ep, cfg, "S01-001", log=lambda m: None)
     assert len(st.attempts) == 1 and ep.clip("S01-001").exists()
-    st = render_shot(ep, cfg, "S01-001", force=True, log=lambda m: None)
+    req = request_take(ep, "S01-001", "try again")
+    assert req.take == 2 and load_take_request(ep, "S01-001") == req
+    st = render_shot(ep, cfg, "S01-001", request=req, log=lambda m: None)
+    assert len(st.attempts) == 2 and st.winner_version == 2 and st.take_request_served == 2
+    # the served request stays on disk; running the job again (snakemake -f) restores
+    st = render_shot(ep, cfg, "S01-001", request=req, log=lambda m: None)
     assert len(st.attempts) == 2 and st.winner_version == 2
+
+
+def test_take_request_survives_a_crash_and_resumes_its_paid_task(ep, cfg):
+    compile_one(ep, cfg)
+    render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    req = request_take(ep, "S01-001", "")
+    assert request_take(ep, "S01-001", "asked twice").take == req.take == 2  # one take
+    from spark_video.render import input_key, load_spec
+
+    # the build died after submitting take 2: the request is still open, the task resumes
+    st = load_state(ep, "S01-001")
+    st.attempts.append(Attempt(version=2, status="RUNNING", provider="offline",
+                               prompt="p", input_key=input_key(ep, load_spec(ep, "S01-001"),
+                                                               None)))
+    save_state(ep, st)
+    st = render_shot(ep, cfg, "S01-001", request=load_take_request(ep, "S01-001"),
+                     log=lambda m: None)
+    assert [a.version for a in st.attempts] == [1, 2] and st.winner_version == 2
+    assert st.attempts[1].status == "SUCCEEDED"
+
+
+def test_a_chosen_take_closes_the_open_request(ep, cfg):
+    compile_one(ep, cfg)
+    render_shot(ep, cfg, "S01-001", log=lambda m: None)
+    request_take(ep, "S01-001", "")
+    accept_version(ep, "S01-001", 1)
+    st = render_shot(ep, cfg, "S01-001", request=load_take_request(ep, "S01-001"),
+                     log=lambda m: None)
+    assert len(st.attempts) == 1 and st.winner_version == 1
+
+
+def test_a_take_request_for_another_shot_is_refused(ep, cfg):
+    compile_one(ep, cfg, n=2)
+    request_take(ep, "S01-002", "")
+    ep.take_request("S01-001").write_text(ep.take_request("S01-002").read_text())
+    with pytest.raises(Exception, match="S01-001"):
+        load_take_request(ep, "S01-001")
 
 
 def test_interrupted_attempt_resumes_with_the_same_version(ep, cfg):

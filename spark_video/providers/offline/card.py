@@ -120,8 +120,9 @@ def card_geometry(width: int, height: int) -> dict[str, int]:
 
 
 def draw_card(spec: ShotSpec, prompt: str, media_paths: list[Path],
-              size: tuple[int, int]) -> Image.Image:
-    """The still title card of one animatic shot (RGB, exactly `size`)."""
+              size: tuple[int, int], take: int | None = None) -> Image.Image:
+    """The still title card of one animatic shot (RGB, exactly `size`). Like a slate it
+    names the take, so a new take really differs (and its chained successors follow)."""
     W, H = size
     g = card_geometry(W, H)
     m = g["margin"]
@@ -142,7 +143,7 @@ def draw_card(spec: ShotSpec, prompt: str, media_paths: list[Path],
     d.text((m, m), shot.id, font=f_id, fill=ink)
     x = m + _text_w(d, shot.id, f_id) + m
     f_badge = _font(short * 0.05)
-    badge = f"{shot.kind.upper()}  ·  {shot.duration}s"
+    badge = f"{shot.kind.upper()}  ·  {shot.duration}s" + (f"  ·  take {take}" if take else "")
     bw = _text_w(d, badge, f_badge) + m + 8
     by = m + short * 0.025
     y = m + short * 0.13

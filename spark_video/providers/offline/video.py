@@ -150,7 +150,8 @@ class OfflineVideo:
             with tempfile.TemporaryDirectory(prefix="spark-animatic-") as td:
                 work = Path(td)
                 card = work / "card.png"
-                draw_card(spec, prompt, media_paths, size).save(card, compress_level=1)
+                draw_card(spec, prompt, media_paths, size, take=ctx.attempt).save(
+                    card, compress_level=1)
                 speech = None
                 if fault not in ("silent",):
                     speech = speech_track(spec, work, max_s=duration - 0.5)

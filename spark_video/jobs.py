@@ -142,12 +142,13 @@ def job_estimate(j: Job) -> None:
 
 def job_render_clip(j: Job) -> None:
     gates_require(j, "storyboard")
-    from .render import load_take_request, publish_last_frame, render_shot
+    from .render import load_take_request, publish_last_frame, render_shot, single_writer
 
     shot = j.smk.wildcards.shot
-    state = render_shot(j.paths, j.cfg, shot, request=load_take_request(j.paths, shot),
-                        log=j.log)
-    publish_last_frame(j.paths, shot)
+    with single_writer(j.paths, shot, j.log):
+        state = render_shot(j.paths, j.cfg, shot, request=load_take_request(j.paths, shot),
+                            log=j.log)
+        publish_last_frame(j.paths, shot)
     if state.failed:  # the build goes on; GATE 3 stays closed and lists the shot
         print(f"\n{shot} FAILED ({state.failed.code}): {state.failed.message}\n"
               f"  retry: {state.failed.retry}\n", file=sys.stderr)

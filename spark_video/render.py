@@ -9,9 +9,13 @@ copy, not re-rendered.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
@@ -40,6 +44,27 @@ from .review_policy import decide
 from .roles import rewrite_prompt
 from .settings import WorkflowConfig
 from .slots import api_slot
+
+
+@contextmanager
+def single_writer(paths: EpisodePaths, shot_id: str, log=print) -> Iterator[None]:
+    """Hold the shot's writer lock (state/<shot>.lock) while rendering it. When the
+    controlling Snakemake dies, its cluster jobs keep running; a restarted build's job for
+    the same shot waits here for the orphan to finish, then restores its take instead of
+    paying for a second one. flock dies with its process (no stale lock) and is shared
+    across nodes by NFS (lockd)."""
+    lock = paths.shot_state(shot_id).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{shot_id}: another job is still rendering this shot; waiting for it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def load_state(paths: EpisodePaths, shot_id: str) -> ShotState:

@@ -37,6 +37,15 @@ def run_env(projects: Path, monkeypatch) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def user_env() -> dict[str, str]:
+    """The environment of a new user: no project, provider or key settings, small frames."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_", "VIDEOGEN_"))}
+    env["SPARK_VIDEO_RESOLUTION"] = "360P"
+    return env
+
+
 def run_cli(env: dict[str, str], *args: str, check: bool = False,
             timeout: int = 600) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "spark_video.cli", *args], cwd=REPO, env=env,

@@ -6,7 +6,6 @@ working directories (`--directory`), an absolute projects_dir, and take requests
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ LAYOUT = ("Snakefile", "rules", "scripts", "config", "profiles", "schemas", "spa
 def fresh_copy(tmp_path: Path) -> Path:
     """The repository's workflow files and the demo project's sources, nothing built."""
     repo = tmp_path / "repo"
-    repo.mkdir()
+    repo.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", ".snakemake", "episode-*", "portrait.png")
     for name in LAYOUT:
         src = REPO / name
@@ -33,14 +32,6 @@ def fresh_copy(tmp_path: Path) -> Path:
             shutil.copy2(src, repo / name)
     shutil.copytree(REPO / "projects" / "demo", repo / "projects" / "demo", ignore=ignore)
     return repo
-
-
-@pytest.fixture
-def user_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_", "VIDEOGEN_"))}
-    env["SPARK_VIDEO_RESOLUTION"] = "360P"
-    return env
 
 
 def smk(env, cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -159,3 +150,4 @@ def test_provider_keys_are_declared_envvars_checked_before_any_job(tmp_path, use
     assert r.returncode != 0 and "OPENAI_API_KEY" in r.stdout + r.stderr
     r = smk(user_env, repo, "-n", "final")
     assert r.returncode == 0, r.stderr[-2000:]
+

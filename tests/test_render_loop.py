@@ -149,3 +149,34 @@ def test_chained_shot_starts_on_previous_last_frame(ep, cfg):
     assert att.first_frame == "frames/S01-001.last.png"
     assert att.review.checks["first_frame_diff"] <= att.review.checks["first_frame_max_diff"]
     assert att.review.verdict == "ACCEPT"
+
+
+def test_a_second_job_for_the_same_shot_waits_for_the_first(ep, tmp_path):
+    """An orphaned cluster job (its Snakemake was killed) still renders the shot: the
+    restarted build's job waits for it instead of writing the same state file at once."""
+    import subprocess
+    import sys
+    import time
+
+    from spark_video.render import single_writer
+
+    done = tmp_path / "orphan-done"
+    ready = tmp_path / "orphan-ready"
+    code = ("import sys, time; from pathlib import Path\n"
+            "from spark_video.paths import EpisodePaths\n"
+            "from spark_video.render import single_writer\n"
+            f"ep = EpisodePaths.of('demo', '9', root=Path({str(ep.project_paths.root.parent)!r}))\n"
+            "with single_writer(ep, 'S01-001', log=lambda m: None):\n"
+            f"    Path({str(ready)!r}).touch(); time.sleep(1.0)\n"
+            f"    Path({str(done)!r}).touch()\n")
+    orphan = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        while not ready.exists():
+            assert orphan.poll() is None
+            time.sleep(0.01)
+        said = []
+        with single_writer(ep, "S01-001", log=said.append):
+            assert done.exists(), "entered while the other job still held the shot"
+        assert said and "waiting" in said[0]
+    finally:
+        orphan.wait(timeout=30)

@@ -39,7 +39,6 @@ localrules:
     script_md,
     compile_storyboard,
     estimate,
-    last_frame,
     shots_state,
     build_viewer,
 

@@ -18,7 +18,7 @@ from ..io import append_jsonl
 from ..models import ModelCall, Review, ShotSpec
 from ..paths import EpisodePaths
 from ..redaction import redact
-from ..settings import WorkflowConfig
+from ..settings import CAPABILITIES, WorkflowConfig, provider_for
 
 # the key each non-offline provider reads from the environment
 PROVIDER_SECRET = {"bl": "DASHSCOPE_API_KEY", "wan27": "DASHSCOPE_API_KEY",
@@ -29,8 +29,6 @@ def secrets_needed(cfg: WorkflowConfig) -> list[str]:
     """The secret environment variables this configuration's providers read: the Snakefile
     declares them with `envvars:`, so a missing key stops the build before any job starts
     and cluster executors pass them to jobs without writing them into a job script."""
-    from ..settings import CAPABILITIES, provider_for
-
     names = {PROVIDER_SECRET.get(provider_for(cfg, c)) for c in CAPABILITIES}
     return sorted(n for n in names if n)
 

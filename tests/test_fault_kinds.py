@@ -41,7 +41,7 @@ FAULTS = {
     "poll errors (5xx) while polling": (lambda f, m: f.poll_faults.extend(
         [(500, "InternalError", "x")] * 3), 1, 1),
     "slow task past the render timeout": (lambda f, m: (
-        f.task_outcomes.append("slow"), m.setenv("SPARK_VIDEO_RENDER_TIMEOUT_S", "0.5")), 1, 1),
+        f.task_outcomes.append("slow"), m.setenv("SPARK_VIDEO_RENDER_TIMEOUT_S", "1.2")), 1, 1),
     "truncated download": (lambda f, m: setattr(f, "truncate_downloads", 1), 1, 1),
     "expired result URL": (lambda f, m: setattr(f, "expire_next_urls", 1), 2, 2),
 }

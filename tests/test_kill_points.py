@@ -65,7 +65,9 @@ random.Random(9).shuffle(POINTS)  # the order they run in does not matter
 @pytest.fixture
 def ep(projects, fake_dashscope, monkeypatch):
     monkeypatch.setenv("SPARK_VIDEO_TEXT_PROVIDER", "offline")
-    fake_dashscope.pending_s, fake_dashscope.running_s = 0.02, 0.1
+    # a task runs long enough (1 s) that the third poll (the "mid poll" kill point) comes
+    # before it ends even on a slow, loaded machine
+    fake_dashscope.pending_s, fake_dashscope.running_s = 0.02, 1.0
     paths = EpisodePaths.of("demo", "9", root=projects)
     paths.scaffold()
     for kind in ("cast", "set", "prop"):
@@ -91,7 +93,8 @@ def test_kill_then_resume_pays_once(ep, fake_dashscope, monkeypatch, where, obj,
         # from a task the list has not shown yet; reported, and paying takes --resubmit
         assert st.failed and st.failed.code == "SubmitOutcomeUnknown"
         assert "--resubmit" in st.failed.retry and fake_dashscope.total_submissions == 0
-        st = render.render_shot(ep, cfg, "S01-001", force=True, resubmit=True,
+        req = render.request_take(ep, "S01-001", "pay again", resubmit=True)
+        st = render.render_shot(ep, cfg, "S01-001", request=req,
                                 log=lambda m: None, sleep=lambda s: None)
     assert st.failed is None and st.winner_version is not None, where
     assert fake_dashscope.total_submissions == 1, where  # zero duplicated submissions

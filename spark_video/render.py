@@ -169,8 +169,9 @@ class ShotFailed(Exception):
 
 
 def retry_command(paths: EpisodePaths, shot_id: str, flags: str = "") -> str:
+    """One command that retries the shot: it writes the take request and (--now) builds it."""
     return (f"uv run spark-video render --shot {shot_id}{' ' + flags if flags else ''} "
-            f"--project {paths.project} --episode {paths.episode}")
+            f"--now --project {paths.project} --episode {paths.episode}")
 
 
 def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,

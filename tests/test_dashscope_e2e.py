@@ -120,7 +120,7 @@ def test_shots_that_keep_failing_leave_gate_3_closed_with_retry_commands(
     # the provider recovers: the retry command renders the failed shots for real
     fake_dashscope.fail_every = 0
     first = sorted(st["shot_id"] for st in states)[0]
-    run_cli(env, "render", "--project", "demo", "--episode", "006", "--failed-only",
+    run_cli(env, "render", "--project", "demo", "--episode", "006", "--failed-only", "--now",
             check=True)
     st = json.loads((ep / "state" / f"{first}.json").read_text())
     assert st["failed"] is None and st["winner_version"]

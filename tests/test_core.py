@@ -223,11 +223,13 @@ def test_gate_stamps_close_when_an_artifact_changes(ep, cfg):
 
 
 def test_gates_hash_an_artifact_only_when_its_size_or_mtime_changed(ep, cfg, monkeypatch):
+    # a settle window far longer than any approve takes on a loaded machine
+    monkeypatch.setattr(gates, "STAT_SETTLE_NS", 60 * 10**9)
     ep.scene_md(1).write_text("## Scene 1 — A (day)\n**Action:** x.\n")
     storyboard.compile_script(ep)
     fresh = gates.approve(ep, "script")
     assert fresh.stats == {}  # written just now: too recent to trust its mtime
-    old = time.time_ns() - 10**9
+    old = time.time_ns() - 120 * 10**9
     for p in (ep.scene_md(1), ep.script):
         os.utime(p, ns=(old, old))
     stamp = gates.approve(ep, "script")

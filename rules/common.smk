@@ -14,6 +14,7 @@ sys.path.insert(0, workflow.basedir)
 
 from spark_video import gates as sv_gates  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
+from spark_video.paths import workdir_relative as sv_workdir_relative  # noqa: E402
 from spark_video.project import media_path  # noqa: E402
 from spark_video.providers.base import secrets_needed  # noqa: E402
 from spark_video.settings import resolve  # noqa: E402
@@ -26,13 +27,7 @@ CFG = resolve(config)
 def workdir_relative(path):
     """Paths under the working directory are written relative to it, so rule outputs and
     logs are clean relative paths whether projects_dir was given relative or absolute."""
-    path = Path(path)
-    if path.is_absolute():
-        try:
-            return path.relative_to(Path.cwd())
-        except ValueError:
-            return path
-    return path
+    return sv_workdir_relative(path, Path.cwd())
 
 
 EP = EpisodePaths.of(CFG.project, CFG.episode, root=workdir_relative(CFG.projects_dir))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .models import WorkflowConfig
-from .paths import EpisodePaths
+from .paths import EpisodePaths, workdir_relative
 from .settings import REPO_ROOT
 from .slots import render_jobs
 
@@ -69,6 +69,9 @@ class BuildResult:
 
 def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
                       force: list[str] | None = None) -> list[str]:
+    # the rules spell paths under the repository relative to it: name targets the same way
+    targets = [str(workdir_relative(t, REPO_ROOT)) for t in targets]
+    force = [str(workdir_relative(t, REPO_ROOT)) for t in force or []]
     cmd = [sys.executable, "-m", "snakemake", *targets,
            "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT),
            "--cores", str(max(render_jobs(cfg.api_slots), os.cpu_count() or 1)),

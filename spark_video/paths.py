@@ -392,3 +392,16 @@ class EpisodePaths:
     def scaffold(self) -> None:
         for d in self.SUBDIRS:
             self._p(d).mkdir(parents=True, exist_ok=True)
+
+
+def workdir_relative(path: str | Path, workdir: Path) -> Path:
+    """A path under Snakemake's working directory, written relative to it (absolute paths
+    elsewhere stay absolute). The rules and every caller that names their targets use this
+    one spelling, so a target named absolutely still matches a rule's relative output."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return path.relative_to(workdir)
+        except ValueError:
+            return path
+    return path

@@ -184,3 +184,19 @@ def test_cluster_generic_profile_runs_jobs_through_its_submit_script(tmp_path, u
     queued = list((repo / ".snakemake" / "localq").glob("*.rc"))
     assert len(queued) >= 4 and all(p.read_text().strip() == "0" for p in queued)
     assert (repo / "projects" / "demo" / f"episode-{EP}" / "script.md").exists()
+
+
+def test_autopilot_names_targets_as_the_rules_spell_them():
+    """The rules write paths under the repository relative to it; the autopilot's targets
+    (built from absolute EpisodePaths when projects_dir is the repository's projects/) must
+    be spelled the same way, or Snakemake finds no rule for them (the README's episode
+    command failed with MissingRuleException)."""
+    from spark_video.build import REPO_ROOT, snakemake_command
+    from spark_video.settings import resolve
+
+    cfg = resolve({"project": "demo", "episode": "1", "projects_dir": str(REPO_ROOT / "projects")},
+                  environ={}, config_file=None)
+    absolute = str(REPO_ROOT / "projects" / "demo" / "episode-001" / "script.md")
+    cmd = snakemake_command(cfg, [absolute, "/elsewhere/x.md"], force=[absolute])
+    assert cmd[3:5] == ["projects/demo/episode-001/script.md", "/elsewhere/x.md"]
+    assert cmd[cmd.index("--forcerun") + 1] == "projects/demo/episode-001/script.md"

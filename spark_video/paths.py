@@ -86,6 +86,13 @@ def parse_scene_file(name: str) -> tuple[int, str] | None:
     return int(m.group(1)), m.group(2)
 
 
+def poster_of(video: Path) -> Path:
+    """The still shown before a video plays: `clips/S01-001-ver2.poster.jpg` next to
+    `clips/S01-001-ver2.mp4`, made by the job that makes the video."""
+    video = Path(video)
+    return video.with_name(f"{video.stem}.poster.jpg")
+
+
 def inside(base: Path, path: Path) -> Path:
     """Return path resolved, refusing anything that escapes base."""
     b = base.resolve()
@@ -333,6 +340,11 @@ class EpisodePaths:
     @property
     def final_srt(self) -> Path:
         return self._p("final", f"{self.name}.srt")
+
+    @property
+    def final_otio(self) -> Path:
+        """The cut as an OpenTimelineIO file, for an editor (written with the final)."""
+        return self._p("final", f"{self.name}.otio")
 
     @property
     def viewer(self) -> Path:

@@ -153,7 +153,7 @@ def final_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:
              f"{info.width}x{info.height}"]
     if paths.final_srt.exists():
         lines.append(f"  subtitles: {paths.final_srt}")
-    otio = final.with_suffix(".otio")
+    otio = paths.final_otio
     if otio.exists():
         lines.append(f"  timeline: {otio}")
     return lines

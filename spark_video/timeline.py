@@ -173,14 +173,10 @@ def _music_track(paths: EpisodePaths, result, fps: float):
     return track
 
 
-def otio_path(paths: EpisodePaths) -> Path:
-    return paths.final_mp4.with_suffix(".otio")
-
-
-def write_otio(paths: EpisodePaths, result) -> Path:
+def write_otio(paths: EpisodePaths, result, out: Path | None = None) -> Path:
     import opentimelineio as otio
 
-    out = otio_path(paths)
+    out = Path(out) if out else paths.final_otio
     tl = build_timeline(paths, result)
     atomic_write_text(out, otio.adapters.write_to_string(tl, "otio_json"))
     return out

@@ -135,7 +135,7 @@ def episode(tmp_path, media) -> EpisodePaths:
     for c in (
         ModelCall(shot="S01-001", phase="render", attempt=1, provider="offline",
                   prompt=shots[0].prompt, cost=1.5, currency="CNY", duration_ms=1200,
-                  task_id="task-v1"),
+                  task_id="task-v1", endpoint="tasks/task-v1", billed_units=4, unit="second"),
         ModelCall(shot="S01-001", phase="review", attempt=1, provider="offline", cost=0.25,
                   currency="CNY", duration_ms=300),
         ModelCall(shot="S01-001", phase="render", attempt=2, provider="offline",
@@ -186,6 +186,94 @@ def test_full_episode_page(episode: EpisodePaths):
     # self-contained: no external resources
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "<link" not in page
+
+
+def _status(waiting: str | None) -> list[dict]:
+    """gates.status() rows: every gate before `waiting` approved, it and the rest waiting."""
+    names = ["mode", "script", "storyboard", "render", "final"]
+    cut = names.index(waiting) if waiting else len(names)
+    return [{"gate": g, "label": g, "open": i < cut, "problems": []}
+            for i, g in enumerate(names)]
+
+
+def _sections(page: str) -> list[str]:
+    return re.findall(r'<section id="([a-z]+)"', page)
+
+
+@pytest.mark.parametrize("waiting, first", [
+    ("script", ["script", "scenes"]),
+    ("storyboard", ["storyboard"]),
+    ("render", ["clips"]),
+    ("final", ["final"]),
+    (None, ["final"]),
+])
+def test_what_the_waiting_gate_approves_comes_first(episode: EpisodePaths, waiting, first):
+    page = build_viewer(episode, gate_status=_status(waiting)).read_text(encoding="utf-8")
+    order = _sections(page)
+    assert order[:len(first)] == first, order
+    assert order[len(first)] == "gates"  # then the gate table, then the rest
+    # every section exactly once, and the menu in the same order
+    assert len(order) == len(set(order)) and {"script", "clips", "final", "calls"} <= set(order)
+    nav = page.split('<nav class="sections"', 1)[1].split("</nav>", 1)[0]
+    assert re.findall(r'href="#([a-z]+)"', nav)[:len(first) + 1] == [*first, "gates"]
+    banner = page.split('id="waiting"', 1)[1].split("</p>", 1)[0]
+    if waiting:
+        assert "waiting" in banner and f"spark-video approve {waiting} -p demo -e 001" in banner
+    else:
+        assert "Every gate is approved" in banner
+
+
+def test_clips_table_at_gate_3(episode: EpisodePaths):
+    page = build_viewer(episode, gate_status=_status("render")).read_text(encoding="utf-8")
+    clips = page.split('<section id="clips">', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", clips, re.S)
+    assert len(rows) == 3  # one per shot
+    s1 = _text(rows[0])
+    assert "S01-001" in s1 and "ver2" in s1 and "ACCEPT" in s1 and "8.2" in s1
+    assert "needs rewrite" in _text(rows[1]) and "escalated" in _text(rows[1])
+    assert "not rendered" in _text(rows[2])
+
+
+def _header_costs(page: str) -> tuple[str, str | None]:
+    spent = re.search(r'id="cost-spent">spent <b>([^<]*)</b>', page)
+    est = re.search(r'id="cost-estimate">estimate[^<]*<b>([^<]*)</b>', page)
+    return spent.group(1), est.group(1) if est else None
+
+
+def test_one_cost_figure_with_its_currency(episode: EpisodePaths):
+    atomic_write_json(episode.estimate, {"provider": "bl", "cost": {
+        "currency": "CNY", "total": 12.5, "known_total": 12.5, "no_price_data": []}})
+    page = build_viewer(episode).read_text(encoding="utf-8")
+    # spent: the priced calls (1.5 + 0.25 + 1.5), estimate: estimate.json; one code each
+    assert _header_costs(page) == ("3.25 CNY", "12.50 CNY")
+    assert "(bl)" in page.split('id="cost-estimate"', 1)[1][:40]
+    assert "+" not in _header_costs(page)[0]
+    # a line naming no currency is counted in the page's one currency, not beside it
+    append_jsonl(episode.model_calls, ModelCall(phase="review", provider="offline", cost=0.75,
+                                                shot="S01-001").model_dump(mode="json"))
+    page = build_viewer(episode).read_text(encoding="utf-8")
+    assert _header_costs(page)[0] == "4.00 CNY"
+    assert "4.00 CNY" in page.split('id="shot-S01-001"', 1)[1][:2000]
+
+
+def test_no_price_data_is_said_never_zero(episode: EpisodePaths):
+    # calls without a price: "no price data", never 0 / 0.0
+    atomic_write_text(episode.model_calls, "")
+    for _ in range(2):
+        append_jsonl(episode.model_calls, ModelCall(phase="text", provider="bl").model_dump())
+    atomic_write_json(episode.estimate, {"provider": "bl", "cost": {
+        "currency": "CNY", "total": None, "known_total": 0.0,
+        "no_price_data": ["happyhorse-1.0-t2v"]}})
+    page = build_viewer(episode).read_text(encoding="utf-8")
+    assert _header_costs(page) == ("no price data",
+                                   "no price data for happyhorse-1.0-t2v")
+    assert "0.00 CNY" not in page and not re.search(r"<b>0(\.0+)?( CNY)?</b><span>spent", page)
+    assert "2 calls without price data" in _text(page)
+    # nothing logged yet, no estimate yet
+    episode.model_calls.unlink()
+    episode.estimate.unlink()
+    page = build_viewer(episode).read_text(encoding="utf-8")
+    assert _header_costs(page) == ("nothing spent yet", None)
 
 
 def test_hostile_text_is_escaped(episode: EpisodePaths):

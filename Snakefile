@@ -57,8 +57,8 @@ rule script:
 
 rule storyboard:
     input:
-        STORYBOARD,
-        ESTIMATE,
+        # storyboard.json, the estimate and the reviews the config opts into (--vfx)
+        [str(p) for p in sv_gates.GATE["storyboard"].shown(EP, CFG)],
 
 
 rule clips:

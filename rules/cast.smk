@@ -1,5 +1,7 @@
 # Art department: placeholder portraits for cast/sets/props without images, and the
-# three manifests (one shape, one writer).
+# three manifests (one shape, one writer). After GATE 1 the named NPCs of the script's CAST
+# CHECK get episode-tier cards and portraits (cast_check) before the manifests the director
+# reads are built.
 
 
 rule portrait:
@@ -17,11 +19,27 @@ rule portrait:
         "../scripts/portrait.py"
 
 
+rule cast_check:
+    output:
+        f"{E}/cast-check.json",
+    input:
+        script=SCRIPT,
+        gate=lambda wc: barrier("script"),
+    log:
+        f"{LOGS}/cast-check.log",
+    resources:
+        api_slots=1,
+    script:
+        "../scripts/cast_check.py"
+
+
 rule manifests:
     output:
         MANIFESTS,
     input:
+        cast_check=f"{E}/cast-check.json",
         portraits=portrait_targets(),
+        entities=entity_files(),
     log:
         f"{LOGS}/manifests.log",
     script:

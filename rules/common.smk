@@ -187,7 +187,35 @@ def gate_inputs(wildcards):
     """What must exist before a closed gate can be shown to the user."""
     if wildcards.gate == "render":
         storyboard_shots()  # the clips are known once the storyboard checkpoint has run
-    return [str(p) for p in sv_gates.gate_of(wildcards.gate).shown_after(EP)]
+    return [str(p) for p in sv_gates.gate_of(wildcards.gate).shown(EP, CFG)]
+
+
+def project_cast_cards():
+    """The screenwriter's cast: the project tier's cards (episode-tier NPCs made from the
+    script's CAST CHECK come after the script and must not rewrite it)."""
+    from spark_video.project import KIND_CARDS
+
+    d = EP.project_paths.cast_dir
+    if not d.is_dir():
+        return []
+    return [str(p) for f in sorted(d.iterdir()) if f.is_dir() and not f.name.startswith(".")
+            for p in (f / c for c in KIND_CARDS["cast"]) if p.exists()]
+
+
+def entity_files():
+    """Every card and image of every cast/set/prop folder: the manifests depend on them, so
+    `spark-video cast add` (or a dropped-in photo) rebuilds them."""
+    from spark_video.project import cast_entities
+
+    out = []
+    for kind in ("cast", "set", "prop"):
+        for folder in cast_entities(EP, kind):
+            card = folder / "cast.md"
+            if card.exists() and "\nnpc: true\n" in card.read_text(encoding="utf-8"):
+                continue  # made by cast_check in this build: already an input through it
+            out += [str(p) for p in sorted(folder.iterdir())
+                    if p.is_file() and not p.name.startswith(".") and p.name != "portrait.png"]
+    return out
 
 
 def portrait_targets():

@@ -1,6 +1,6 @@
 # Director: direction.json once per episode, then scene-NN.md -> scene-NN.json per scene, in parallel, behind GATE 1; then the
-# storyboard checkpoint (which writes shots/<id>.json only when a shot's spec changed)
-# and the cost estimate shown at GATE 2.
+# storyboard checkpoint (which writes shots/<id>.json only when a shot's spec changed),
+# the cost estimate shown at GATE 2 and, when `vfx` is on, the VFX review before GATE 2.
 
 
 rule direction:
@@ -61,3 +61,19 @@ rule estimate:
         f"{LOGS}/estimate.log",
     script:
         "../scripts/estimate.py"
+
+
+rule vfx_review:
+    output:
+        md=f"{E}/reviews/vfx-review.md",
+        json=f"{E}/reviews/vfx-review.json",
+    input:
+        storyboard=STORYBOARD,
+        direction=f"{E}/direction.json",
+        manifests=MANIFESTS,
+    log:
+        f"{LOGS}/vfx-review.log",
+    resources:
+        api_slots=1,
+    script:
+        "../scripts/vfx_review.py"

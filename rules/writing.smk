@@ -8,7 +8,7 @@ checkpoint outline:
     input:
         premise=optional(EP.premise) or optional(EP.project_paths.premise),
         lore=optional(EP.project_paths.lore),
-        cast=MANIFESTS[0],
+        cast=project_cast_cards(),
         mode=optional(EP.approval("mode")),
     log:
         f"{LOGS}/outline.log",
@@ -23,7 +23,7 @@ rule scene_md:
         EP.pattern("scene_md"),
     input:
         outline=OUTLINE,
-        cast=MANIFESTS[0],
+        cast=project_cast_cards(),
         producer_notes=lambda wc: optional(EP.notes(f"scene-{wc.num}")),
     log:
         f"{LOGS}/scene-{{num}}.md.log",

@@ -20,9 +20,11 @@ from pathlib import Path
 
 from . import gates
 from .build import BuildResult, run_build
+from .escalation import escalated_shots, request_director_rewrite, write_director_notes
 from .paths import EpisodePaths
 from .revisions import Revision
 from .settings import WorkflowConfig
+from .vfx import director_notes_for, load_report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 ORDER = ("script", "storyboard", "render", "final")
@@ -40,15 +42,21 @@ class Session:
     interactive: bool = False
     ask: Callable[[str], str] = input
     out: Callable[[str], None] = print
+    vfx_round: int = 0
+    escalation_round: int = 0
 
     @property
     def resume(self) -> str:
         return f"spark-video episode {self.paths.project} {self.paths.episode}"
 
 
-def stretch_targets(paths: EpisodePaths, gate: str | None) -> list[str]:
-    """What one Snakemake run builds to reach `gate` (None: the whole episode)."""
-    return gates.GATE[gate or "final"].targets(paths) or gates.GATE["final"].targets(paths)
+def stretch_targets(paths: EpisodePaths, gate: str | None,
+                    cfg: WorkflowConfig | None = None) -> list[str]:
+    """What one Snakemake run builds to reach `gate` (None: the whole episode), with the
+    reviews `cfg` opts into before that gate (the VFX review before GATE 2)."""
+    g = gates.GATE[gate or "final"]
+    extra = [str(p) for p in g.opt_in_files(paths, cfg)] if cfg else []
+    return [*g.targets(paths), *extra] or gates.GATE["final"].targets(paths)
 
 
 def first_closed(paths: EpisodePaths) -> str | None:
@@ -60,7 +68,7 @@ def first_closed(paths: EpisodePaths) -> str | None:
 
 def build(s: Session, gate: str | None, rev: Revision | None = None) -> BuildResult:
     label = f"building to {gates.LABELS[gate]}" if gate else "building the episode"
-    return run_build(s.cfg, s.paths, stretch_targets(s.paths, gate), label=label,
+    return run_build(s.cfg, s.paths, stretch_targets(s.paths, gate, s.cfg), label=label,
                      verbose=s.verbose, force=rev.force if rev else None,
                      env=rev.env if rev else None)
 
@@ -113,6 +121,8 @@ def run(s: Session) -> int:
                   file=sys.stderr)
             return EXIT_INTERRUPTED
         now = first_closed(s.paths)
+        if now and back_to_director(s, now):
+            continue  # the director's rewrite is built next, then the gate is shown again
         if not res.ok and (now is None or not gates.check(
                 s.paths, now, threshold=s.cfg.review_threshold).passed):
             failure_report(s, res)
@@ -129,6 +139,34 @@ def run(s: Session) -> int:
         elif answer is not None:
             return answer
     return finished(s)
+
+
+def back_to_director(s: Session, gate: str) -> bool:
+    """Before a gate is shown: a VFX BLOCK sends its failing scenes to the director (up to
+    vfx_rounds), escalated shots go to the director with their reports (up to
+    escalation_rounds). True when notes were written and the build must run again."""
+    if gate == "storyboard" and s.cfg.vfx and s.vfx_round < s.cfg.vfx_rounds:
+        rep = load_report(s.paths)
+        if rep and rep.verdict == "BLOCK" and s.paths.storyboard.exists() and \
+                rep.storyboard_sha256 == gates.file_sha(s.paths.storyboard):
+            s.vfx_round += 1
+            notes = director_notes_for(rep)
+            s.out(f"VFX review: BLOCK ({s.paths.vfx_review}); scenes {', '.join(notes)} go "
+                  f"back to the director (round {s.vfx_round} of {s.cfg.vfx_rounds})")
+            for sc, text in notes.items():
+                write_director_notes(s.paths, int(sc[1:]), text + "\n")
+            return True
+    if gate == "render" and s.escalation_round < s.cfg.escalation_rounds:
+        esc = escalated_shots(s.paths)
+        if esc:
+            s.escalation_round += 1
+            s.out(f"escalated after {s.cfg.max_retry} rounds: {', '.join(esc)}; the director "
+                  f"rewrites {'it' if len(esc) == 1 else 'them'} (round {s.escalation_round} "
+                  f"of {s.cfg.escalation_rounds})")
+            request_director_rewrite(s.paths, esc)
+            build(s, "storyboard")  # `clips` alone does not look behind the storyboard
+            return True
+    return False
 
 
 def at_gate(s: Session, gate: str) -> int | Revision | None:

@@ -80,6 +80,8 @@ def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
            "--logger", "spark-video",
            "--config", f"project={cfg.project}", f"episode={cfg.episode}",
            f"projects_dir={cfg.projects_dir}"]
+    if cfg.vfx:  # `episode --vfx`: the jobs and the gate inputs see it through the config
+        cmd.append("vfx=True")
     if force:
         cmd += ["--forcerun", *force]
     return cmd

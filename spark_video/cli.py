@@ -24,11 +24,13 @@ import signal
 import sys
 from pathlib import Path
 
-from . import gates
+from . import art, gates
+from .escalation import request_director_rewrite
 from .io import InputError, atomic_write_json, atomic_write_text, dump_json
 from .models import BGMConfig
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
-from .providers.base import ProviderError
+from .providers.base import CallContext, ProviderError
+from .roles import propose_lore
 from .settings import WorkflowConfig, resolve
 from .viewer import build_viewer
 
@@ -385,6 +387,20 @@ World, protagonist arc and visual anchors go here.
 """
 
 
+def _scaffold_lore(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> None:
+    """A missing lore.md, with a mood anchor proposed from the premise (edit it freely)."""
+    import yaml
+
+    lore = propose_lore(CallContext(paths, cfg, phase="producer"), premise=premise,
+                        title=cfg.project)
+    fm = yaml.safe_dump(lore, allow_unicode=True, sort_keys=False).strip()
+    atomic_write_text(paths.project_paths.lore,
+                      f"---\n{fm}\n---\n# {lore['title']}\n\nProposed from the premise; "
+                      "edit the mood anchor, style and forbidden terms to taste.\n")
+    print(f"lore.md was missing: scaffolded {paths.project_paths.lore} with the mood anchor "
+          f"\"{lore['mood_anchor']}\" (edit it to taste)")
+
+
 def cmd_new(args) -> int:
     cfg = _cfg(args)
     pp = ProjectPaths.of(args.name, Path(cfg.projects_dir))
@@ -435,6 +451,40 @@ def cmd_scaffold(args) -> int:
     return EXIT_OK
 
 
+def cmd_art(args) -> int:
+    """cast add | cast fork | set add | prop add: cards and reference images."""
+    cfg = _cfg(argparse.Namespace(project=args.project, episode=None))
+    pp = ProjectPaths.of(cfg.project, Path(cfg.projects_dir))
+    if not pp.root.is_dir():
+        raise UsageError(f"no project folder {pp.root}: create it with "
+                         f"`uv run spark-video new {cfg.project}`")
+    episode = args.episode
+    if args.kind == "cast" and args.action == "fork":
+        if not episode or not args.costume:
+            raise UsageError("cast fork needs --episode E and --costume TEXT")
+        card, image = art.fork(cfg, pp, args.name, episode=episode, costume=args.costume,
+                               force=args.force)
+    else:
+        if args.action != "add":
+            raise UsageError(f"{args.kind} {args.action}: only cast has fork")
+        need = {"cast": "appearance", "set": "lighting", "prop": "state"}[args.kind]
+        if not getattr(args, need, None):
+            raise UsageError(f"{args.kind} add needs --{need} TEXT")
+        a = vars(args)
+        fields = {"cast": {"age": a.get("age"), "gender": a.get("gender"),
+                           "visual_anchor": a.get("appearance"),
+                           "voice_traits": a.get("voice_traits"), "dont": a.get("dont") or []},
+                  "set": {"lighting": a.get("lighting"), "time_of_day": a.get("time_of_day"),
+                          "description": a.get("description")},
+                  "prop": {"state": a.get("state"),
+                           "description": a.get("description")}}[args.kind]
+        card, image = art.add(cfg, pp, args.kind, args.name, fields=fields, episode=episode,
+                              force=args.force)
+    print(f"{card}\n{image}")
+    print("the manifests are rebuilt by the next build (or `spark-video scaffold manifests`)")
+    return EXIT_OK
+
+
 def cmd_schemas(args) -> int:
     from .schemas import export
 
@@ -467,6 +517,9 @@ def cmd_revise(args) -> int:
         elif args.what == "shot":
             if not args.shot:
                 raise UsageError("revise shot needs --shot ID (repeatable)")
+            escalated = [sid for sid in args.shot if paths.escalation(sid).exists()]
+            if escalated:  # the report goes back to the director, who rewrites the shot
+                return _revise_escalated(cfg, paths, escalated, note, args)
             for sid in args.shot:
                 check_shot_id(sid)
                 r = route(paths, "render", note or "a new take", scope=sid)
@@ -503,13 +556,38 @@ def cmd_revise(args) -> int:
     return EXIT_FAIL if rc == EXIT_FAIL else EXIT_OK
 
 
+def _revise_escalated(cfg: WorkflowConfig, paths: EpisodePaths, shots: list[str],
+                      note: str, args) -> int:
+    """An escalated shot goes to the director with its escalation report (and the note);
+    the rewritten storyboard is shown at GATE 2, then the shot renders a new take."""
+    from . import autopilot
+
+    for sid in shots:
+        check_shot_id(sid)
+    with episode_lock(paths):
+        for f in request_director_rewrite(paths, shots, note):
+            print(f"→ the director rewrites {', '.join(shots)} with the escalation report — "
+                  f"notes in {f}")
+        s = autopilot.Session(cfg=cfg, paths=paths, verbose=getattr(args, "verbose", False))
+        res = autopilot.build(s, "storyboard")
+        if res.interrupted:
+            raise KeyboardInterrupt
+        now = autopilot.first_closed(paths)
+        if not res.ok and (now is None or not gates.check(
+                paths, now, threshold=cfg.review_threshold).passed):
+            autopilot.failure_report(s, res)
+            return EXIT_FAIL
+        rc = autopilot.at_gate(s, now or "storyboard")
+    return EXIT_FAIL if rc == EXIT_FAIL else EXIT_OK
+
+
 def cmd_episode(args) -> int:
     """The autopilot producer: runs to each gate, asks (or approves with --yes), goes on."""
     from . import autopilot
 
     if args.provider:
         os.environ["SPARK_VIDEO_PROVIDER"] = args.provider
-    cfg = _cfg(args)
+    cfg = _cfg(args, vfx=True if args.vfx else None)
     paths = _paths(cfg)
     require_project(cfg)
     interactive = sys.stdin.isatty() and not args.yes
@@ -532,6 +610,10 @@ def cmd_episode(args) -> int:
         paths.scaffold()
         if premise is not None:
             atomic_write_text(paths.premise, premise.strip() + "\n")
+        if not paths.project_paths.lore.exists():
+            from .project import load_premise as _lp
+
+            _scaffold_lore(cfg, paths, _lp(paths))
         _mode_gate(args, cfg, paths, interactive)
         _music_gate(args, paths, interactive)
         session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,
@@ -646,7 +728,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer GATE 0: dialog-driven drama or voice-over narration")
     p.add_argument("--provider", choices=["offline", "bl", "wan27", "openai"],
                    help="who renders (also prices the GATE 2 estimate); offline needs no key")
-    p.add_argument("--vfx", action="store_true", help="(reserved) pre-render VFX review")
+    p.add_argument("--vfx", action="store_true",
+                   help="VFX review of the storyboard before GATE 2 (a BLOCK sends the failing "
+                   "scenes back to the director); same as `vfx: true` in the config")
     p.add_argument("--yes", "-y", action="store_true",
                    help="approve every gate whose checks pass, without asking")
     p.set_defaults(fn=cmd_episode)
@@ -733,6 +817,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episode-tier", action="store_true",
                    help="create the cast/set/prop in the episode, not the project")
     p.set_defaults(fn=cmd_scaffold)
+
+    for kind, actions, hlp in (("cast", ["add", "fork"], "add a cast member, or fork a "
+                                "costume for one episode"),
+                               ("set", ["add"], "add a movie set (one lighting state)"),
+                               ("prop", ["add"], "add a prop (one narrative state)")):
+        p = sub.add_parser(kind, help=hlp)
+        p.add_argument("action", choices=actions)
+        p.add_argument("name")
+        p.add_argument("--project", "-p")
+        p.add_argument("--episode", "-e", help="the episode's own tier (default: project)")
+        p.add_argument("--force", action="store_true", help="replace an existing card/image")
+        p.add_argument("--description")
+        if kind == "cast":
+            p.add_argument("--appearance", help="one-line look for the portrait (add)")
+            p.add_argument("--age", type=int)
+            p.add_argument("--gender")
+            p.add_argument("--voice-traits")
+            p.add_argument("--dont", action="append", help="what the character never does")
+            p.add_argument("--costume", help="the episode's costume (fork)")
+        elif kind == "set":
+            p.add_argument("--lighting", help="the set's one lighting state")
+            p.add_argument("--time-of-day")
+        else:
+            p.add_argument("--state", help="the prop's one narrative state")
+        p.set_defaults(fn=cmd_art, kind=kind)
 
     sub.add_parser("schemas", help="write schemas/*.json").set_defaults(fn=cmd_schemas)
     return ap

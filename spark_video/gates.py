@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import InputError, atomic_write_json, load_model, sha256_file
-from .models import Approval, BGMConfig, Outline, ShotState, Storyboard
+from .models import Approval, BGMConfig, Outline, ShotState, Storyboard, VfxReport, WorkflowConfig
 from .paths import EpisodePaths
 from .sound import list_bgm_tracks
 
@@ -317,11 +317,32 @@ def _check_storyboard(paths: EpisodePaths, r: GateReport, threshold: float) -> N
     r.add("scene json count matches scene md count", len(jsons) == len(mds),
           f"{len(jsons)} json / {len(mds)} md", severity="warn")
     r.add("estimate.json exists", paths.estimate.exists(), "cost estimate for GATE 2")
+    _check_vfx_review(paths, r)
     if sb:
         from .storyboard import lint
 
         for w in lint(paths, sb):
             r.add("lint", False, w, severity="warn")
+
+
+def _check_vfx_review(paths: EpisodePaths, r: GateReport) -> None:
+    """A VFX review of the current storyboard that BLOCKs keeps GATE 2 closed; a review of
+    an older storyboard only warns (the next build with `vfx` on runs it again)."""
+    if not (paths.storyboard.exists() and paths.vfx_review_json.exists()):
+        return
+    try:
+        rep = load_model(VfxReport, paths.vfx_review_json)
+    except InputError as e:
+        r.add("VFX review readable", False, str(e))
+        return
+    if rep.storyboard_sha256 != file_sha(paths.storyboard):
+        r.add("VFX review is current", False, "the storyboard changed since "
+              f"{_rel(paths, paths.vfx_review)}; run it again (--vfx)", severity="warn")
+        return
+    r.add("VFX review does not BLOCK", rep.verdict != "BLOCK",
+          f"{rep.verdict}: see {_rel(paths, paths.vfx_review)}"
+          + (f"; scenes back to the director: {', '.join(rep.failing_scenes())}"
+             if rep.verdict == "BLOCK" else ""))
 
 
 def _check_render(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
@@ -458,6 +479,15 @@ class Gate:
     open_without_stamp: bool = False  # no answer recorded means "use the configured default"
     also_closed_by: Callable[[EpisodePaths], list[str]] = _nothing  # reasons beyond hashes
     held_while: Callable[[EpisodePaths], bool] = _never  # hold the build though it is open
+    # opt-in reviews, (config flag, file): built before the gate is shown when the flag is on
+    opt_in: tuple[tuple[str, Callable[[EpisodePaths], Path]], ...] = ()
+
+    def opt_in_files(self, paths: EpisodePaths, cfg: WorkflowConfig) -> list[Path]:
+        return [f(paths) for flag, f in self.opt_in if getattr(cfg, flag)]
+
+    def shown(self, paths: EpisodePaths, cfg: WorkflowConfig) -> list[Path]:
+        """Everything built before the gate is shown, with the reviews `cfg` opts into."""
+        return [*self.shown_after(paths), *self.opt_in_files(paths, cfg)]
 
 
 GATE: dict[str, Gate] = {g.name: g for g in (
@@ -474,6 +504,7 @@ GATE: dict[str, Gate] = {g.name: g for g in (
          covers=lambda p: [*p.scene_files("json"), p.storyboard], checks=_check_storyboard,
          targets=lambda p: [str(p.storyboard), str(p.estimate)],
          shown_after=lambda p: [p.storyboard, p.estimate],
+         opt_in=(("vfx", lambda p: p.vfx_review),),
          revise="edit scenes/scene-NN.json"),
     Gate("render", "GATE 3 (renders)", covers=_covers_render, checks=_check_render,
          targets=lambda p: ["clips"], shown_after=_render_shown_after,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import gates, roles, storyboard
+from . import art, gates, roles, storyboard, vfx
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
 from .models import Direction, Outline, SceneFragment, Storyboard
 from .notes import notes_text
@@ -61,6 +61,13 @@ def job_manifests(j: Job) -> None:
     for kind in ("cast", "set", "prop"):
         m = write_manifest(j.paths, kind)
         j.log(f"{kind}: {len(m.entries)} entries")
+
+
+def job_cast_check(j: Job) -> None:
+    gates_require(j, "script")
+    out = art.npcs_from_script(j.cfg, j.paths)
+    atomic_write_json(j.output(), out)
+    j.log(f"CAST CHECK: {len(out['npcs'])} named NPC(s), new cards: {out['created']}")
 
 
 def job_portrait(j: Job) -> None:
@@ -115,11 +122,12 @@ def job_scene_json(j: Job) -> None:
     notes = "\n".join(filter(None, [notes, notes_text(j.paths, f"shots-{num:02d}")]))
     out = j.output()
     previous = None
-    if notes and out.exists():
+    prev_path = j.paths.director_previous(num)
+    if notes and prev_path.exists():
         try:
-            previous = load_model(SceneFragment, out)
-        except InputError:
-            previous = None
+            previous = load_model(SceneFragment, prev_path)
+        except InputError as e:
+            j.log(f"previous version unreadable, directing from scratch: {e}")
     frag = roles.direct_scene(j.ctx("director"), scene_md=md, num=num, lore=lore,
                               cast=load_manifest(j.paths, "cast"),
                               sets=load_manifest(j.paths, "set"),
@@ -128,6 +136,11 @@ def job_scene_json(j: Job) -> None:
                               notes=notes, previous=previous)
     atomic_write_json(out, frag)
     j.log(f"scene {num:02d}: {len(frag.shots)} shots")
+
+
+def job_vfx_review(j: Job) -> None:
+    r = vfx.review_storyboard(j.ctx("vfx-review"))
+    j.log(f"VFX review: {r.verdict}, {len(r.findings)} finding(s)")
 
 
 def job_compile_storyboard(j: Job) -> None:

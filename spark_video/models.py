@@ -239,6 +239,9 @@ class SceneFragment(_Model):
     scene: Scene
     shots: list[Shot] = Field(min_length=1)
 
+    def shot(self, shot_id: str) -> Shot | None:
+        return next((s for s in self.shots if s.id == shot_id), None)
+
     @model_validator(mode="after")
     def _shots_in_scene(self) -> SceneFragment:
         for s in self.shots:
@@ -398,6 +401,43 @@ class TakeRequest(_Model):
     requested_at: str = Field(default_factory=now_iso)
 
 
+VFX_CHECKS = "ABCDEFGHIJKLMNOPQR"
+VFX_CODE_CHECKS = "ACGHJKMQR"  # decided by code; the text model judges the rest
+VfxSeverity = Literal["CRIT", "WARN", "SUGG"]
+VfxVerdict = Literal["PASS", "PASS WITH WARNINGS", "BLOCK"]
+
+
+class VfxFinding(_Model):
+    check: str = Field(pattern=r"^[A-R]$", description="checklist letter A-R")
+    severity: VfxSeverity
+    shots: list[str] = Field(default_factory=list)
+    scenes: list[str] = Field(default_factory=list)
+    issue: str = Field(min_length=1)
+    fix: str = ""
+    source: Literal["code", "model"] = "code"
+
+
+class VfxReport(_Model):
+    """reviews/vfx-review.json (the numbers behind reviews/vfx-review.md)."""
+
+    verdict: VfxVerdict
+    findings: list[VfxFinding] = Field(default_factory=list)
+    storyboard_sha256: str
+    shots: int
+    scenes: int
+    reviewer: str = "offline"
+    ts: str = Field(default_factory=now_iso)
+
+    def failing_scenes(self) -> list[str]:
+        out: list[str] = []
+        for f in self.findings:
+            if f.severity == "CRIT":
+                for sc in f.scenes + [s.split("-")[0] for s in f.shots]:
+                    if sc not in out:
+                        out.append(sc)
+        return sorted(out)
+
+
 class ModelCall(_Model):
     """One line of logs/model_calls.jsonl. Never holds a secret."""
 
@@ -480,6 +520,8 @@ class WorkflowConfig(BaseModel):
     role_asks: int = Field(3, ge=1, le=10, description="tries a role gets to give a valid answer")
     vfx: bool = Field(False, description="run the VFX review before GATE 2")
     vfx_rounds: int = Field(2, ge=0, le=10, description="director fixes after a VFX BLOCK")
+    escalation_rounds: int = Field(
+        1, ge=0, le=10, description="director rewrites of an escalated shot in the autopilot")
 
     @field_validator("episode", mode="after")
     @classmethod
@@ -516,6 +558,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "shot-spec": ShotSpec,
     "bgm-config": BGMConfig,
     "review": Review,
+    "vfx-review": VfxReport,
     "shot-state": ShotState,
     "take-request": TakeRequest,
     "model-call": ModelCall,

@@ -375,6 +375,11 @@ class EpisodePaths:
         """Notes for the director on one scene (VFX findings, escalations, a user's "no")."""
         return self._p("scenes", f"scene-{num:02d}.director-notes.md")
 
+    def director_previous(self, num: int) -> Path:
+        """The scene json as it was when notes were written (the build removes the output
+        before the director runs again; the director rewrites from this copy)."""
+        return self._p("scenes", f"scene-{num:02d}.previous.json")
+
     def approval(self, gate: str) -> Path:
         return self._p("approvals", f"{gate}.json")
 

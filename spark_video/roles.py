@@ -312,6 +312,15 @@ def write_direction(ctx: CallContext, *, outline: Outline, script: str, lore: Lo
                 where=ctx.paths.direction)
 
 
+REWRITE_ONLY = re.compile(r"^Rewrite only:\s*(.+)$", re.M)
+
+
+def rewrite_only(notes: str) -> list[str]:
+    """Shot ids a note limits the director's rewrite to ("Rewrite only: S01-002, ...")."""
+    m = REWRITE_ONLY.search(notes or "")
+    return [x.strip() for x in m.group(1).split(",") if x.strip()] if m else []
+
+
 def direct_scene(ctx: CallContext, *, scene_md: str, num: int, lore: Lore, cast: Manifest,
                  sets: Manifest, props: Manifest, mode: str,
                  direction: Direction | None = None, notes: str = "",
@@ -331,9 +340,23 @@ def direct_scene(ctx: CallContext, *, scene_md: str, num: int, lore: Lore, cast:
             "notes": notes, "previous": previous.model_dump_json(indent=1) if previous else ""}
     out_path = ctx.paths.scene_json(num)
 
+    only = rewrite_only(notes) if previous else []
+
     def parse(answer: str) -> SceneFragment:
         frag = parse_model(SceneFragment, _json(answer), out_path)
-        problems = fragment_problems(frag, cast, sets, props, scene_id=scene_id)
+        problems = []
+        if only and previous:  # keep every other shot exactly as it was
+            new = {s.id: s for s in frag.shots}
+            missing = [x for x in only if x not in new]
+            same = [x for x in only if x in new and previous.shot(x) == new[x]]
+            if missing:
+                problems.append(f"the answer has no shot {', '.join(missing)} to rewrite")
+            if same:
+                problems.append(f"shot {', '.join(same)} is unchanged: rewrite it to fix the "
+                                "notes")
+            frag = previous.model_copy(update={"shots": [
+                new[s.id] if s.id in only and s.id in new else s for s in previous.shots]})
+        problems += fragment_problems(frag, cast, sets, props, scene_id=scene_id)
         problems += director_problems(frag, caps, lore, mode)
         if problems:
             raise ValueError("\n".join(f"- {p}" for p in problems))
@@ -453,4 +476,26 @@ def rewrite_prompt(ctx: CallContext, *, shot: Shot, prompt: str, review: Review,
 
     return _ask(ctx, "rewrite", "rewrite", data, parse, json_mode=False,
                 where=ctx.paths.shot_spec(shot.id), label=shot.id)
+
+
+def propose_lore(ctx: CallContext, *, premise: str, title: str) -> dict:
+    """The lore.md front-matter for a project without one, with a mood anchor proposed from
+    the premise (the user edits it afterwards)."""
+    data = {"premise": premise, "title": title}
+
+    def parse(answer: str) -> dict:
+        obj = _json(answer)
+        if not isinstance(obj, dict):
+            raise ValueError("expected a JSON object")
+        obj.setdefault("title", title)
+        lore = parse_model(Lore, obj, ctx.paths.project_paths.lore)
+        anchor = lore.mood_anchor.strip()
+        if not anchor or "\n" in anchor or len(anchor) > 160:
+            raise ValueError("mood_anchor must be one line of at most 160 characters")
+        return lore.model_dump(include={"title", "mood_anchor", "visual_style", "genre",
+                                        "forbidden", "duration_target_s"})
+
+    return _ask(ctx, "lore", "lore", data, parse, json_mode=True,
+                where=ctx.paths.project_paths.lore)
+
 

@@ -44,6 +44,7 @@ ENV_KNOBS: dict[str, tuple[str, type]] = {
     "SPARK_VIDEO_ROLE_ASKS": ("role_asks", int),
     "SPARK_VIDEO_VFX": ("vfx", bool),
     "SPARK_VIDEO_VFX_ROUNDS": ("vfx_rounds", int),
+    "SPARK_VIDEO_ESCALATION_ROUNDS": ("escalation_rounds", int),
     "VIDEOGEN_PROJECTS_DIR": ("projects_dir", str),
 }
 

@@ -194,6 +194,7 @@ class FakeDashScope:
             self.chat_calls: list[dict[str, Any]] = []
             self.tts_calls: list[dict[str, Any]] = []
             self.image_calls: list[dict[str, Any]] = []
+            self.image_inputs: list[dict[str, Any]] = []  # per sync image call: images, text
             self.image_tasks: dict[str, tuple[float, int, int, str]] = {}
             self.downloads: collections.Counter[str] = collections.Counter()
             self.auth_leaks: list[str] = []  # Authorization header sent to the OSS hosts
@@ -740,7 +741,13 @@ class FakeDashScope:
         prompt = "".join(p.get("text", "") for m in msgs for p in (m.get("content") or [])
                          if isinstance(p, dict))
         w, h = check_image_params(model, size, params.get("n", 1), prompt)
+        parts = [p for m in msgs for p in (m.get("content") or []) if isinstance(p, dict)]
+        for p in parts:
+            if "image" in p:
+                self.check_media_url(p["image"], request, model, "image")
         self.image_calls.append({"model": model, "size": size})
+        self.image_inputs.append({"images": sum(1 for p in parts if "image" in p),
+                                  "text": " ".join(p.get("text", "") for p in parts)})
         return self.image_answer(w, h, lambda url: {"output": {"choices": [{
             "finish_reason": "stop", "message": {"role": "assistant", "content": [
                 {"image": url}]}}]}})

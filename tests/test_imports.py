@@ -8,8 +8,9 @@ the graph must stay acyclic):
   media     media, sound
   providers providers.*, budget (spend from the call log), capabilities (model limits),
             slots (provider-call slots)
-  policy    review_policy, roles
-  stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline
+  policy    review_policy, roles, art (cards and reference images)
+  stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline,
+            escalation (an escalated shot back to the director), vfx (the VFX review)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot
 """
@@ -27,9 +28,9 @@ LAYERS = {
              "project", "subtitles", ""],
     "media": ["media", "sound"],
     "providers": ["providers", "budget", "capabilities", "slots"],
-    "policy": ["review_policy", "roles"],
+    "policy": ["review_policy", "roles", "art"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
-               "summaries", "timeline"],
+               "summaries", "timeline", "escalation", "vfx"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot"],
 }

@@ -169,14 +169,23 @@ def test_episode_written_by_a_text_model_over_http(run_env, projects, room, fake
     env = {**run_env, "SPARK_VIDEO_TEXT_PROVIDER": "openai",
            "OPENAI_BASE_URL": fake_dashscope.compatible_base_url, "OPENAI_API_KEY": FAKE_KEY}
     room.faults.append("no_anchor")  # the first director answer breaks a rule
-    run_cli(env, "episode", "demo", "031", "--yes", "--vfx", check=True)
+    room.vfx_answers.append(json.dumps({"findings": [  # the first VFX review blocks S01
+        {"check": "B", "severity": "CRIT", "shots": ["S01-002"], "scenes": [],
+         "issue": f"{MARK}: the prompt contradicts the scene", "fix": "name the lamp room"}]}))
+    proc = run_cli(env, "episode", "demo", "031", "--yes", "--vfx", check=True)
+    assert "VFX review: BLOCK" in proc.stdout and "S01 go back to the director" in proc.stdout
     ep = EpisodePaths.of("demo", "031", root=projects)
     lore, _ = load_lore(ep)
     directors = [c for c in fake_dashscope.chat_calls
                  if "You turn one scene of the script" in c["texts"][0]]
     direction = json.loads(ep.direction.read_text())
     assert direction["director_reference"].startswith(MARK)
-    assert len(directors) == len(list(ep.scenes_dir.glob("scene-*.json"))) + 1  # one re-ask
+    # one re-ask (the broken answer) and one VFX fix of S01
+    assert len(directors) == len(list(ep.scenes_dir.glob("scene-??.json"))) + 2
+    fix = [c for c in directors if "VFX review (BLOCK)" in c["texts"][1]]
+    assert len(fix) == 1 and "Scene S01 script:" in fix[0]["texts"][1]
+    assert "Your current version of this scene" in fix[0]["texts"][1]
+    assert room.asked["vfx"] == 2 and "BLOCK" not in ep.vfx_review.read_text()
     for c in directors:
         told = "\n".join(c["texts"])
         assert lore.mood_anchor in told and "Mara" in told and "Theo" in told
@@ -185,7 +194,47 @@ def test_episode_written_by_a_text_model_over_http(run_env, projects, room, fake
     assert sum("broke these rules" in c["texts"][1] for c in directors) == 1
     sb = json.loads(ep.storyboard.read_text())
     assert all(MARK in s["prompt"] for s in sb["shots"]) and MARK in sb["scenes"][0]["name"]
-    assert all(MARK in p.read_text() for p in ep.scenes_dir.glob("scene-*.md"))
+    # the CAST CHECK's named NPC got a card and portrait before directing
+    npc = ep.root / "cast" / "Old Tom"
+    assert (npc / "cast.md").exists() and (npc / "reference.png").exists()
+    assert all("- Old Tom" in c["texts"][1] for c in directors)
+    assert all(MARK in p.read_text() for p in ep.scenes_dir.glob("scene-??.md"))
     viewer = ep.viewer.read_text()
     assert "logs/prompts/" in viewer and f"{MARK}-REFERENCE" in viewer
     assert FAKE_KEY not in "".join(p.read_text() for p in ep.prompts_dir.iterdir())
+
+
+def test_missing_lore_is_scaffolded_with_a_mood_anchor_from_the_premise(tmp_path, capsys):
+    from spark_video.cli import _scaffold_lore
+
+    ep = EpisodePaths.of("harbour", "1", root=tmp_path)
+    ep.scaffold()
+    cfg = resolve({"project": "harbour"}, environ={}, config_file=None)
+    _scaffold_lore(cfg, ep, "A storm cuts the island off. A bottle washes up.")
+    lore, body = load_lore(ep)
+    assert lore.mood_anchor.startswith("cinematic, storm-lit") and lore.title == "harbour"
+    assert "Proposed from the premise" in body and lore.forbidden
+    assert lore.mood_anchor in capsys.readouterr().out
+    (prompt,) = ep.prompts_dir.iterdir()
+    assert "A bottle washes up." in prompt.read_text()
+
+
+def test_cast_check_npcs_get_cards_and_portraits(ep):
+    from spark_video.art import npcs_from_script, parse_cast_check
+    from spark_video.project import build_manifest
+
+    text = ("## Scene 3 — pier (night)\n\n<!-- CAST CHECK\nLeads: Mara, Theo\n"
+            "Named NPCs: Old Tom — grizzled ferryman in his sixties; Ines: harbour clerk\n"
+            "- Mara — already cast\nExtras: gulls\n-->\n<!-- PROP CHECK\nnone\n-->\n")
+    assert parse_cast_check(text) == [("Old Tom", "grizzled ferryman in his sixties"),
+                                      ("Ines", "harbour clerk"), ("Mara", "already cast")]
+    assert parse_cast_check("<!-- CAST CHECK\nNamed NPCs: none\n-->") == []
+    ep.script.write_text(text)
+    cfg = resolve({}, environ={}, config_file=None)
+    out = npcs_from_script(cfg, ep)
+    assert out["created"] == ["Old Tom", "Ines"]
+    cast = build_manifest(ep, "cast")
+    tom = cast.get("Old Tom")
+    assert tom.tier == "episode" and tom.card["npc"] is True and tom.images
+    assert "grizzled ferryman" in tom.card["visual_anchor"]
+    assert npcs_from_script(cfg, ep)["created"] == []  # once only

@@ -62,7 +62,8 @@ class WritersRoom:
               f"**Action:** {names[0]} trims the wick. {MARK} action {num}.\n**Dialog:**\n"
               f'- {names[0]}: "{MARK} line {num}a."\n- {names[-1]}: "{MARK} line {num}b."\n')
         if num == total:
-            md += ("\n<!-- CAST CHECK\nLeads: " + ", ".join(names) + "\nNamed NPCs: none\n"
+            md += ("\n<!-- CAST CHECK\nLeads: " + ", ".join(names) + "\nNamed NPCs: Old Tom — "
+                   f"{MARK} grizzled ferryman in his sixties\n"
                    "Extras: none\n-->\n<!-- PROP CHECK\nnone\n-->\n")
         return md
 
@@ -96,6 +97,9 @@ class WritersRoom:
              "characters": [names[0]], "use_prev_last_frame_as_first": True,
              "dialog": [{"speaker": names[0], "text": f"{MARK} line"}]},
         ]
+        if "VFX review (BLOCK)" in user:  # the director fixes what the review found
+            shots[1]["prompt"] = shots[1]["prompt"].replace(" trims the wick,",
+                                                            " trims the wick in the lamp room,")
         if fault == "no_anchor":
             shots[1]["prompt"] = f"Medium shot, {ref} {names[0]} trims the wick, {MARK}."
         elif fault == "unknown_char":

@@ -46,6 +46,7 @@ from .dashscope_http import (
     TERMINAL,
     ConnSettings,
     DashScopeTransport,
+    data_uri,
     model_slot,
 )
 from .http import MODERATION_CODES, HttpTransport, SubmitOutcomeUnknown
@@ -62,6 +63,7 @@ MM_GEN_PATH = "services/aigc/multimodal-generation/generation"
 COSY_PATH = "services/audio/tts/SpeechSynthesizer"
 T2I_PATH = "services/aigc/text2image/image-synthesis"
 DEFAULT_IMAGE_MODEL = "wan2.6-t2i"
+DEFAULT_IMAGE_EDIT_MODEL = "qwen-image-edit-plus"
 TRANSIENT_TASK_CODES = {"InternalError", "ServiceUnavailable", "Throttling", "RequestTimeOut",
                         "InternalError.Algo", "InternalError.Timeout"}
 
@@ -547,8 +549,21 @@ class DashScopeImage:
 
     def generate(self, ctx: CallContext, prompt: str, out: Path, *, size: str,
                  label: str = "") -> Path:
-        out = Path(out)
         model = _env_or(self.cfg, "SPARK_VIDEO_IMAGE_MODEL", "image_model", DEFAULT_IMAGE_MODEL)
+        return self._make(ctx, model, [{"text": prompt}], prompt, out, size=size, label=label)
+
+    def edit(self, ctx: CallContext, prompt: str, images: list[Path], out: Path, *,
+             size: str, label: str = "") -> Path:
+        """An image edit (e.g. a costume change, face kept): the images go before the text."""
+        model = _env_or(self.cfg, "SPARK_VIDEO_IMAGE_EDIT_MODEL", "image_edit_model",
+                        DEFAULT_IMAGE_EDIT_MODEL)
+        content: list[dict[str, Any]] = [{"image": data_uri(Path(p))} for p in images]
+        content.append({"text": prompt})
+        return self._make(ctx, model, content, prompt, out, size=size, label=label)
+
+    def _make(self, ctx: CallContext, model: str, content: list[dict[str, Any]], prompt: str,
+              out: Path, *, size: str, label: str) -> Path:
+        out = Path(out)
         size = re.sub(r"\s*[x×X]\s*", "*", size.strip())
         if ":" in size:  # an aspect ratio: the size this model accepts for it
             size = capabilities.image_size(model, size)
@@ -563,7 +578,7 @@ class DashScopeImage:
                        prompt=prompt[:500]) as rec:
             ans = t.json("POST", MM_GEN_PATH, where=f"image {model}", json_body={
                 "model": model,
-                "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+                "input": {"messages": [{"role": "user", "content": content}]},
                 "parameters": params}, idempotent=False)
             url = None
             for ch in (ans.get("output") or {}).get("choices") or []:

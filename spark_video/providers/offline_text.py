@@ -64,6 +64,9 @@ NARRATION = [
     "The {place} remembered every keeper.",
     "Some promises outlast the {keyword}.",
 ]
+DIRECTOR_FIXES = ["wider framing, one clear action on one object",
+                  "locked-off camera, hands on solid surfaces",
+                  "over-the-shoulder framing on the speaker, then a cut"]
 STOP = {"about", "after", "again", "their", "there", "these", "those", "which", "where", "while",
         "would", "could", "should", "before", "other", "under", "every", "until", "because",
         "decide", "finds", "worst", "cuts"}
@@ -299,8 +302,11 @@ class OfflineText:
                         dialog=[x.model_dump() for x in b.dialog])
         else:
             first = _sentences(s.action)[:1] or [s.action]
+            motifs = [m["name"] for m in ((d.get("direction") or {}).get("imagery_system") or {})
+                      .get("motifs", []) if sid in (m.get("landings") or [])]
+            seen = "".join(f", {m} in view" for m in motifs)
             add(kind="t2v", role="drama", duration=shot_duration(first[0], lo=5, hi=8, pad=2),
-                prompt=f"Establishing wide shot, {first[0].rstrip('.')}, {place}.{tail}",
+                prompt=f"Establishing wide shot, {first[0].rstrip('.')}{seen}, {place}.{tail}",
                 narrative_purpose=f"Establish the {s.location} and the stakes of the scene",
                 characters=[], use_prev_last_frame_as_first=False)
             for line in s.dialog:
@@ -317,13 +323,16 @@ class OfflineText:
                         else sh["prompt"]
                     sh["prompt"] = (f"{body.rstrip('. ')}; producer's note: "
                                     f"{text.rstrip('.')}.{tail}")
-        # notes naming shots (a VFX finding, an escalation): the minimal fix on those shots
+        # notes naming shots (a VFX finding, an escalation): the minimal fix on those shots,
+        # a different one each time the same shot comes back
+        previous = d.get("previous") or ""
         for sh in shots:
             if sh["id"] in (d.get("notes") or ""):
                 body = sh["prompt"][: -len(tail)] if tail and sh["prompt"].endswith(tail) \
                     else sh["prompt"]
-                sh["prompt"] = (f"{body.rstrip('. ')}; wider framing, one clear action on one "
-                                f"object.{tail}")
+                tried = sum(previous.count(f) for f in DIRECTOR_FIXES)
+                fix = DIRECTOR_FIXES[tried % len(DIRECTOR_FIXES)]
+                sh["prompt"] = f"{body.rstrip('. ')}; {fix}.{tail}"
         scene = {
             "id": sid, "name": f"{s.location} · {s.time_of_day}".strip(" ·"),
             "description": (f"The {s.location} at {s.time_of_day or 'day'}: "
@@ -331,6 +340,46 @@ class OfflineText:
             "characters_present": s.characters, "props_present": [], "set_id": None,
         }
         return json.dumps({"scene": scene, "shots": shots}, ensure_ascii=False)
+
+    # -- producer: a lore for a project without one ----------------------------------
+    def _lore(self, d: dict) -> str:
+        k = _h(d["premise"])
+        keys = _keywords(d["premise"])
+        palettes = ["teal and amber", "slate and rust", "ink blue and candle gold",
+                    "sea green and bone white", "charcoal and ember red"]
+        textures = ["soft film grain", "35mm grain, gentle halation", "natural light, deep shadows",
+                    "overcast softness, fine grain"]
+        anchor = (f"cinematic, {keys[0]}-lit, {palettes[k % len(palettes)]} palette, "
+                  f"{textures[(k // 7) % len(textures)]}")
+        return json.dumps({"title": d["title"], "mood_anchor": anchor,
+                           "visual_style": "grounded drama, natural light, handheld close-ups",
+                           "genre": "drama", "forbidden": ["gore", "brand logos"],
+                           "duration_target_s": 60})
+
+    # -- VFX review (judgment items, decided by simple rules offline) ----------------
+    def _vfx(self, d: dict) -> str:
+        findings = []
+        shots = d["shots"]
+        limit = 2 if d["target_s"] <= 300 else 5
+        for m in d.get("motifs") or []:
+            if not m:
+                continue
+            n = sum(1 for s in shots if _bare(m).lower() in s["prompt"].lower())
+            if n < limit:
+                findings.append({"check": "O", "severity": "CRIT" if limit == 2 else "WARN",
+                                 "shots": [], "scenes": [],
+                                 "issue": f"the motif {m!r} appears in {n} prompt(s), "
+                                          f"under {limit}",
+                                 "fix": "land it where the direction says"})
+        by_scene: dict[str, set] = {}
+        for s in shots:
+            by_scene.setdefault(s["scene"], set()).add(s["seed"])
+        for sc, seeds in by_scene.items():
+            if len(seeds) > 1:
+                findings.append({"check": "I", "severity": "WARN", "shots": [], "scenes": [sc],
+                                 "issue": "the scene's shots use different seeds",
+                                 "fix": "share one seed per scene"})
+        return json.dumps({"findings": findings}, ensure_ascii=False)
 
     # -- rewrite ----------------------------------------------------------------------
     def _rewrite(self, d: dict) -> str:

@@ -123,3 +123,33 @@ class OfflineImage:
                 raise
             log.update(billed_units=1, unit="image", cost=0.0)
         return out
+
+    def edit(self, ctx: CallContext, prompt: str, images: list[Path], out: Path, *,
+             size: str, label: str = "") -> Path:
+        """A visibly changed copy of the first image: re-tinted, with the change written on
+        it (an offline stand-in for an image edit such as a costume change)."""
+        out = Path(out)
+        W, H = _parse_size(size)
+        with ctx.timed("offline", IMAGE_MODEL, "image-edit", prompt=prompt) as log:
+            with Image.open(images[0]) as im:
+                base = im.convert("RGB").resize((W, H), Image.Resampling.BILINEAR)
+            h = hashlib.sha256(prompt.encode("utf-8")).digest()
+            img = Image.blend(base, Image.new("RGB", (W, H), (h[0], h[1], h[2])), 0.45)
+            d = ImageDraw.Draw(img, "RGBA")
+            short = min(W, H)
+            band = short * 0.16
+            d.rectangle((0, H - band, W, H), fill=(0, 0, 0, 170))
+            f = _font(short * 0.045, prompt)
+            y = H - band + short * 0.02
+            for line in _wrap(d, prompt, f, W * 0.92, 3):
+                d.text((W * 0.04, y), line, font=f, fill=(255, 255, 255))
+                y += short * 0.05
+            tmp = atomic_target(out, ".part")
+            try:
+                img.save(tmp, format="PNG", optimize=False)
+                os.replace(tmp, out)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            log.update(billed_units=1, unit="image", cost=0.0)
+        return out

@@ -1,0 +1,136 @@
+"""The VFX review: code decides A, C, G, H, J, K, M, Q, R; the text model judges the rest;
+a BLOCK keeps GATE 2 closed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
+from writers_room import WritersRoom
+
+from spark_video import gates, vfx
+from spark_video.io import atomic_write_json
+from spark_video.paths import EpisodePaths
+from spark_video.project import load_lore, write_manifest
+from spark_video.providers.base import CallContext
+from spark_video.settings import resolve
+
+ANCHOR = "cinematic, salt-stained teal and amber palette, soft film grain"
+
+
+@pytest.fixture
+def ep(projects) -> EpisodePaths:
+    paths = EpisodePaths.of("demo", "8", root=projects)
+    paths.scaffold()
+    for kind in ("cast", "set", "prop"):
+        write_manifest(paths, kind)
+    return paths
+
+
+def shot(sid, prompt, **kw):
+    base = {"id": sid, "scene": sid[:3], "kind": "r2v", "duration": 8, "prompt": prompt,
+            "narrative_purpose": f"{sid}: her duty in her hands, shown in one gesture",
+            "characters": ["Mara"], "use_prev_last_frame_as_first": True}
+    return {**base, **kw}
+
+
+def seeded(ep, defects=True):
+    good = (f"Medium shot, [Image 1] Mara, 34, trims the lamp wick by the window, slow push in. "
+            f"{ANCHOR}")
+    shots = [
+        shot("S01-001", good.replace("Medium", "Wide"), kind="t2v", characters=[],
+             use_prev_last_frame_as_first=False),
+        shot("S01-002", good),
+        shot("S02-001", good, use_prev_last_frame_as_first=False),
+        shot("S02-002", good.replace(" lamp", " lamp again")),
+    ]
+    if defects:
+        shots[1]["prompt"] = good.replace(f" {ANCHOR}", "")  # A: no mood anchor
+        shots[2]["prompt"] = good.replace("Mara, 34,", "Mara, 34, in her oilskin coat,")  # C
+        shots[2]["use_prev_last_frame_as_first"] = True  # G: first shot of S02 chained
+        shots[3]["set_id"] = "Nowhere"  # Q: unknown set
+        shots[3]["prompt"] = good.replace("[Image 1]", "图1")  # R: 图N on bl
+    sb = {"title": "t", "provider": "bl", "mode": "drama", "target_duration_s": 45,
+          "scenes": [{"id": "S01", "name": "lamp room", "description": "the lamp room"},
+                     {"id": "S02", "name": "lamp room", "description": "the lamp room"}],
+          "shots": shots}
+    atomic_write_json(ep.storyboard, sb)
+    atomic_write_json(ep.direction, {"imagery_system": {"motifs": [
+        {"name": "lamp", "meaning": "duty", "landings": ["S01", "S02"]}]}})
+    return sb
+
+
+def ctx_of(ep, **cfg):
+    return CallContext(ep, resolve({"provider": "bl", "text_provider": "offline", **cfg},
+                                   environ={}, config_file=None), phase="vfx-review")
+
+
+def test_seeded_defects_get_the_right_findings_and_block_gate_2(ep):
+    seeded(ep)
+    rep = vfx.review_storyboard(ctx_of(ep))
+    got = {(f.check, f.severity, tuple(f.shots)) for f in rep.findings}
+    assert ("A", "CRIT", ("S01-002",)) in got
+    assert ("C", "CRIT", ("S02-001",)) in got
+    assert ("G", "WARN", ("S02-001",)) in got
+    assert ("Q", "CRIT", ("S02-002",)) in got
+    assert ("R", "WARN", ("S02-002",)) in got
+    assert rep.verdict == "BLOCK" and rep.failing_scenes() == ["S01", "S02"]
+    md = ep.vfx_review.read_text()
+    assert "❌ BLOCK" in md and "**CRIT-1**" in md and "**WARN-1**" in md
+    assert "[C wardrobe / appearance] S02-001" in md and "coat" in md and "oilskin" in md
+    report = gates.check(ep, "storyboard")
+    assert not report.passed and any(c.name == "VFX review does not BLOCK" and not c.ok
+                                     for c in report.checks)
+    with pytest.raises(gates.GateError, match="VFX review does not BLOCK"):
+        gates.approve(ep, "storyboard")
+    notes = vfx.director_notes_for(rep)
+    assert set(notes) == {"S01", "S02"} and "S01-002" in notes["S01"]
+    # the same storyboard without the defects passes (the prompts are clean)
+    seeded(ep, defects=False)
+    clean = vfx.review_storyboard(ctx_of(ep))
+    assert clean.verdict != "BLOCK", clean.findings
+    assert not any(c.name == "VFX review does not BLOCK" and not c.ok
+                   for c in gates.check(ep, "storyboard").checks)
+
+
+def test_a_stale_report_only_warns(ep):
+    seeded(ep)
+    vfx.review_storyboard(ctx_of(ep))
+    seeded(ep, defects=False)  # the storyboard changed since the report
+    checks = [c for c in gates.check(ep, "storyboard").checks if "VFX" in c.name]
+    assert [(c.name, c.severity) for c in checks] == [("VFX review is current", "warn")]
+
+
+def test_wan27_and_motif_rules(ep):
+    seeded(ep, defects=False)
+    rep = vfx.review_storyboard(ctx_of(ep, provider="wan27"))
+    assert any(f.check == "R" and f.severity == "SUGG" for f in rep.findings)  # [Image N]
+    sb = json.loads(ep.storyboard.read_text())
+    for s in sb["shots"]:
+        s["prompt"] = s["prompt"].replace("lamp", "wick")
+    atomic_write_json(ep.storyboard, sb)
+    rep = vfx.review_storyboard(ctx_of(ep))
+    assert any(f.check == "O" and f.severity == "CRIT" for f in rep.findings)
+
+
+def test_the_text_model_judges_the_rest_and_is_asked_again(ep, fake_dashscope, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_dashscope.compatible_base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    room = WritersRoom()
+    fake_dashscope.text_responder = room
+    seeded(ep, defects=False)
+    room.vfx_answers.extend([
+        json.dumps({"findings": [{"check": "A", "severity": "CRIT", "shots": ["S01-001"],
+                                  "issue": "x", "fix": "y"}]}),  # code's item: refused
+        json.dumps({"findings": [{"check": "D", "severity": "CRIT", "shots": ["S02-002"],
+                                  "issue": "the scripted line is missing", "fix": "add it"}]}),
+    ])
+    rep = vfx.review_storyboard(ctx_of(ep, text_provider="openai"))
+    assert room.asked["vfx"] == 2 and rep.verdict == "BLOCK"
+    assert [(f.check, f.source) for f in rep.findings if f.severity == "CRIT"] == \
+        [("D", "model")]
+    system, user = fake_dashscope.chat_calls[-1]["texts"]
+    assert "O imagery motifs" in system and "judge only" in user and ANCHOR in user
+    lore, _ = load_lore(ep)
+    assert lore.mood_anchor == ANCHOR

@@ -411,7 +411,8 @@ def cmd_new(args) -> int:
     if args.premise and not pp.premise.exists():
         atomic_write_text(pp.premise, args.premise.strip() + "\n")
     print(f"project {pp.root} ready: edit {pp.lore}, add cast with "
-          f"`uv run spark-video scaffold cast --name NAME --project {args.name}`")
+          f"`uv run spark-video cast add NAME --appearance TEXT --project {args.name}` "
+          "(a card and a reference image; `set add`, `prop add` likewise)")
     return EXIT_OK
 
 

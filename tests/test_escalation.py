@@ -72,3 +72,41 @@ def test_a_shot_rejected_on_every_take_is_rewritten_and_rendered_again(run_env, 
     assert "wider framing" in new["prompt"] and st.attempts[-1].prompt == new["prompt"]
     assert "Rewrite only: S01-002" in ep.director_notes(1).read_text()
     assert not ep.needs_director_rewrite.exists() and ep.final_mp4.exists()
+    # the rewrite asked for its new take through takes/<shot>.json, and it was served
+    assert json.loads(ep.take_request("S01-002").read_text())["take"] == 4
+    assert st.take_request_served == 4
+
+
+@pytest.mark.slow
+def test_revise_shot_sends_an_escalated_shot_to_the_director(run_env, projects):
+    """By hand: with no autopilot rewrite (escalation_rounds 0) GATE 3 stays closed on the
+    escalation; `revise shot` hands the report to the director, GATE 2 waits for the rewritten
+    storyboard, and after approval the shot renders a new take (takes/<shot>.json)."""
+    from conftest import run_cli
+
+    from spark_video.models import TakeRequest
+
+    env = {**run_env, "SPARK_VIDEO_OFFLINE_FAULTS": "S01-002:1|2|3=black",
+           "SPARK_VIDEO_ESCALATION_ROUNDS": "0"}
+    proc = run_cli(env, "episode", "demo", "033", "--yes")
+    assert proc.returncode == 1 and "S01-002 escalation resolved" in proc.stdout + proc.stderr
+    ep = EpisodePaths.of("demo", "033", root=projects)
+    before = json.loads(ep.scene_json(1).read_text())
+    proc = run_cli(env, "revise", "shot", "--shot", "S01-002", "--note", "keep the lamp lit",
+                   "-p", "demo", "-e", "033")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the director rewrites S01-002 with the escalation report" in proc.stdout
+    notes = ep.director_notes(1).read_text()
+    assert "Rewrite only: S01-002" in notes and "Producer's note: keep the lamp lit" in notes
+    after = json.loads(ep.scene_json(1).read_text())
+    changed = [a["id"] for a, b in zip(before["shots"], after["shots"], strict=True) if a != b]
+    assert changed == ["S01-002"]
+    assert "GATE 2 (storyboard)" in proc.stdout  # shown again, waiting for approval
+    req = load_model(TakeRequest, ep.take_request("S01-002"))
+    assert req.take == 4
+    run_cli(env, "approve", "storyboard", "-p", "demo", "-e", "033", check=True)
+    run_cli(env, "episode", "demo", "033", "--yes", check=True)
+    st = load_model(ShotState, ep.shot_state("S01-002"))
+    assert [a.review.verdict for a in st.attempts] == ["REJECT"] * 3 + ["ACCEPT"]
+    assert st.take_request_served == 4 and not st.needs_director_rewrite
+    assert ep.final_mp4.exists()

@@ -76,6 +76,13 @@ def _h(*parts: Any) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:12], 16)
 
 
+def _gist(text: str, n: int = 48) -> str:
+    """The start of a line, cut at a word: each shot's purpose names its own line, so no two
+    shots of the episode share one (VFX check M)."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + "…"
+
+
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", text) if s.strip()]
 
@@ -297,7 +304,8 @@ class OfflineText:
                     add(kind="r2v", role="drama", duration=shot_duration(line.text),
                         prompt=f"Close-up, {ref1} {who(line.speaker, chained)} speaks: "
                                f"\"{line.text}\", {place}.{tail}",
-                        narrative_purpose=f"{line.speaker} says it aloud, on camera",
+                        narrative_purpose=f"{line.speaker} says it aloud, on camera: "
+                                          f"\"{_gist(line.text)}\"",
                         characters=[line.speaker], use_prev_last_frame_as_first=chained,
                         dialog=[x.model_dump() for x in b.dialog])
         else:
@@ -307,13 +315,15 @@ class OfflineText:
             seen = "".join(f", {m} in view" for m in motifs)
             add(kind="t2v", role="drama", duration=shot_duration(first[0], lo=5, hi=8, pad=2),
                 prompt=f"Establishing wide shot, {first[0].rstrip('.')}{seen}, {place}.{tail}",
-                narrative_purpose=f"Establish the {s.location} and the stakes of the scene",
+                narrative_purpose=f"Establish the {s.location} and the stakes: "
+                                  f"{_gist(first[0])}",
                 characters=[], use_prev_last_frame_as_first=False)
             for line in s.dialog:
                 add(kind="r2v", role="drama", duration=shot_duration(line.text),
                     prompt=f"Medium close-up, {ref1} {who(line.speaker, True)} says "
                            f"\"{line.text}\", {place}, steady camera.{tail}",
-                    narrative_purpose=f"{line.speaker} pushes the conflict forward in words",
+                    narrative_purpose=f"{line.speaker} pushes the conflict forward: "
+                                      f"\"{_gist(line.text)}\"",
                     characters=[line.speaker], dialog=[line.model_dump()])
         # the producer's notes: on the shot they name, or on every shot of the scene
         for shot_id, text in producer_notes(d.get("notes")):

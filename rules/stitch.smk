@@ -21,6 +21,7 @@ rule stitch:
         srt=FINAL_SRT,
     input:
         unpack(stitch_inputs),
+        request=optional(EP.stitch_request),
     log:
         f"{LOGS}/stitch.log",
     script:

@@ -21,8 +21,10 @@ from pathlib import Path
 from . import gates
 from .build import BuildResult, run_build
 from .escalation import escalated_shots, request_director_rewrite, write_director_notes
+from .jobs import build_viewer
+from .media import probe
 from .paths import EpisodePaths
-from .revisions import Revision
+from .revisions import Revision, RevisionError, plan_revision
 from .settings import WorkflowConfig
 from .vfx import director_notes_for, load_report
 
@@ -70,7 +72,7 @@ def build(s: Session, gate: str | None, rev: Revision | None = None) -> BuildRes
     label = f"building to {gates.LABELS[gate]}" if gate else "building the episode"
     return run_build(s.cfg, s.paths, stretch_targets(s.paths, gate, s.cfg), label=label,
                      verbose=s.verbose, force=rev.force if rev else None,
-                     env=rev.env if rev else None)
+                     env=rev.env if rev else None, flags={"provider": s.provider})
 
 
 def failure_report(s: Session, res: BuildResult) -> None:
@@ -172,13 +174,10 @@ def back_to_director(s: Session, gate: str) -> bool:
 def at_gate(s: Session, gate: str) -> int | Revision | None:
     """Show a gate and take the answer: None to go on, a Revision (already recorded) to
     rebuild and show the gate again, or an exit code."""
-    from .revisions import RevisionError, plan_revision
-    from .summaries import gate_summary
-
     refresh_viewer(s.paths)
     report = gates.check(s.paths, gate, threshold=s.cfg.review_threshold)
     s.out("")
-    for line in gate_summary(s.paths, s.cfg, gate, provider=s.provider):
+    for line in gates.summary(s.paths, s.cfg, gate, provider=s.provider):
         s.out(line)
     problems = [c for c in report.checks if not c.ok]
     for c in problems[:8]:
@@ -235,8 +234,6 @@ def prompt(s: Session, gate: str) -> tuple[str, str]:
 
 
 def finished(s: Session) -> int:
-    from .media import probe
-
     refresh_viewer(s.paths)
     final = s.paths.final_mp4
     info = probe(final)
@@ -247,8 +244,6 @@ def finished(s: Session) -> int:
 
 def refresh_viewer(paths: EpisodePaths) -> None:
     try:
-        from .jobs import build_viewer
-
         build_viewer(paths)
     except Exception as e:  # noqa: BLE001 - the viewer is a convenience here
         print(f"(viewer not refreshed: {e})", file=sys.stderr)

@@ -25,11 +25,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from .models import WorkflowConfig
+from .budget import read_calls, spend_of
+from .io import InputError, load_model
+from .models import ShotState, WorkflowConfig
 from .paths import EpisodePaths, workdir_relative
-from .settings import REPO_ROOT
+from .settings import FLAGS_KEY, REPO_ROOT
 from .slots import render_jobs
 
 STAGES = {
@@ -68,7 +70,10 @@ class BuildResult:
 
 
 def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
-                      force: list[str] | None = None) -> list[str]:
+                      force: list[str] | None = None,
+                      flags: dict[str, Any] | None = None) -> list[str]:
+    """The Snakemake command line; `flags`: settings chosen by the CLI's own flags, handed
+    to every job as the config key `flags` (they beat the environment, see settings)."""
     # the rules spell paths under the repository relative to it: name targets the same way
     targets = [str(workdir_relative(t, REPO_ROOT)) for t in targets]
     force = [str(workdir_relative(t, REPO_ROOT)) for t in force or []]
@@ -82,6 +87,9 @@ def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
            f"projects_dir={cfg.projects_dir}"]
     if cfg.vfx:  # `episode --vfx`: the jobs and the gate inputs see it through the config
         cmd.append("vfx=True")
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    if flags:
+        cmd.append(f"{FLAGS_KEY}={json.dumps(flags)}")
     if force:
         cmd += ["--forcerun", *force]
     return cmd
@@ -137,9 +145,6 @@ class Progress:
             self.running.discard(ev["jobid"])
 
     def _verdict(self, shot: str) -> str | None:
-        from .io import InputError, load_model
-        from .models import ShotState
-
         try:
             st = load_model(ShotState, self.paths.shot_state(shot))
         except (InputError, ValueError):
@@ -154,9 +159,6 @@ class Progress:
         return f"{shot} take {att.version} {rev.verdict} {rev.score:.1f}{flag}"
 
     def _take(self, shot: str) -> int | None:
-        from .io import InputError, load_model
-        from .models import ShotState
-
         try:
             st = load_model(ShotState, self.paths.shot_state(shot))
         except (InputError, ValueError):
@@ -174,7 +176,6 @@ class Progress:
         if sig == self._calls_sig:
             return
         self._calls_sig = sig
-        from .budget import read_calls, spend_of
 
         calls = read_calls(p)
         self.spend = spend_of(calls)
@@ -235,7 +236,8 @@ def _term_width() -> int:
 
 def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
               label: str = "building", verbose: bool = False, force: list[str] | None = None,
-              env: dict[str, str] | None = None, out: TextIO | None = None) -> BuildResult:
+              env: dict[str, str] | None = None, flags: dict[str, Any] | None = None,
+              out: TextIO | None = None) -> BuildResult:
     """One Snakemake run for `targets`. Ctrl-C stops it (SIGINT to its whole process group,
     then SIGTERM) and returns with `interrupted` set."""
     out = out or sys.stdout
@@ -248,7 +250,7 @@ def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
     os.close(fd)
     events = Path(ev_name)
     full_env = {**os.environ, **(env or {}), "SPARK_VIDEO_EVENTS": str(events)}
-    cmd = snakemake_command(cfg, targets, force=force)
+    cmd = snakemake_command(cfg, targets, force=force, flags=flags)
     progress = Progress(paths, out, live=live, label=label)
     failed: list[FailedJob] = []
     errors: list[str] = []

@@ -24,13 +24,22 @@ import signal
 import sys
 from pathlib import Path
 
-from . import art, gates
+from . import art, autopilot, gates
+from . import storyboard as sbm
+from .autopilot import failure_report_for
+from .build import clear_stale_locks, run_build
+from .doctor import doctor as provider_doctor
 from .escalation import request_director_rewrite
-from .io import InputError, atomic_write_json, atomic_write_text, dump_json
-from .models import BGMConfig
+from .io import InputError, atomic_write_json, atomic_write_text, dump_json, parse_model
+from .media import ffmpeg_exe
+from .models import BGMConfig, StitchRequest
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
+from .project import KIND_CARDS, KIND_DIRS, load_premise, write_manifest
 from .providers.base import CallContext, ProviderError
+from .render import accept_version, derive_shots_state, load_state, request_take, save_state
+from .revisions import Revision, RevisionError, route
 from .roles import propose_lore
+from .schemas import export
 from .settings import WorkflowConfig, resolve
 from .viewer import build_viewer
 
@@ -107,9 +116,6 @@ def run_snakemake(cfg: WorkflowConfig, targets: list[str], *, force: list[str] |
                   env: dict[str, str] | None = None, verbose: bool = False,
                   label: str = "building") -> int:
     """One quiet Snakemake run with the progress view (logs in logs/snakemake/)."""
-    from .autopilot import failure_report_for
-    from .build import run_build
-
     paths = _paths(cfg)
     res = run_build(cfg, paths, targets, force=force, env=env, verbose=verbose, label=label)
     if res.interrupted:
@@ -168,7 +174,6 @@ def cmd_approve(args) -> int:
     if args.gate == "bgm":
         bgm = BGMConfig(enabled=args.bgm_mode not in (None, "off"), mode=args.bgm_mode or "off",
                         track=args.track, forbid_model_bgm=args.forbid_model_bgm)
-        from .io import parse_model
 
         parse_model(BGMConfig, bgm.model_dump(), paths.bgm_config)
         atomic_write_json(paths.bgm_config, bgm)
@@ -188,16 +193,10 @@ def _refresh_viewer(paths: EpisodePaths) -> None:
 
 
 def cmd_storyboard(args) -> int:
-    from . import storyboard as sbm
-
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
-    mode = args.mode or gates.episode_mode(paths, cfg.mode)
     if args.action == "compile":
-        sbm.compile_script(paths)
-        sb = sbm.compile_storyboard(paths, cfg, mode)
-        print(f"compiled {paths.script} and {paths.storyboard}: {len(sb.shots)} shots")
-        return EXIT_OK
+        return _compile_storyboard(args, cfg, paths)
     if args.action == "validate":
         if args.scene:
             f = paths.scene_json(args.scene)
@@ -233,17 +232,28 @@ def cmd_storyboard(args) -> int:
     return EXIT_OK
 
 
-def _shot_ids(paths: EpisodePaths) -> list[str]:
-    from .storyboard import load_storyboard
+def _compile_storyboard(args, cfg: WorkflowConfig, paths: EpisodePaths) -> int:
+    """The storyboard checkpoint, run by Snakemake (forced: compile it now). `--mode`
+    answers GATE 0 first: the mode stamp is an input of the storyboard."""
+    with episode_lock(paths):
+        if args.mode and gates.episode_mode(paths, "") != args.mode:
+            gates.approve(paths, "mode", data={"mode": args.mode}, note="storyboard --mode")
+        rc = run_snakemake(cfg, [str(paths.storyboard)], force=[str(paths.storyboard)],
+                           verbose=getattr(args, "verbose", False), label="compiling")
+    if rc:
+        return EXIT_FAIL
+    sb = sbm.load_storyboard(paths)
+    print(f"compiled {paths.script} and {paths.storyboard}: {len(sb.shots)} shots")
+    return EXIT_OK
 
-    return [s.id for s in load_storyboard(paths).shots]
+
+def _shot_ids(paths: EpisodePaths) -> list[str]:
+    return [s.id for s in sbm.load_storyboard(paths).shots]
 
 
 def cmd_render(args) -> int:
     """Ask for new takes by writing takes/<shot>.json request files (inputs of the clips, so
     `snakemake` and `snakemake -n` see them); `--now` also runs the clip build."""
-    from .render import accept_version, derive_shots_state, load_state, request_take, save_state
-
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
     ids = _shot_ids(paths)
@@ -301,21 +311,25 @@ def cmd_render(args) -> int:
 
 
 def cmd_stitch(args) -> int:
-    from .stitch import narrate, stitch_episode
-
+    """Ask for the cut (final/stitch-request.json, an input of the stitch), then build the
+    final through Snakemake: narration (paid, cached) and the stitch are its jobs."""
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
     if not gates.is_open(paths, "render"):
         print(gates.closed_message(paths, "render"), file=sys.stderr)
         return EXIT_FAIL
-    narrate(paths, cfg)  # the paid step first, on its own (cached: no call repeated)
-    res = stitch_episode(paths, cfg, crossfade=args.crossfade,
-                         burn_subtitles=True if args.burn_subtitles else None)
-    print(dump_json(res) if hasattr(res, "model_dump") else res, end="")
-    from .timeline import write_otio
-
-    print(f"timeline: {write_otio(paths, res)}")
-    _refresh_viewer(paths)
+    req = StitchRequest(crossfade=args.crossfade,
+                        burn_subtitles=True if args.burn_subtitles else None)
+    with episode_lock(paths):
+        atomic_write_json(paths.stitch_request, req)
+        rc = run_snakemake(cfg, gates.GATE["final"].targets(paths),
+                           verbose=getattr(args, "verbose", False), label="stitching")
+    if rc:
+        return EXIT_FAIL
+    print(f"final: {paths.final_mp4}\nsubtitles: {paths.final_srt}")
+    otio = paths.final_otio
+    if otio.exists():
+        print(f"timeline: {otio}")
     return EXIT_OK
 
 
@@ -335,8 +349,6 @@ def cmd_status(args) -> int:
         print(f"  {g['label']:<22} {'open' if g['open'] else 'closed'}"
               + ("" if g["open"] else f"  ({'; '.join(g['problems'])})"))
     if paths.storyboard.exists():
-        from .render import load_state
-
         ids = _shot_ids(paths)
         done = sum(1 for s in ids if paths.clip(s).exists())
         esc = [s for s in ids if load_state(paths, s).needs_director_rewrite]
@@ -347,8 +359,6 @@ def cmd_status(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .media import ffmpeg_exe
-
     cfg = _cfg(args)
     ok = True
     rows = [("ffmpeg", True, ffmpeg_exe())]
@@ -360,13 +370,8 @@ def cmd_doctor(args) -> int:
         rows.append(("snakemake", True, getattr(snakemake, "__version__", "?")))
     except ImportError:
         rows.append(("snakemake", False, "not installed: run uv sync"))
-    try:
-        from .doctor import doctor as provider_doctor
-
-        for r in provider_doctor(cfg):
-            rows.append((r.get("name", "provider"), bool(r.get("ok")), r.get("detail", "")))
-    except ImportError:
-        rows.append(("providers", True, f"provider {cfg.provider}"))
+    for r in provider_doctor(cfg):
+        rows.append((r.get("name", "provider"), bool(r.get("ok")), r.get("detail", "")))
     for name, good, detail in rows:
         ok &= good or name.startswith("espeak")
         print(f"[{' ok ' if good else 'FAIL'}] {name}: {detail}")
@@ -433,7 +438,6 @@ def cmd_scaffold(args) -> int:
         if not args.name:
             raise UsageError(f"scaffold {what} needs --name")
         check_entity_name(args.name)
-        from .project import KIND_CARDS, KIND_DIRS
 
         base = paths.root if args.episode_tier else paths.project_paths.root
         folder = base / KIND_DIRS[what] / args.name
@@ -443,8 +447,6 @@ def cmd_scaffold(args) -> int:
             atomic_write_text(card, f"---\nname: {args.name}\nvisual_anchor: \"\"\n---\n")
         print(card)
     elif what == "manifests":
-        from .project import write_manifest
-
         paths.scaffold()
         for kind in ("cast", "set", "prop"):
             m = write_manifest(paths, kind)
@@ -487,8 +489,6 @@ def cmd_art(args) -> int:
 
 
 def cmd_schemas(args) -> int:
-    from .schemas import export
-
     for p in export():
         print(p)
     return EXIT_OK
@@ -497,9 +497,6 @@ def cmd_schemas(args) -> int:
 def cmd_revise(args) -> int:
     """A producer's "no" from the command line: the note goes to the role that owns it, the
     episode is rebuilt up to that gate, and the gate is shown (waiting for approval)."""
-    from . import autopilot
-    from .revisions import Revision, RevisionError, route
-
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
     note = (args.note or "").strip()
@@ -584,11 +581,8 @@ def _revise_escalated(cfg: WorkflowConfig, paths: EpisodePaths, shots: list[str]
 
 def cmd_episode(args) -> int:
     """The autopilot producer: runs to each gate, asks (or approves with --yes), goes on."""
-    from . import autopilot
-
-    if args.provider:
-        os.environ["SPARK_VIDEO_PROVIDER"] = args.provider
-    cfg = _cfg(args, vfx=True if args.vfx else None)
+    cfg = _cfg(args, vfx=True if args.vfx else None,
+               flags={"provider": args.provider} if args.provider else None)
     paths = _paths(cfg)
     require_project(cfg)
     interactive = sys.stdin.isatty() and not args.yes
@@ -604,8 +598,6 @@ def cmd_episode(args) -> int:
     if premise is not None and not premise.strip():
         raise UsageError("the premise is empty: pass --premise TEXT or a non-empty file")
     if premise is None:
-        from .project import load_premise
-
         load_premise(paths)  # fail now, clearly, if there is no premise anywhere
     with episode_lock(paths):
         paths.scaffold()
@@ -684,7 +676,6 @@ def episode_lock(paths: EpisodePaths):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()} ({' '.join(['spark-video', *sys.argv[1:]])})"
                   .encode(), 0)
-        from .build import clear_stale_locks
 
         clear_stale_locks(paths)  # left by a killed build of this episode
         yield
@@ -752,10 +743,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ask the video model not to add its own music")
     p.set_defaults(fn=cmd_approve)
 
-    p = ep_opts(sub.add_parser("storyboard", help="compile | validate | graph | estimate"))
+    p = verbose(ep_opts(sub.add_parser("storyboard",
+                                       help="compile | validate | graph | estimate")))
     p.add_argument("action", choices=["compile", "validate", "graph", "estimate"],
                    help="compile the scenes, validate them, show chain groups, or price it")
-    p.add_argument("--mode", choices=["drama", "narration"], help="override the episode mode")
+    p.add_argument("--mode", choices=["drama", "narration"],
+                   help="compile: answer GATE 0 first (a new mode rewrites the script, which "
+                   "then waits at GATE 1)")
     p.add_argument("--scene", type=int, help="validate only this scene number")
     p.add_argument("--provider", choices=["offline", "bl", "wan27", "openai"],
                    help="estimate for this provider instead of the storyboard's")
@@ -779,7 +773,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the clip build right away (else the next `snakemake` does)")
     p.set_defaults(fn=cmd_render)
 
-    p = ep_opts(sub.add_parser("stitch", help="stitch the final mp4"))
+    p = verbose(ep_opts(sub.add_parser(
+        "stitch", help="stitch the final mp4 (the cut's settings are kept for later builds)")))
     p.add_argument("--crossfade", type=float, help="crossfade seconds between clips")
     p.add_argument("--burn-subtitles", action="store_true", help="burn subtitles into the video")
     p.set_defaults(fn=cmd_stitch)

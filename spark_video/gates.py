@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import summaries
 from .io import InputError, atomic_write_json, load_model, sha256_file
 from .models import Approval, BGMConfig, Outline, ShotState, Storyboard, VfxReport, WorkflowConfig
 from .paths import EpisodePaths
 from .sound import list_bgm_tracks
+from .storyboard import lint
 
 
 class GateError(RuntimeError):
@@ -319,8 +321,6 @@ def _check_storyboard(paths: EpisodePaths, r: GateReport, threshold: float) -> N
     r.add("estimate.json exists", paths.estimate.exists(), "cost estimate for GATE 2")
     _check_vfx_review(paths, r)
     if sb:
-        from .storyboard import lint
-
         for w in lint(paths, sb):
             r.add("lint", False, w, severity="warn")
 
@@ -488,6 +488,7 @@ class Gate:
     def shown(self, paths: EpisodePaths, cfg: WorkflowConfig) -> list[Path]:
         """Everything built before the gate is shown, with the reviews `cfg` opts into."""
         return [*self.shown_after(paths), *self.opt_in_files(paths, cfg)]
+    summary: Callable[..., list[str]] | None = None  # the lines shown before it asks
 
 
 GATE: dict[str, Gate] = {g.name: g for g in (
@@ -499,19 +500,21 @@ GATE: dict[str, Gate] = {g.name: g for g in (
     Gate("script", "GATE 1 (script)",
          covers=lambda p: [*p.scene_files("md"), p.script], checks=_check_script,
          targets=lambda p: [str(p.script)], shown_after=lambda p: [p.script],
-         revise="edit scenes/scene-NN.md (or run: uv run spark-video revise script ...)"),
+         revise="edit scenes/scene-NN.md (or run: uv run spark-video revise script ...)",
+         summary=summaries.script_summary),
     Gate("storyboard", "GATE 2 (storyboard)",
          covers=lambda p: [*p.scene_files("json"), p.storyboard], checks=_check_storyboard,
          targets=lambda p: [str(p.storyboard), str(p.estimate)],
          shown_after=lambda p: [p.storyboard, p.estimate],
          opt_in=(("vfx", lambda p: p.vfx_review),),
-         revise="edit scenes/scene-NN.json"),
+         revise="edit scenes/scene-NN.json", summary=summaries.storyboard_summary),
     Gate("render", "GATE 3 (renders)", covers=_covers_render, checks=_check_render,
          targets=lambda p: ["clips"], shown_after=_render_shown_after,
          revise="re-render a shot: uv run spark-video render --shot S01-001 ...",
-         also_closed_by=failed_shots, held_while=renders_pending),
+         also_closed_by=failed_shots, held_while=renders_pending,
+         summary=summaries.render_summary),
     Gate("final", "GATE 4 (final)", covers=_covers_final, checks=_check_final,
-         targets=lambda p: ["final"]),
+         targets=lambda p: ["final"], summary=summaries.final_summary),
 )}
 GATES = tuple(GATE)
 LABELS = {name: g.label for name, g in GATE.items()}
@@ -523,3 +526,16 @@ def gate_of(name: str) -> Gate:
     except KeyError:
         raise GateError(f"unknown gate {name!r}; gates are {', '.join(GATES)}") from None
 
+
+
+def summary(paths: EpisodePaths, cfg: WorkflowConfig, gate: str, *,
+            provider: str | None = None) -> list[str]:
+    """What a gate shows before it asks: its label, then its summary lines (if it has one)."""
+    g = gate_of(gate)
+    head = f"{g.label} — {paths.root}"
+    if g.summary is None:
+        return [head]
+    try:
+        return [head, *g.summary(paths, cfg, provider=provider)]
+    except (InputError, OSError, ValueError) as e:
+        return [head, f"  (summary unavailable: {e})"]

@@ -15,13 +15,23 @@ from typing import Any
 
 from . import art, gates, roles, storyboard, vfx
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
-from .models import Direction, Outline, SceneFragment, Storyboard
+from .models import Direction, Outline, SceneFragment, StitchRequest, Storyboard
 from .notes import notes_text
 from .paths import EpisodePaths, PathError
 from .project import load_lore, load_manifest, load_premise, split_front_matter, write_manifest
 from .providers import get_provider
 from .providers.base import CallContext, ProviderError
+from .render import (
+    derive_shots_state,
+    load_take_request,
+    publish_last_frame,
+    render_shot,
+    single_writer,
+)
 from .settings import WorkflowConfig, resolve
+from .stitch import narrate, stitch_episode
+from .timeline import write_otio
+from .viewer import build_viewer as _build
 
 EXPECTED = (InputError, PathError, ProviderError, gates.GateError)
 
@@ -44,6 +54,11 @@ class Job:
     def output(self, i: int = 0) -> Path:
         """The job's output file as the rule names it (never rebuilt from the config)."""
         return Path(self.smk.output[i])
+
+    def inputs(self, name: str) -> list[Path]:
+        """The files of the rule's named input `name` (none when it is optional and absent)."""
+        files = self.smk.input.get(name) or []
+        return [Path(f) for f in ([files] if isinstance(files, str) else files)]
 
     def ctx(self, phase: str, shot: str | None = None) -> CallContext:
         return CallContext(self.paths, self.cfg, phase=phase, shot=shot)
@@ -155,8 +170,6 @@ def job_estimate(j: Job) -> None:
 
 def job_render_clip(j: Job) -> None:
     gates_require(j, "storyboard")
-    from .render import load_take_request, publish_last_frame, render_shot, single_writer
-
     shot = j.smk.wildcards.shot
     with single_writer(j.paths, shot, j.log):
         state = render_shot(j.paths, j.cfg, shot, request=load_take_request(j.paths, shot),
@@ -168,27 +181,23 @@ def job_render_clip(j: Job) -> None:
 
 
 def job_shots_state(j: Job) -> None:
-    from .render import derive_shots_state
-
     sb = storyboard.load_storyboard(j.paths)
     derive_shots_state(j.paths, [s.id for s in sb.shots])
 
 
 def job_stitch(j: Job) -> None:
     gates_require(j, "render")
-    from .stitch import stitch_episode
-
-    res = stitch_episode(j.paths, j.cfg)
+    req = StitchRequest()  # `spark-video stitch` asked for this cut (optional input)
+    for request in j.inputs("request"):
+        req = load_model(StitchRequest, request)
+    res = stitch_episode(j.paths, j.cfg, crossfade=req.crossfade,
+                         burn_subtitles=req.burn_subtitles)
     j.log(f"final: {res}")
-    from .timeline import write_otio
-
     j.log(f"timeline: {write_otio(j.paths, res)}")
 
 
 def job_narration(j: Job) -> None:
     gates_require(j, "render")
-    from .stitch import narrate
-
     for out in narrate(j.paths, j.cfg, shots=[j.smk.wildcards.shot]):
         os.utime(out)  # unchanged audio is not rewritten, but the job did run: newer than its input
         j.log(f"narration: {out}")
@@ -220,8 +229,6 @@ def gates_require(j: Job, gate: str) -> None:
 
 
 def build_viewer(paths: EpisodePaths) -> Path:
-    from .viewer import build_viewer as _build
-
     return _build(paths, gate_status=gates.status(paths))
 
 

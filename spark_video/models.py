@@ -436,6 +436,15 @@ class VfxReport(_Model):
                     if sc not in out:
                         out.append(sc)
         return sorted(out)
+class StitchRequest(_Model):
+    """final/stitch-request.json: how `spark-video stitch` asked for the cut. It is an input
+    of the stitch, so writing it stitches again; it stays on disk, so later builds cut the
+    same way. A value left out (null) is the config's."""
+
+    crossfade: float | None = Field(None, ge=0, le=3,
+                                    description="crossfade seconds between shots (0: hard cuts)")
+    burn_subtitles: bool | None = Field(None, description="burn the subtitles into the picture")
+    requested_at: str = Field(default_factory=now_iso)
 
 
 class ModelCall(_Model):
@@ -561,6 +570,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "vfx-review": VfxReport,
     "shot-state": ShotState,
     "take-request": TakeRequest,
+    "stitch-request": StitchRequest,
     "model-call": ModelCall,
     "approval": Approval,
     "notes": Notes,

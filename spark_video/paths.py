@@ -347,6 +347,11 @@ class EpisodePaths:
         return self._p("final", f"{self.name}.otio")
 
     @property
+    def stitch_request(self) -> Path:
+        """How `spark-video stitch` asked for the cut (an input of the stitch)."""
+        return self._p("final", "stitch-request.json")
+
+    @property
     def viewer(self) -> Path:
         return self._p("viewer.html")
 

@@ -21,10 +21,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import gates
 from .io import InputError, atomic_write_json, load_model
 from .models import BGMConfig, Note, Notes, Outline, Storyboard
 from .notes import load_notes
 from .paths import EpisodePaths
+from .render import load_state, request_take, save_state
 from .settings import WorkflowConfig
 
 SHOT_RE = re.compile(r"\bS(\d{2})-(\d{3}[a-z]?)\b", re.I)
@@ -71,8 +73,6 @@ class Revision:
     def apply(self, paths: EpisodePaths, cfg: WorkflowConfig) -> None:
         add_note(paths, self)
         if self.kind == "take":
-            from .render import load_state, request_take, save_state
-
             st = load_state(paths, self.shot)
             if st.needs_director_rewrite:  # the producer asked for another try
                 save_state(paths, st.model_copy(update={"needs_director_rewrite": False}))
@@ -91,8 +91,6 @@ def add_note(paths: EpisodePaths, rev: Revision) -> Notes:
 
 
 def adjust_music(paths: EpisodePaths, text: str) -> BGMConfig:
-    from . import gates
-
     if not gates.bgm_tracks(paths) and not paths.bgm_config.exists():
         raise RevisionError("this episode has no music to change (no tracks in bgm/)")
     cfg = load_model(BGMConfig, paths.bgm_config) if paths.bgm_config.exists() else BGMConfig()

@@ -1,6 +1,10 @@
-"""Run settings: config/config.yaml, then --config overrides, then SPARK_VIDEO_* env knobs.
+"""Run settings: config/config.yaml, then --config overrides, then SPARK_VIDEO_* env knobs,
+then the settings chosen by spark-video's own flags (e.g. `episode --provider`).
 
-The original's environment knobs keep working; each maps onto one config key.
+The original's environment knobs keep working; each maps onto one config key. A flag typed
+on the command line beats the environment: the CLI hands its flags to Snakemake as the one
+config key `flags` (a mapping of config keys), which `resolve` applies last, so the CLI and
+every job of its build resolve the same settings without touching the environment.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ ENV_KNOBS: dict[str, tuple[str, type]] = {
 }
 
 CAPABILITIES = ("text", "video", "review", "tts", "image")
+FLAGS_KEY = "flags"  # config key: {config key: value} chosen by command-line flags
 
 
 def _coerce(value: str, typ: type) -> Any:
@@ -90,6 +95,11 @@ def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
     merged: dict[str, Any] = dict(load_config_file(config_file)) if config_file else {}
     merged.update({k: v for k, v in (config or {}).items() if v is not None})
     merged.update(env_overrides(environ))
+    flags = merged.pop(FLAGS_KEY, None) or {}
+    if not isinstance(flags, Mapping):
+        raise InputError(config_file or "config", f"{FLAGS_KEY!r} must be a mapping of config "
+                         f"keys to values, not {flags!r}")
+    merged.update({k: v for k, v in flags.items() if v is not None})
     return parse_model(WorkflowConfig, merged, config_file or "config")
 
 

@@ -11,16 +11,13 @@ Levels (EBU R128):
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import media
 from .io import load_model
-from .media import SILENCE_LUFS, probe
+from .media import SILENCE_LUFS
 from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
 from .paths import AUDIO_EXTS, EpisodePaths
 
@@ -125,16 +122,6 @@ def speech_gain_db(measured_lufs: float) -> float:
     return VOICE_LUFS - measured_lufs
 
 
-# --------------------------------------------------------------------------- loudness
-
-
-# Loudness is measured by media (one parser, one `Loudness` type): `media.file_loudness`,
-# `media.measure_graph`. The names below are kept for the stitch until it calls media.
-Loudness = media.Loudness
-measure_graph = media.measure_graph
-file_loudness = media.file_loudness
-
-
 # --------------------------------------------------------------------------- narration
 
 
@@ -188,39 +175,3 @@ def narrator_voice(shot: Shot, storyboard: Storyboard, cfg: WorkflowConfig) -> s
 def tts_cache_key(text: str, voice: str, rate: float, model: str, provider: str = "") -> str:
     blob = "\x1f".join([text.strip(), voice, f"{rate:.4f}", model, provider])
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
-
-
-def cached_tts(paths: EpisodePaths, cfg: WorkflowConfig, shot: Shot, storyboard: Storyboard,
-               tts: object) -> Path:
-    """The narration audio of one shot, synthesized once per (text, voice, rate, model)."""
-    from .providers.base import CallContext
-
-    text = (shot.narration_text or "").strip()
-    voice = narrator_voice(shot, storyboard, cfg)
-    rate = cfg.narrator_speech_rate
-    provider = str(getattr(tts, "name", type(tts).__name__))
-    key = tts_cache_key(text, voice, rate, cfg.narrator_tts_model, provider)
-    folder = paths.tts_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    # narration jobs run in parallel and two shots may speak the same line: the folder is
-    # locked from the cache look-up to the rename, so a line is synthesized (paid) once
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        for p in sorted(folder.glob(f"{key}.*")):
-            if p.suffix.lower() in AUDIO_EXTS and p.stat().st_size > 0:
-                return p
-        tmp = folder / f".{key}.{os.getpid()}.partial.wav"
-        ctx = CallContext(paths, cfg, phase="tts", shot=shot.id)
-        try:
-            produced = Path(tts.synthesize(ctx, text, tmp, voice=voice, rate=rate))
-            info = probe(produced)
-            if not info.has_audio or info.duration <= 0:
-                raise SoundError(f"TTS for shot {shot.id} produced no audio ({produced})")
-            final = folder / f"{key}{produced.suffix.lower() or '.wav'}"
-            produced.replace(final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return final
-    finally:
-        os.close(fd)

@@ -32,6 +32,7 @@ only. The final mp4 and srt are written to temporary files and renamed into plac
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
@@ -55,10 +56,13 @@ from ffmpeg.streams.video import VideoStream
 from pydantic import BaseModel, Field
 
 from . import media, sound, subtitles
-from .io import atomic_write_bytes, atomic_write_text, load_model
+from .io import atomic_write_bytes, atomic_write_text
 from .media import MediaError, MediaInfo, canvas_size, probe
 from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
-from .paths import EpisodePaths
+from .paths import AUDIO_EXTS, EpisodePaths
+from .providers import get_provider
+from .providers.base import CallContext
+from .storyboard import load_storyboard
 
 SR = sound.SAMPLE_RATE
 CONTINUATION_XFADE_S = 1.0
@@ -197,13 +201,6 @@ class Plan:
     @property
     def duration(self) -> float:
         return self.segments[-1].end if self.segments else 0.0
-
-
-def load_storyboard(paths: EpisodePaths) -> Storyboard:
-    if not paths.storyboard.exists():
-        raise StitchError(f"{paths.storyboard}: no storyboard; run `spark-video storyboard "
-                          "compile` first")
-    return load_model(Storyboard, paths.storyboard)
 
 
 def _fps_of(infos: list[MediaInfo]) -> Fraction:
@@ -349,7 +346,7 @@ def _fit_narration(paths: EpisodePaths, seg: Segment) -> None:
     tts_s = probe(audio).duration
     usable = seg.video_s - seg.c_in / 2 - seg.c_out / 2
     seg.fit = sound.fit_narration(tts_s, max(0.1, usable))
-    seg.tts_gain_db = sound.speech_gain_db(sound.file_loudness(audio).integrated)
+    seg.tts_gain_db = sound.speech_gain_db(media.file_loudness(audio).integrated)
 
 
 def _lay_out(segs: list[Segment], fps: Fraction, c: float) -> None:
@@ -371,6 +368,40 @@ def _lay_out(segs: list[Segment], fps: Fraction, c: float) -> None:
         t = seg.start + seg.length - (c if k < n - 1 else 0.0)
 
 
+def cached_tts(paths: EpisodePaths, cfg: WorkflowConfig, shot: Shot, storyboard: Storyboard,
+               tts: object) -> Path:
+    """The narration audio of one shot, synthesized once per (text, voice, rate, model)."""
+    text = (shot.narration_text or "").strip()
+    voice = sound.narrator_voice(shot, storyboard, cfg)
+    rate = cfg.narrator_speech_rate
+    provider = str(getattr(tts, "name", type(tts).__name__))
+    key = sound.tts_cache_key(text, voice, rate, cfg.narrator_tts_model, provider)
+    folder = paths.tts_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    # narration jobs run in parallel and two shots may speak the same line: the folder is
+    # locked from the cache look-up to the rename, so a line is synthesized (paid) once
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for p in sorted(folder.glob(f"{key}.*")):
+            if p.suffix.lower() in AUDIO_EXTS and p.stat().st_size > 0:
+                return p
+        tmp = folder / f".{key}.{os.getpid()}.partial.wav"
+        ctx = CallContext(paths, cfg, phase="tts", shot=shot.id)
+        try:
+            produced = Path(tts.synthesize(ctx, text, tmp, voice=voice, rate=rate))
+            info = probe(produced)
+            if not info.has_audio or info.duration <= 0:
+                raise sound.SoundError(f"TTS for shot {shot.id} produced no audio ({produced})")
+            final = folder / f"{key}{produced.suffix.lower() or '.wav'}"
+            produced.replace(final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return final
+    finally:
+        os.close(fd)
+
+
 def narrate(paths: EpisodePaths, cfg: WorkflowConfig, *, tts: Any = None,
             shots: list[str] | None = None, storyboard: Storyboard | None = None) -> list[Path]:
     """The narration audio of every narration shot (or of `shots`): the one paid step of the
@@ -383,12 +414,10 @@ def narrate(paths: EpisodePaths, cfg: WorkflowConfig, *, tts: Any = None,
     if unknown:
         raise StitchError(f"{', '.join(unknown)}: not a shot of {paths.storyboard}")
     if todo and tts is None:
-        from .providers import get_provider
-
         tts = get_provider("tts", cfg)
     out = []
     for s in todo:
-        cached = sound.cached_tts(paths, cfg, s, sb, tts)
+        cached = cached_tts(paths, cfg, s, sb, tts)
         target = paths.narration(s.id)
         if not (target.is_file() and target.read_bytes() == cached.read_bytes()):
             atomic_write_bytes(target, cached.read_bytes())
@@ -837,12 +866,12 @@ def _args(*outputs: OutputStream) -> list[str]:
     return node.overwrite_output().compile()[1:]
 
 
-def _loudness(a: AudioStream, what: str) -> sound.Loudness:
+def _loudness(a: AudioStream, what: str) -> media.Loudness:
     """EBU R128 loudness of an audio stream: the graph's own arguments, measured by sound."""
     args = _args(ffmpeg.output(a, filename="-", f="null"))
     i = args.index("-filter_complex")
     label = args[args.index("-map", i) + 1].strip("[]")
-    return sound.measure_graph(args[1:i], args[i + 1], label, what=what)
+    return media.measure_graph(args[1:i], args[i + 1], label, what=what)
 
 
 # --------------------------------------------------------------------------- running
@@ -878,27 +907,27 @@ def _bus(path: Path) -> AudioStream:
     return ffmpeg.input(str(path), **PCM).audio_stream(0)
 
 
-def measure_speech(plan: Plan, speech: Path) -> sound.Loudness:
+def measure_speech(plan: Plan, speech: Path) -> media.Loudness:
     """Loudness of the speech bus (clip audio + narration, with the master fades) as it will
     be mixed: read from the bus the reels wrote, no video is decoded."""
     return _loudness(_master_fades(plan, _bus(speech)), "measuring the speech loudness")
 
 
 def measure_master(plan: Plan, speech: Path, speech_gain_db: float,
-                   music_gains: list[float]) -> sound.Loudness:
+                   music_gains: list[float]) -> media.Loudness:
     """Loudness of the finished mix (after ducking, fades and the limiter): audio only."""
     return _loudness(master_sound(plan, _bus(speech), speech_gain_db=speech_gain_db,
                                   music_gains=music_gains), "measuring the mix loudness")
 
 
-def mix_gains(plan: Plan, speech_bus: Path) -> tuple[sound.Loudness, float, list[float], int]:
+def mix_gains(plan: Plan, speech_bus: Path) -> tuple[media.Loudness, float, list[float], int]:
     """Speech and music gains that put the finished mix at -16 LUFS: measure the speech bus,
     then correct for what the limiter (and the music) did. Returns (speech loudness, speech
     gain, music gains, audio passes run)."""
     speech = measure_speech(plan, speech_bus)
-    present = math.isfinite(speech.integrated) and speech.integrated > sound.SILENCE_LUFS
+    present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
     sgain = sound.speech_gain_db(speech.integrated)
-    tracks = [sound.file_loudness(r.track) for r in plan.music]
+    tracks = [media.file_loudness(r.track) for r in plan.music]
     mgains = [sound.music_gain_db(t.integrated, plan.bgm.volume, present) for t in tracks]
     passes = 1
     if not present and not plan.music:
@@ -988,7 +1017,6 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
         narrate(paths, cfg, tts=tts)
     plan = plan_stitch(paths, cfg, crossfade=crossfade)
     burn = cfg.burn_subtitles if burn_subtitles is None else burn_subtitles
-    total = plan.duration
     cues = build_cues(plan)
     srt_text = subtitles.to_srt(cues)
     reels = plan_reels(plan, shots_per_reel or REEL_SHOTS)
@@ -997,7 +1025,6 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     # handed to it may depend on the caller's working directory (a relative projects_dir)
     final = paths.final_mp4.resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp_mp4 = final.with_name(f".{final.stem}.partial.mp4")
     report = progress or _default_progress()
     with tempfile.TemporaryDirectory(prefix="spark-stitch-") as td:
         tdir = Path(td)
@@ -1007,47 +1034,67 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
             sub_name = "subs.srt"
         bus = render_speech(plan, reels, tdir, paths.name)
         speech, sgain, mgains, passes = mix_gains(plan, bus)
-        speech_present = (math.isfinite(speech.integrated)
-                          and speech.integrated > sound.SILENCE_LUFS)
-        # the sound pass runs beside the pictures (as it did inside the one-pass stitch)
-        sound_mp4 = tdir / "sound.mp4"
-        failed: list[BaseException] = []
-
-        def mix() -> None:
-            try:
-                render_sound(plan, bus, sound_mp4, sgain, mgains, paths.name)
-            except BaseException as e:  # noqa: BLE001 - re-raised below, in this thread
-                failed.append(e)
-
-        mixer = threading.Thread(target=mix, name="stitch-sound")
-        mixer.start()
-        try:
-            listing = render_pictures(plan, reels, tdir, sub_name, report, paths.name)
-        finally:
-            mixer.join()
-        if failed:
-            raise failed[0]
-        args = ["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(sound_mp4),
-                "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
-                "-bsf:v", _on_frame_grid(plan.fps), "-movflags", "+faststart",
-                "-metadata", f"title={plan.storyboard.title}", "-f", "mp4", str(tmp_mp4)]
-        try:
-            run_ffmpeg_progress(args, expected_s=total, what=f"muxing {paths.name}",
-                                progress=lambda f: report(PICTURE_SHARE
-                                                          + (1 - PICTURE_SHARE) * f),
-                                cwd=tdir)
-            info = probe(tmp_mp4)
-            if not info.has_video or not info.has_audio:
-                raise StitchError(f"stitched file {tmp_mp4} lacks a stream")
-            os.replace(tmp_mp4, final)
-        finally:
-            tmp_mp4.unlink(missing_ok=True)
+        listing, sound_mp4 = _render_picture_and_sound(plan, reels, bus, tdir, sub_name,
+                                                       report, sgain, mgains, paths.name)
+        _mux(plan, listing, sound_mp4, final, tdir, report, paths.name)
     atomic_write_text(paths.final_srt.resolve(), srt_text)
+    return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
+                   passes=2 * len(reels) + passes + 2, reels=len(reels))
 
+
+def _render_picture_and_sound(plan: Plan, reels: list[Reel], bus: Path, tdir: Path,
+                              sub_name: str | None, report: Callable[[float], None],
+                              sgain: float, mgains: list[float], name: str
+                              ) -> tuple[Path, Path]:
+    """The picture reels and the sound pass, side by side (as inside the old one-pass
+    stitch): the reels' concat listing and the mixed sound file."""
+    sound_mp4 = tdir / "sound.mp4"
+    failed: list[BaseException] = []
+
+    def mix() -> None:
+        try:
+            render_sound(plan, bus, sound_mp4, sgain, mgains, name)
+        except BaseException as e:  # noqa: BLE001 - re-raised below, in this thread
+            failed.append(e)
+
+    mixer = threading.Thread(target=mix, name="stitch-sound")
+    mixer.start()
+    try:
+        listing = render_pictures(plan, reels, tdir, sub_name, report, name)
+    finally:
+        mixer.join()
+    if failed:
+        raise failed[0]
+    return listing, sound_mp4
+
+
+def _mux(plan: Plan, listing: Path, sound_mp4: Path, final: Path, tdir: Path,
+         report: Callable[[float], None], name: str) -> None:
+    """Join the picture reels (stream copy) with the sound into `final`, atomically."""
+    tmp_mp4 = final.with_name(f".{final.stem}.partial.mp4")
+    args = ["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(sound_mp4),
+            "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+            "-bsf:v", _on_frame_grid(plan.fps), "-movflags", "+faststart",
+            "-metadata", f"title={plan.storyboard.title}", "-f", "mp4", str(tmp_mp4)]
+    try:
+        run_ffmpeg_progress(args, expected_s=plan.duration, what=f"muxing {name}",
+                            progress=lambda f: report(PICTURE_SHARE + (1 - PICTURE_SHARE) * f),
+                            cwd=tdir)
+        info = probe(tmp_mp4)
+        if not info.has_video or not info.has_audio:
+            raise StitchError(f"stitched file {tmp_mp4} lacks a stream")
+        os.replace(tmp_mp4, final)
+    finally:
+        tmp_mp4.unlink(missing_ok=True)
+
+
+def _result(paths: EpisodePaths, plan: Plan, cues: list, speech: media.Loudness, *,
+            elapsed_s: float, passes: int, reels: int) -> StitchResult:
+    speech_present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
     return StitchResult(
         final_path=str(paths.final_mp4), srt_path=str(paths.final_srt),
-        duration_s=round(total, 3),
-        shots_count=len(plan.segments), size_bytes=final.stat().st_size,
+        duration_s=round(plan.duration, 3),
+        shots_count=len(plan.segments), size_bytes=paths.final_mp4.stat().st_size,
         width=plan.width, height=plan.height, fps=round(float(plan.fps), 3),
         crossfade=plan.crossfade,
         bgm_mode=plan.bgm.mode if plan.music else "off",
@@ -1062,9 +1109,7 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                             end=round(s.end, 3), span_start=round(s.span_start, 3),
                             span_end=round(s.span_end, 3), clips=[str(c.path) for c in s.clips],
                             narration=s.narration) for s in plan.segments],
-        elapsed_s=round(time.monotonic() - t0, 2),
-        passes=2 * len(reels) + passes + 2,
-        reels=len(reels),
+        elapsed_s=round(elapsed_s, 2), passes=passes, reels=reels,
     )
 
 

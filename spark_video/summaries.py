@@ -5,17 +5,20 @@ chain groups, duration against the target, the estimate for the provider that wi
 (or "no price data"), the over-length warning. GATE 3: one row per shot (take, score,
 verdict, vetoed axes, below-threshold, escalation). GATE 4: path, duration against the
 target, size. Every line is plain text, so it reads the same in a terminal and a log.
+Each gate names its summary in the gate table (`gates.GATE`); `gates.summary` shows it.
 """
 
 from __future__ import annotations
 
 import json
 
-from . import gates
 from .io import InputError, load_model
+from .media import probe
 from .models import Outline, ShotState, Storyboard
 from .paths import EpisodePaths
+from .scenefmt import parse_scene_md
 from .settings import WorkflowConfig
+from .storyboard import chain_groups, estimate
 
 KIND_HELP = {"t2v": "text to video", "i2v": "first frame to video",
              "r2v": "cast references to video"}
@@ -35,22 +38,7 @@ def _target_s(paths: EpisodePaths) -> int | None:
         return None
 
 
-def gate_summary(paths: EpisodePaths, cfg: WorkflowConfig, gate: str, *,
-                 provider: str | None = None) -> list[str]:
-    fn = {"script": script_summary, "storyboard": storyboard_summary,
-          "render": render_summary, "final": final_summary}.get(gate)
-    head = f"{gates.LABELS[gate]} — {paths.root}"
-    if fn is None:
-        return [head]
-    try:
-        return [head, *fn(paths, cfg, provider=provider)]
-    except (InputError, OSError, ValueError) as e:
-        return [head, f"  (summary unavailable: {e})"]
-
-
 def script_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:
-    from .scenefmt import parse_scene_md
-
     outline = load_model(Outline, paths.outline)
     lines = [f"  “{outline.title}”, {outline.mode}, {len(outline.scenes)} scene(s), "
              f"target {outline.target_duration_s} s — script: {paths.script}"]
@@ -71,8 +59,6 @@ def script_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:
 
 def storyboard_summary(paths: EpisodePaths, cfg: WorkflowConfig, *,
                        provider: str | None = None) -> list[str]:
-    from .storyboard import chain_groups, estimate
-
     sb = load_model(Storyboard, paths.storyboard)
     target = _target_s(paths) or sb.target_duration_s
     prov = provider or sb.provider or "offline"
@@ -141,8 +127,6 @@ def render_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:
 
 
 def final_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:
-    from .media import probe
-
     final = paths.final_mp4
     if not final.exists():
         return [f"  {final}: not built"]

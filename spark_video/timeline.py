@@ -16,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .io import atomic_write_text
+from .media import MediaError, probe
 from .paths import EpisodePaths
+from .sound import list_bgm_tracks
 
 
 def _rt(seconds: float, fps: float):
@@ -43,8 +45,6 @@ def _ref(path: Path, duration: float | None, fps: float):
 def build_timeline(paths: EpisodePaths, result, *, title: str | None = None):
     """An otio Timeline from a stitch result (spark_video.stitch.StitchResult)."""
     import opentimelineio as otio
-
-    from .media import MediaError, probe
 
     fps = float(result.fps) or 24.0
     tl = otio.schema.Timeline(name=title or paths.name)
@@ -111,8 +111,6 @@ def _lay(track, items: list[tuple[float, float, object]], fps: float) -> None:
 def _narration_track(paths: EpisodePaths, result, fps: float):
     import opentimelineio as otio
 
-    from .media import MediaError, probe
-
     items = []
     for p in result.timeline:
         if not p.narration:
@@ -138,8 +136,6 @@ def _narration_track(paths: EpisodePaths, result, fps: float):
 
 def _music_track(paths: EpisodePaths, result, fps: float):
     import opentimelineio as otio
-
-    from .sound import list_bgm_tracks
 
     if result.bgm_mode == "off" or not result.bgm_tracks:
         return None

@@ -286,6 +286,32 @@ def test_env_knobs_map_onto_config():
     assert provider_for(cfg, "video") == "wan27" and provider_for(cfg, "text") == "offline"
 
 
+def test_command_line_flags_beat_the_environment_in_the_cli_and_in_its_build(tmp_path):
+    """`episode --provider offline` with SPARK_VIDEO_PROVIDER=bl set: the CLI and every job
+    of its build resolve offline (the flags ride to Snakemake as the config key `flags`),
+    and nothing in os.environ is changed to get there."""
+    from spark_video.build import snakemake_command
+    from spark_video.settings import FLAGS_KEY
+
+    env = {"SPARK_VIDEO_PROVIDER": "bl", "SPARK_VIDEO_CROSSFADE": "1.0"}
+    cfg = resolve({"flags": {"provider": "offline", "crossfade": None}}, environ=env,
+                  config_file=None)
+    assert cfg.provider == "offline" and cfg.crossfade == 1.0  # an unset flag leaves the env
+    assert resolve({}, environ=env, config_file=None).provider == "bl"
+    cmd = snakemake_command(cfg, ["final"], flags={"provider": "offline", "crossfade": None})
+    i = cmd.index("--config")
+    flag = next(a for a in cmd[i:] if a.startswith(f"{FLAGS_KEY}="))
+    # what Snakemake's --config parser makes of it (YAML, every value a string)
+    import yaml
+
+    given = yaml.load(flag.split("=", 1)[1], Loader=yaml.BaseLoader)
+    assert given == {"provider": "offline"}
+    assert resolve({"flags": given}, environ=env, config_file=None).provider == "offline"
+    assert not any(a.startswith(f"{FLAGS_KEY}=") for a in snakemake_command(cfg, ["final"]))
+    with pytest.raises(InputError, match="flags"):
+        resolve({"flags": "offline"}, environ={}, config_file=None)
+
+
 def test_schemas_are_in_sync_with_the_models():
     for name, text in render_all().items():
         path = REPO_ROOT / "schemas" / name

@@ -36,33 +36,6 @@ LAYERS = {
 }
 ORDER = list(LAYERS)
 
-# Sibling imports still made inside a function (module, imported module). Each is a debt
-# to pay off, not a pattern to copy: this list may only shrink.
-KNOWN_LATE: set[tuple[str, str]] = {
-    # the CLI and the jobs import stages lazily to keep `--help` and Snakemake's parse fast;
-    # the way out is the CLI running Snakemake targets only (one way to run a stage)
-    ("cli", "doctor"), ("cli", "io"), ("cli", "media"), ("cli", "project"),
-    ("cli", "render"), ("cli", "schemas"), ("cli", "stitch"), ("cli", "storyboard"),
-    ("jobs", "render"), ("jobs", "stitch"), ("jobs", "viewer"),
-    # the provider registry loads a provider only when it is chosen
-    ("providers", "providers.dashscope"), ("providers", "providers.offline"),
-    ("providers", "providers.offline_text"), ("providers", "providers.openai_compat"),
-    # the producer loop (landed at 19:2x, not yet sorted out)
-    ("autopilot", "jobs"), ("autopilot", "media"), ("autopilot", "revisions"),
-    ("autopilot", "summaries"), ("build", "budget"), ("build", "io"), ("build", "models"),
-    ("cli", "autopilot"), ("cli", "build"), ("cli", "revisions"), ("revisions", "gates"),
-    ("revisions", "render"), ("summaries", "media"), ("summaries", "scenefmt"),
-    ("summaries", "storyboard"), ("timeline", "media"), ("timeline", "sound"),
-    ("cli", "timeline"), ("jobs", "timeline"),
-    # gate checks call the storyboard's lint (common.smk imports gates at parse time)
-    ("gates", "storyboard"),
-    # narration TTS is a paid call made while planning the stitch; it moves to its own rule
-    ("sound", "providers.base"), ("stitch", "providers"),
-}
-# Imports against the layers (module, imported module), same rule: this list only shrinks.
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("sound", "providers.base"),  # cached_tts: narration TTS, moving to its own rule
-}
 
 
 def module_name(path: Path) -> str:
@@ -131,7 +104,7 @@ def test_imports_follow_the_layers():
     for module, (top, late) in graph().items():
         rank = ORDER.index(layer_of(module))
         for target in sorted(top | late):
-            if ORDER.index(layer_of(target)) > rank and (module, target) not in KNOWN_UPWARD:
+            if ORDER.index(layer_of(target)) > rank:
                 wrong.append(f"{module} ({layer_of(module)}) imports {target} "
                              f"({layer_of(target)})")
     assert not wrong, "imports against the flow:\n" + "\n".join(wrong)
@@ -162,13 +135,13 @@ def test_no_import_cycle():
 
 
 def test_no_sibling_import_inside_a_function():
-    late = {(m, t) for m, (_, lt) in graph().items() for t in lt}
-    new = sorted(late - KNOWN_LATE)
-    assert not new, ("sibling imports inside functions (import at the top; if that makes a "
-                     "cycle, the code is in the wrong layer):\n"
-                     + "\n".join(f"{m} imports {t}" for m, t in new))
-    paid = sorted(KNOWN_LATE - late)
-    assert not paid, f"remove these from KNOWN_LATE, they are fixed: {paid}"
+    """Every sibling import sits at the top of its module: an import hidden in a function
+    to dodge a cycle means the code is in the wrong layer. (The provider registry loads the
+    chosen provider's module by name with importlib; see providers/__init__.py.)"""
+    late = sorted((m, t) for m, (_, lt) in graph().items() for t in lt)
+    assert not late, ("sibling imports inside functions (import at the top; if that makes a "
+                      "cycle, the code is in the wrong layer):\n"
+                      + "\n".join(f"{m} imports {t}" for m, t in late))
 
 
 def test_the_checker_sees_late_imports_and_cycles(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_video import sound
+from spark_video import media, sound
 from spark_video.io import atomic_write_json
 from spark_video.media import exact_duration, ffmpeg_exe, probe
 from spark_video.models import BGMConfig, Storyboard, WorkflowConfig
@@ -119,7 +119,7 @@ def shot(sid: str, **kw: object) -> dict:
 
 
 def loudness(path: Path, start: float | None = None, dur: float | None = None,
-             af: str = "") -> sound.Loudness:
+             af: str = "") -> media.Loudness:
     args = []
     if start is not None:
         args += ["-ss", f"{start:.3f}"]
@@ -127,7 +127,7 @@ def loudness(path: Path, start: float | None = None, dur: float | None = None,
         args += ["-t", f"{dur:.3f}"]
     args += ["-i", str(path)]
     chain = f"[0:a:0]{af + ',' if af else ''}anull[a]"
-    return sound.measure_graph(args, chain, "a", what="test measurement")
+    return media.measure_graph(args, chain, "a", what="test measurement")
 
 
 def samples(path: Path, rate: int = 8000) -> array.array:

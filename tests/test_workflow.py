@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, run_snakemake
 
+from spark_video.media import probe
+
 pytestmark = pytest.mark.slow
 
 EP = "007"
@@ -111,6 +113,17 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     assert (d / "final" / f"demo-{EP}.mp4").stat().st_mtime_ns != mtime_final
     r = final(env, projects)
     assert "Nothing to be done" in r.stdout + r.stderr
+
+    # `spark-video stitch` asks for its cut in a request file (an input of the stitch rule)
+    # and runs the build: hard cuts make the final longer, and a later build keeps them
+    length = probe(final_mp4).duration
+    r = run_cli(env, "stitch", "--crossfade", "0", "--project", "demo", "--episode", EP)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert json.loads((d / "final" / "stitch-request.json").read_text())["crossfade"] == 0
+    assert probe(final_mp4).duration > length + 0.5
+    r = final(env, projects)
+    assert "Nothing to be done" in r.stdout + r.stderr
+    assert "crossfade=0.0" in (d / "logs" / "jobs" / "stitch.log").read_text()
 
     # the checkpoint trap: a deleted or edited clip is rebuilt by `final`
     victim = d / "clips" / f"{ids[-1]}.mp4"

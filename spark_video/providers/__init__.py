@@ -7,10 +7,18 @@ imported only when it is chosen (the offline build never loads the HTTP clients)
 
 from __future__ import annotations
 
+import importlib
 from typing import Literal, overload
 
 from ..settings import CAPABILITIES, WorkflowConfig, provider_for
 from .base import ImageProvider, ReviewProvider, TextProvider, TTSProvider, VideoProvider
+
+# Provider name -> the module (in this package) whose `make(capability, name, cfg)` builds it.
+# Named here as data and imported by importlib only when chosen: the HTTP providers' imports
+# (httpx, TLS) cost about 0.3 s, and every Snakemake job is a new process, so an offline
+# build must not pay that in each job. This is the one import made at call time.
+MAKERS = {"offline": "offline", "bl": "dashscope", "wan27": "dashscope",
+          "openai": "openai_compat"}
 
 AnyProvider = TextProvider | VideoProvider | ReviewProvider | TTSProvider | ImageProvider
 
@@ -34,25 +42,6 @@ def get_provider(capability: str, cfg: WorkflowConfig) -> AnyProvider:
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}; expected one of {CAPABILITIES}")
     name = provider_for(cfg, capability)
-    if name == "offline":
-        if capability == "text":
-            from .offline_text import OfflineText
-
-            return OfflineText()
-        from . import offline
-
-        return {
-            "video": offline.OfflineVideo,
-            "review": offline.OfflineReview,
-            "tts": offline.OfflineTTS,
-            "image": offline.OfflineImage,
-        }[capability]()
-    if name in ("bl", "wan27"):
-        from . import dashscope
-
-        return dashscope.make(capability, name, cfg)
-    if name == "openai":
-        from . import openai_compat
-
-        return openai_compat.make(capability, cfg)
-    raise ValueError(f"unknown provider {name!r}")
+    if name not in MAKERS:
+        raise ValueError(f"unknown provider {name!r}; expected one of {', '.join(MAKERS)}")
+    return importlib.import_module(f"{__name__}.{MAKERS[name]}").make(capability, name, cfg)

@@ -330,15 +330,15 @@ def openai_settings(cfg: Any = None) -> tuple[str, str]:
     return base, key
 
 
-def make(capability: str, cfg: Any) -> Any:
-    """The `openai` provider: text and review through any OpenAI-compatible server."""
+def make(capability: str, name: str, cfg: Any) -> Any:
+    """The `openai` provider (`name`): text and review through any OpenAI-compatible server."""
     if capability not in ("text", "review"):
         raise ProviderError(f"provider 'openai' serves text and review only, not {capability}; "
                             f"set SPARK_VIDEO_{capability.upper()}_PROVIDER to bl or offline",
                             code="Unsupported")
     base, key = openai_settings(cfg)
     settings = ConnSettings.with_knobs(ConnSettings(api_key=key, base_url=base), cfg)
-    chat = ChatClient("openai", HttpTransport(base, key, settings), dashscope=False)
+    chat = ChatClient(name, HttpTransport(base, key, settings), dashscope=False)
     if capability == "text":
         model = (os.environ.get("SPARK_VIDEO_TEXT_MODEL") or os.environ.get("OPENAI_MODEL")
                  or getattr(cfg, "text_model", None) or DEFAULT_TEXT_MODEL)

@@ -14,6 +14,9 @@ frozen (a still image). Example: `S01-002:1=black,S02-001:1|2=silent,S01-003:*=s
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..offline_text import OfflineText
 from .card import draw_card
 from .faults import FAULTS_ENV, fault_for, parse_faults
 from .image import OfflineImage, placeholder_image
@@ -22,6 +25,13 @@ from .speech import estimate_speech_seconds, speech_track
 from .tts import OfflineTTS
 from .video import OfflineVideo, animatic_command
 
-__all__ = ["FAULTS_ENV", "OfflineImage", "OfflineReview", "OfflineTTS", "OfflineVideo",
-           "animatic_command", "draw_card", "estimate_speech_seconds", "fault_for",
-           "parse_faults", "placeholder_image", "speech_track"]
+
+def make(capability: str, name: str, cfg: Any) -> Any:
+    """The offline provider of one capability (no network, no keys)."""
+    return {"text": OfflineText, "video": OfflineVideo, "review": OfflineReview,
+            "tts": OfflineTTS, "image": OfflineImage}[capability]()
+
+
+__all__ = ["FAULTS_ENV", "OfflineImage", "OfflineReview", "OfflineTTS", "OfflineText",
+           "OfflineVideo", "animatic_command", "draw_card", "estimate_speech_seconds", "fault_for",
+           "make", "parse_faults", "placeholder_image", "speech_track"]

@@ -100,12 +100,26 @@ def failure_report_for(paths: EpisodePaths, res: BuildResult, *,
                   "its lock): if none is running, unlock it with `uv run snakemake --unlock "
                   f"--config project={paths.project} episode={paths.episode}`", file=err)
             continue
-        first = next((ln for ln in e.splitlines() if ln.strip()), "")
-        print(f"  snakemake: {first[:300]}", file=err)
+        for ln in _error_lines(e):
+            print(f"  snakemake: {ln[:300]}", file=err)
     if res.log:
         print(f"  full log: {res.log}", file=err)
     print(f"Fix it, then run `{resume}` again." if resume else "Fix it and run again.",
           file=err)
+
+
+def _error_lines(msg: str) -> list[str]:
+    """Snakemake's error, shortly: its first line and the message under `Error:` (a rule's
+    input function that refused bad input names the file there), never the traceback."""
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
+    out = lines[:1]
+    if "Error:" in lines:
+        for ln in lines[lines.index("Error:") + 1:]:
+            if ln in ("Wildcards:", "Traceback:") or len(out) > 4:
+                break
+            if not ln.endswith("Error:"):  # the exception's class name, e.g. WorkflowError:
+                out.append(ln)
+    return out
 
 
 def run(s: Session) -> int:

@@ -103,13 +103,16 @@ FAMILIES = {
 }
 
 
+def _known(table: dict, model: str, what: str, hint: str = ""):
+    """The table's entry for `model`, or an error naming the models it knows."""
+    if model not in table:
+        raise CapabilityError(f"{what} model {model!r} is not in the capability table; known "
+                              f"models: {', '.join(sorted(table))}{hint}")
+    return table[model]
+
+
 def caps(model: str) -> VideoCaps:
-    c = VIDEO_CAPS.get(model)
-    if c is None:
-        raise CapabilityError(
-            f"video model {model!r} is not in the capability table; known models: "
-            f"{', '.join(sorted(VIDEO_CAPS))}")
-    return c
+    return _known(VIDEO_CAPS, model, "video")
 
 
 def video_family(provider: str, cfg: Any = None) -> str:
@@ -265,12 +268,8 @@ IMAGE_CAPS: dict[str, ImageCaps] = {c.model: c for c in (
 
 
 def image_caps(model: str) -> ImageCaps:
-    c = IMAGE_CAPS.get(model)
-    if c is None:
-        raise CapabilityError(
-            f"image model {model!r} is not in the capability table; known models: "
-            f"{', '.join(sorted(IMAGE_CAPS))} (config image_model / SPARK_VIDEO_IMAGE_MODEL)")
-    return c
+    return _known(IMAGE_CAPS, model, "image",
+                  " (config image_model / SPARK_VIDEO_IMAGE_MODEL)")
 
 
 def parse_size(size: str) -> tuple[int, int] | None:

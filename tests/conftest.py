@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from spark_video.paths import EpisodePaths
+from spark_video.project import write_manifest
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "projects" / "demo"
 
@@ -63,3 +66,12 @@ def run_snakemake(env: dict[str, str], projects: Path, *args: str, project: str 
            f"projects_dir={projects}"]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def scaffolded_episode(projects: Path, episode: str) -> EpisodePaths:
+    """An episode folder of the demo project, with its cast/set/prop manifests written."""
+    paths = EpisodePaths.of("demo", episode, root=projects)
+    paths.scaffold()
+    for kind in ("cast", "set", "prop"):
+        write_manifest(paths, kind)
+    return paths

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import scaffolded_episode
 
 from spark_video import gates, review_policy, roles, storyboard
 from spark_video.io import InputError, load_model
@@ -20,7 +21,6 @@ from spark_video.paths import (
     parse_clip_version,
     parse_scene_file,
 )
-from spark_video.project import write_manifest
 from spark_video.providers.base import CallContext
 from spark_video.scenefmt import parse_scene_md, render_scene_md
 from spark_video.schemas import render_all
@@ -34,11 +34,7 @@ def cfg():
 
 @pytest.fixture
 def ep(projects: Path) -> EpisodePaths:
-    paths = EpisodePaths.of("demo", "5", root=projects)
-    paths.scaffold()
-    for kind in ("cast", "set", "prop"):
-        write_manifest(paths, kind)
-    return paths
+    return scaffolded_episode(projects, "5")
 
 
 def write_fragment(paths: EpisodePaths, num: int, shots: list[dict], **scene) -> Path:

@@ -6,22 +6,17 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from conftest import scaffolded_episode
 from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
 from test_render_failures import cfg_of, compile_shots
 
 from spark_video import render
-from spark_video.paths import EpisodePaths
-from spark_video.project import write_manifest
 
 
 @pytest.fixture
 def ep(projects, fake_dashscope, monkeypatch):
     monkeypatch.setenv("SPARK_VIDEO_TEXT_PROVIDER", "offline")
-    paths = EpisodePaths.of("demo", "9", root=projects)
-    paths.scaffold()
-    for kind in ("cast", "set", "prop"):
-        write_manifest(paths, kind)
-    return paths
+    return scaffolded_episode(projects, "9")
 
 
 def storm(fake, status, code, n):

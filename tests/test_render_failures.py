@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from conftest import scaffolded_episode
 from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_core import shot, write_fragment
 
 from spark_video import gates, storyboard
 from spark_video.media import probe
-from spark_video.paths import EpisodePaths
-from spark_video.project import write_manifest
 from spark_video.render import derive_shots_state, render_shot
 from spark_video.settings import resolve
 
@@ -22,11 +21,7 @@ from spark_video.settings import resolve
 @pytest.fixture
 def ep(projects, fake_dashscope, monkeypatch):
     monkeypatch.setenv("SPARK_VIDEO_TEXT_PROVIDER", "offline")
-    paths = EpisodePaths.of("demo", "9", root=projects)
-    paths.scaffold()
-    for kind in ("cast", "set", "prop"):
-        write_manifest(paths, kind)
-    return paths
+    return scaffolded_episode(projects, "9")
 
 
 def cfg_of(**kw):

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import scaffolded_episode
 from test_core import shot, write_fragment
 
 from spark_video import gates, storyboard
 from spark_video.models import Attempt, ShotState
-from spark_video.paths import EpisodePaths
-from spark_video.project import write_manifest
 from spark_video.render import (
     accept_version,
     derive_shots_state,
@@ -27,11 +26,7 @@ from spark_video.settings import resolve
 @pytest.fixture
 def ep(projects, monkeypatch):
     monkeypatch.delenv("SPARK_VIDEO_OFFLINE_FAULTS", raising=False)
-    paths = EpisodePaths.of("demo", "9", root=projects)
-    paths.scaffold()
-    for kind in ("cast", "set", "prop"):
-        write_manifest(paths, kind)
-    return paths
+    return scaffolded_episode(projects, "9")
 
 
 @pytest.fixture

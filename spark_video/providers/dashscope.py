@@ -580,19 +580,20 @@ class DashScopeImage:
                 "model": model,
                 "input": {"messages": [{"role": "user", "content": content}]},
                 "parameters": params}, idempotent=False)
-            url = None
-            for ch in (ans.get("output") or {}).get("choices") or []:
-                for part in ((ch.get("message") or {}).get("content") or []):
-                    if isinstance(part, dict) and part.get("image"):
-                        url = part["image"]
-                        break
-                if url:
-                    break
-            if not url:
-                raise ProviderError(f"image {model}: no image URL in the answer",
-                                    code="BadResponse")
-            self._save(t, url, out, model)
-            rec.update(billed_units=1.0, unit="image", cost=est, currency=currency(model))
+            url = next((part["image"] for ch in (ans.get("output") or {}).get("choices") or []
+                        for part in (ch.get("message") or {}).get("content") or []
+                        if isinstance(part, dict) and part.get("image")), None)
+            return self._keep(t, url, out, model, rec, est,
+                              missing=f"image {model}: no image URL in the answer")
+
+    def _keep(self, t: DashScopeTransport, url: str | None, out: Path, model: str,
+              rec: dict[str, Any], est: float | None, *, missing: str) -> Path:
+        """Save the answer's image as `out` and book it as one paid image (the answer
+        naming no image is an error: `missing`)."""
+        if not url:
+            raise ProviderError(missing, code="BadResponse")
+        self._save(t, url, out, model)
+        rec.update(billed_units=1.0, unit="image", cost=est, currency=currency(model))
         return out
 
     def _save(self, t: DashScopeTransport, url: str, out: Path, model: str) -> None:
@@ -644,9 +645,5 @@ class DashScopeImage:
                                     code=o.get("code") or status,
                                     retryable=o.get("code") in TRANSIENT_TASK_CODES)
             url = ((o.get("results") or [{}])[0] or {}).get("url")
-            if not url:
-                raise ProviderError(f"image task {task_id}: no results[0].url",
-                                    code="BadResponse")
-            self._save(t, url, out, model)
-            rec.update(billed_units=1.0, unit="image", cost=est, currency=currency(model))
-        return out
+            return self._keep(t, url, out, model, rec, est,
+                              missing=f"image task {task_id}: no results[0].url")

@@ -558,8 +558,6 @@ def _revise_escalated(cfg: WorkflowConfig, paths: EpisodePaths, shots: list[str]
                       note: str, args) -> int:
     """An escalated shot goes to the director with its escalation report (and the note);
     the rewritten storyboard is shown at GATE 2, then the shot renders a new take."""
-    from . import autopilot
-
     for sid in shots:
         check_shot_id(sid)
     with episode_lock(paths):
@@ -604,9 +602,7 @@ def cmd_episode(args) -> int:
         if premise is not None:
             atomic_write_text(paths.premise, premise.strip() + "\n")
         if not paths.project_paths.lore.exists():
-            from .project import load_premise as _lp
-
-            _scaffold_lore(cfg, paths, _lp(paths))
+            _scaffold_lore(cfg, paths, load_premise(paths))
         _mode_gate(args, cfg, paths, interactive)
         _music_gate(args, paths, interactive)
         session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,

@@ -19,6 +19,7 @@ from .paths import EpisodePaths
 from .scenefmt import parse_scene_md
 from .settings import WorkflowConfig
 from .storyboard import chain_groups, estimate
+from .vfx import load_report, storyboard_sha
 
 KIND_HELP = {"t2v": "text to video", "i2v": "first frame to video",
              "r2v": "cast references to video"}
@@ -89,7 +90,20 @@ def storyboard_summary(paths: EpisodePaths, cfg: WorkflowConfig, *,
         lines.append(f"  WARNING: {est.total_clip_seconds} s of video is over the "
                      f"{est.long_confirm_threshold_s} s confirmation limit "
                      "(SPARK_VIDEO_LONG_CONFIRM_S); approve only if you mean it")
+    lines += vfx_summary(paths)
     return lines
+
+
+def vfx_summary(paths: EpisodePaths) -> list[str]:
+    """The VFX review's verdict and counts, when one was made for this storyboard."""
+    rep = load_report(paths)
+    if rep is None:
+        return []
+    if rep.storyboard_sha256 != storyboard_sha(paths):
+        return [f"  VFX review: made for an earlier storyboard ({paths.vfx_review})"]
+    n = {sev: sum(f.severity == sev for f in rep.findings) for sev in ("CRIT", "WARN", "SUGG")}
+    return [f"  VFX review: {rep.verdict} — {n['CRIT']} critical, {n['WARN']} warning(s), "
+            f"{n['SUGG']} suggestion(s) — {paths.vfx_review}"]
 
 
 def render_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:

@@ -308,7 +308,7 @@ def report_markdown(paths, report: VfxReport) -> str:
     return "\n".join(lines)
 
 
-def load_report(paths) -> VfxReport | None:
+def load_report(paths: EpisodePaths) -> VfxReport | None:
     if not paths.vfx_review_json.exists():
         return None
     try:

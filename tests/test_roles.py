@@ -174,6 +174,7 @@ def test_episode_written_by_a_text_model_over_http(run_env, projects, room, fake
          "issue": f"{MARK}: the prompt contradicts the scene", "fix": "name the lamp room"}]}))
     proc = run_cli(env, "episode", "demo", "031", "--yes", "--vfx", check=True)
     assert "VFX review: BLOCK" in proc.stdout and "S01 go back to the director" in proc.stdout
+    assert "  VFX review: PASS" in proc.stdout  # GATE 2's summary, after the director's fix
     ep = EpisodePaths.of("demo", "031", root=projects)
     lore, _ = load_lore(ep)
     directors = [c for c in fake_dashscope.chat_calls

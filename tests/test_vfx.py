@@ -15,6 +15,7 @@ from spark_video.paths import EpisodePaths
 from spark_video.project import load_lore, write_manifest
 from spark_video.providers.base import CallContext
 from spark_video.settings import resolve
+from spark_video.summaries import vfx_summary
 
 ANCHOR = "cinematic, salt-stained teal and amber palette, soft film grain"
 
@@ -86,6 +87,9 @@ def test_seeded_defects_get_the_right_findings_and_block_gate_2(ep):
         gates.approve(ep, "storyboard")
     notes = vfx.director_notes_for(rep)
     assert set(notes) == {"S01", "S02"} and "S01-002" in notes["S01"]
+    crit = sum(f.severity == "CRIT" for f in rep.findings)
+    (line,) = vfx_summary(ep)  # what GATE 2 shows in the terminal
+    assert line.startswith(f"  VFX review: BLOCK — {crit} critical")
     # the same storyboard without the defects passes (the prompts are clean)
     seeded(ep, defects=False)
     clean = vfx.review_storyboard(ctx_of(ep))
@@ -100,6 +104,7 @@ def test_a_stale_report_only_warns(ep):
     seeded(ep, defects=False)  # the storyboard changed since the report
     checks = [c for c in gates.check(ep, "storyboard").checks if "VFX" in c.name]
     assert [(c.name, c.severity) for c in checks] == [("VFX review is current", "warn")]
+    assert "made for an earlier storyboard" in vfx_summary(ep)[0]
 
 
 def test_wan27_and_motif_rules(ep):

@@ -85,9 +85,9 @@ def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
            "--logger", "spark-video",
            "--config", f"project={cfg.project}", f"episode={cfg.episode}",
            f"projects_dir={cfg.projects_dir}"]
-    if cfg.vfx:  # `episode --vfx`: the jobs and the gate inputs see it through the config
-        cmd.append("vfx=True")
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    # `episode --vfx`: the VFX review's target, the gate inputs and the jobs all see it
+    flags = {**({"vfx": True} if cfg.vfx else {}), **(flags or {})}
+    flags = {k: v for k, v in flags.items() if v is not None}
     if flags:
         cmd.append(f"{FLAGS_KEY}={json.dumps(flags)}")
     if force:

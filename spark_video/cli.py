@@ -579,8 +579,8 @@ def _revise_escalated(cfg: WorkflowConfig, paths: EpisodePaths, shots: list[str]
 
 def cmd_episode(args) -> int:
     """The autopilot producer: runs to each gate, asks (or approves with --yes), goes on."""
-    cfg = _cfg(args, vfx=True if args.vfx else None,
-               flags={"provider": args.provider} if args.provider else None)
+    flags = {k: v for k, v in (("provider", args.provider), ("vfx", args.vfx or None)) if v}
+    cfg = _cfg(args, flags=flags or None)
     paths = _paths(cfg)
     require_project(cfg)
     interactive = sys.stdin.isatty() and not args.yes

@@ -11,6 +11,7 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/checks.smk"
 include: "rules/cast.smk"
 include: "rules/writing.smk"
 include: "rules/storyboard.smk"
@@ -35,6 +36,7 @@ localrules:
     clips,
     viewer,
     gate_closed,
+    check_input,
     manifests,
     script_md,
     compile_storyboard,
@@ -46,27 +48,32 @@ localrules:
 rule final:
     default_target: True
     input:
+        input_checks,
         FINAL_MP4,
         VIEWER,
 
 
 rule script:
     input:
+        input_checks,
         SCRIPT,
 
 
 rule storyboard:
     input:
+        input_checks,
         # storyboard.json, the estimate and the reviews the config opts into (--vfx)
         [str(p) for p in sv_gates.GATE["storyboard"].shown(EP, CFG)],
 
 
 rule clips:
     input:
+        input_checks,
         all_clips,
         SHOTS_STATE,
 
 
 rule viewer:
     input:
+        input_checks,
         VIEWER,

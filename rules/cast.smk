@@ -9,6 +9,7 @@ rule portrait:
         f"{P}/{{folder}}/portrait.png",
     input:
         card=lambda wc: optional(*(Path(P, wc.folder, n) for n in ("cast.md", "set.md", "prop.md"))),
+        check=lambda wc: checked(*card_files(Path(P, wc.folder)), EP.project_paths.lore),
     wildcard_constraints:
         folder=PORTRAIT_FOLDERS,
     log:
@@ -40,6 +41,7 @@ rule manifests:
         cast_check=f"{E}/cast-check.json",
         portraits=portrait_targets(),
         entities=entity_files(),
+        check=entity_checks(),
     log:
         f"{LOGS}/manifests.log",
     script:

@@ -7,12 +7,12 @@ import re
 import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
 from spark_video import gates as sv_gates  # noqa: E402
+from spark_video import inputcheck as sv_inputcheck  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
 from spark_video.paths import workdir_relative as sv_workdir_relative  # noqa: E402
 from spark_video.project import media_path  # noqa: E402
@@ -20,8 +20,22 @@ from spark_video.providers.base import secrets_needed  # noqa: E402
 from spark_video.settings import resolve  # noqa: E402
 
 
-validate(config, schema="../schemas/config.schema.json")
-CFG = resolve(config)
+def _config():
+    """The merged config (file, --config, environment) as one model; a bad value stops the
+    run with one line naming the field, before Snakemake plans anything."""
+    from spark_video.io import InputError
+
+    try:
+        cfg = resolve(config)
+    except InputError as e:
+        print(f"invalid configuration: {e.detail} (set in config/config.yaml, --config or a "
+              "SPARK_VIDEO_* variable); fix it and run again", file=sys.stderr)
+        sys.exit(1)
+    validate(config, schema="../schemas/config.schema.json")
+    return cfg
+
+
+CFG = _config()
 
 
 def workdir_relative(path):
@@ -53,6 +67,45 @@ wildcard_constraints:
     num=r"\d{2}",
     shot=r"S\d{2}-\d{3}[a-z]?",
     gate=r"[a-z]+",
+
+
+def repair_published():
+    """Before Snakemake looks at any file: a rendered shot's clip or last frame that is
+    missing, 0-byte or cut short is put back from its take (spark_video.render
+    restore_published; a copy, never a paid call). Done here, not by a job: behind the
+    storyboard checkpoint a missing last frame is not seen by `final`
+    (docs/snakemake-checkpoints.md). Costs a listing and a few small reads per shot."""
+    from spark_video.media import looks_whole
+
+    states = EP.root / "state"
+    if not states.is_dir():
+        return
+    listed = {d: set(os.listdir(d)) if d.is_dir() else set()
+              for d in (EP.root / "clips", EP.root / "frames")}
+    bad = []
+    for name in os.listdir(states):
+        shot = name[:-5]
+        if not name.endswith(".json") or not re.fullmatch(r"S\d{2}-\d{3}[a-z]?", shot):
+            continue
+        for p in (EP.clip(shot), EP.last_frame(shot)):
+            if p.name not in listed[p.parent] or not looks_whole(p):
+                bad.append(shot)
+                break
+    if not bad:
+        return
+    try:
+        with open(STORYBOARD, encoding="utf-8") as fh:
+            ids = {s["id"] for s in json.load(fh)["shots"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    from spark_video.render import restore_published
+
+    for shot in (s for s in bad if s in ids):
+        for line in restore_published(EP, shot):
+            print(line, file=sys.stderr)
+
+
+repair_published()
 
 
 def barrier(gate):
@@ -92,32 +145,57 @@ def optional(*paths):
     return [str(p) for p in paths if Path(p).exists()]
 
 
+def check_token(path):
+    return f"{LOGS}/checks/{sv_inputcheck.token_name(EP, Path(path))}.bad"
+
+
+def checked(*paths):
+    """A check_input job for each bad file among `paths` (nothing when all are fine or
+    absent): the job that reads them then never starts, so it cannot cost its last good
+    output (Snakemake deletes a job's outputs before it runs). The check job fails with the
+    message naming the file and the field (spark_video/inputcheck.py)."""
+    return [check_token(p) for p in paths if p and sv_inputcheck.problem(EP, Path(p))]
+
+
+def input_checks(wildcards):
+    """For the targets (final, script, storyboard, clips, viewer): a check job for every bad
+    user-editable file, so a bad file is named even when no job needs it this run (a check
+    token asked for by an up-to-date job alone is not built: it is a temp() file). Shot
+    specs are checked per clip instead (clip_inputs), only when they would re-render one."""
+    files = [EP.premise, EP.project_paths.premise, EP.project_paths.lore, EP.bgm_config,
+             EP.outline, EP.storyboard, EP.direction, *EP.scene_files("md")]
+    for d in ("notes", "takes"):
+        files += sorted((EP.root / d).glob("*.json"))
+    bad = checked(*files) + entity_checks()
+    scene = sv_inputcheck.scenes_problem(EP, EP.scene_files("json"))
+    return bad + ([check_token(scene[0])] if scene else [])
+
+
 def scene_nums():
-    with checkpoints.outline.get().output[0].open() as fh:
+    """The outlined scene numbers; None when outline.json is unreadable (its consumers then
+    wait on its check job instead)."""
+    path = checkpoints.outline.get().output[0]
+    if sv_inputcheck.problem(EP, Path(path)):
+        return None
+    with open(path, encoding="utf-8") as fh:
         return [s["num"] for s in json.load(fh)["scenes"]]
 
 
 def scene_mds(wildcards):
-    return [str(EP.scene_md(n)) for n in scene_nums()]
+    nums = scene_nums()
+    if nums is None:
+        return checked(OUTLINE)
+    files = [str(EP.scene_md(n)) for n in nums]
+    return files + checked(*files)
 
 
 def scene_jsons(wildcards):
-    files = [EP.scene_json(n) for n in scene_nums()]
-    validate_scenes([f for f in files if f.exists()])
-    return [str(f) for f in files] + barrier("bgm")
-
-
-def validate_scenes(files):
-    """Refuse bad director output before any job runs (a failing job would delete its old
-    storyboard.json): the error names the file and the field."""
-    from spark_video.io import InputError
-    from spark_video.storyboard import load_fragments
-
-    if files:
-        try:
-            load_fragments(EP, files)
-        except InputError as e:
-            raise WorkflowError(f"invalid scene file: {e}") from None
+    nums = scene_nums()
+    if nums is None:
+        return checked(OUTLINE)
+    files = [EP.scene_json(n) for n in nums]
+    bad = sv_inputcheck.scenes_problem(EP, files)
+    return [str(f) for f in files] + barrier("bgm") + ([check_token(bad[0])] if bad else [])
 
 
 _STORYBOARD_READ = {}
@@ -125,15 +203,34 @@ _STORYBOARD_READ = {}
 
 def storyboard_shots():
     """The storyboard's shots, read once per version of the file (not once per clip: the
-    input functions of a 1000-shot episode ask 1000 times per run)."""
+    input functions of a 1000-shot episode ask 1000 times per run). An unreadable
+    storyboard.json has no shots; its consumers add its check job (`storyboard_check`)."""
     path = checkpoints.compile_storyboard.get().output[0]
     st = os.stat(path)
     key = (str(path), st.st_mtime_ns, st.st_size)
     if _STORYBOARD_READ.get("key") != key:
-        with open(path, encoding="utf-8") as fh:
-            shots = json.load(fh)["shots"]
-        _STORYBOARD_READ.update(key=key, shots=shots, ids={s["id"] for s in shots})
+        shots, bad = [], checked(path)
+        if not bad:
+            with open(path, encoding="utf-8") as fh:
+                shots = json.load(fh)["shots"]
+        _STORYBOARD_READ.update(key=key, shots=shots, ids={s["id"] for s in shots}, bad=bad)
     return _STORYBOARD_READ["shots"]
+
+
+def storyboard_check():
+    storyboard_shots()
+    return _STORYBOARD_READ["bad"]
+
+
+def spec_check(shot):
+    """The shot spec's check job when it is bad and newer than the clip (the render job would
+    run and delete the clip before finding out); a spec older than its clip was rendered."""
+    spec, clip = EP.shot_spec(shot), EP.clip(shot)
+    try:
+        newer = spec.stat().st_mtime_ns > clip.stat().st_mtime_ns
+    except FileNotFoundError:
+        newer = True
+    return checked(spec) if newer else []
 
 
 def read_spec(shot):
@@ -142,12 +239,21 @@ def read_spec(shot):
 
 
 def clip_inputs(wildcards):
-    storyboard_shots()
+    if storyboard_check():
+        return {"check": storyboard_check()}
     if wildcards.shot not in _STORYBOARD_READ["ids"]:
         raise ValueError(f"{wildcards.shot} is not a shot of {STORYBOARD}")
-    spec = read_spec(wildcards.shot)
+    bad = spec_check(wildcards.shot) + checked(EP.take_request(wildcards.shot))
+    if not bad:
+        try:
+            spec = read_spec(wildcards.shot)
+            media = [str(media_path(EP, m)) for m in spec["media"]]
+        except (OSError, ValueError, KeyError, TypeError):  # spoiled, mtime kept
+            bad = [check_token(EP.shot_spec(wildcards.shot))]
+    if bad:  # the render job never starts, so its clip and last frame stay
+        return {"spec": str(EP.shot_spec(wildcards.shot)), "check": bad}
     inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
-              "media": [str(media_path(EP, m)) for m in spec["media"]],
+              "media": media,
               # takes/<shot>.json (spark-video render --shot): a newer request re-renders
               "request": optional(EP.take_request(wildcards.shot)),
               "gate": storyboard_barrier()}
@@ -158,7 +264,7 @@ def clip_inputs(wildcards):
 
 
 def all_clips(wildcards):
-    return [str(EP.clip(s["id"])) for s in storyboard_shots()]
+    return [str(EP.clip(s["id"])) for s in storyboard_shots()] + storyboard_check()
 
 
 def narration_shots():
@@ -170,7 +276,8 @@ def narration_inputs(wildcards):
     """A narration voice is paid for at the stitch's point of the build: behind GATE 3."""
     if wildcards.shot not in narration_shots():
         raise ValueError(f"{wildcards.shot} is not a narration shot of {STORYBOARD}")
-    return {"storyboard": STORYBOARD, "gate": barrier("render") + barrier("bgm")}
+    return {"storyboard": STORYBOARD, "gate": barrier("render") + barrier("bgm"),
+            "check": storyboard_check()}
 
 
 def stitch_inputs(wildcards):
@@ -180,7 +287,8 @@ def stitch_inputs(wildcards):
     return {"clips": clips, "takes": takes, "state": SHOTS_STATE, "storyboard": STORYBOARD,
             "narration": [str(EP.narration(s)) for s in narration_shots()],
             "gate": barrier("render") + barrier("bgm"),
-            "bgm": optional(EP.bgm_config), "music": music}
+            "bgm": optional(EP.bgm_config), "music": music,
+            "check": storyboard_check() + checked(EP.bgm_config)}
 
 
 def gate_inputs(wildcards):
@@ -205,28 +313,42 @@ def project_cast_cards():
 def entity_files():
     """Every card and image of every cast/set/prop folder: the manifests depend on them, so
     `spark-video cast add` (or a dropped-in photo) rebuilds them."""
-    from spark_video.project import cast_entities
-
     out = []
-    for kind in ("cast", "set", "prop"):
-        for folder in cast_entities(EP, kind):
-            card = folder / "cast.md"
-            if card.exists() and "\nnpc: true\n" in card.read_text(encoding="utf-8"):
-                continue  # made by cast_check in this build: already an input through it
-            out += [str(p) for p in sorted(folder.iterdir())
-                    if p.is_file() and not p.name.startswith(".") and p.name != "portrait.png"]
+    for folder in entity_folders():
+        card = folder / "cast.md"
+        # (a card that is not UTF-8 is named by its check job, entity_checks)
+        if card.is_file() and "\nnpc: true\n" in card.read_text(encoding="utf-8",
+                                                                 errors="replace"):
+            continue  # made by cast_check in this build: already an input through it
+        out += [str(p) for p in sorted(folder.iterdir())
+                if p.is_file() and not p.name.startswith(".") and p.name != "portrait.png"]
     return out
 
 
 def portrait_targets():
     """A placeholder portrait for every cast/set/prop folder that has no image yet."""
     from spark_video.paths import IMAGE_EXTS
-    from spark_video.project import cast_entities
 
     out = []
-    for kind in ("cast", "set", "prop"):
-        for folder in cast_entities(EP, kind):
+    for folder in entity_folders():
+        if not checked(folder):
             if not any(p.suffix.lower() in IMAGE_EXTS and p.name != "portrait.png"
                        for p in folder.iterdir()):
                 out.append(str(folder / "portrait.png"))
     return out
+
+
+def entity_folders():
+    from spark_video.project import cast_entities
+
+    return [f for kind in ("cast", "set", "prop") for f in cast_entities(EP, kind)]
+
+
+def card_files(folder):
+    return [Path(folder, n) for n in ("cast.md", "soul.md", "set.md", "prop.md")]
+
+
+def entity_checks():
+    """The cast/set/prop folders and cards the manifests job reads, checked first (a bad
+    card would otherwise cost cast.json, movie_set.json and props.json)."""
+    return checked(*(p for f in entity_folders() for p in (f, *card_files(f))))

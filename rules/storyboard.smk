@@ -12,6 +12,7 @@ rule direction:
         cast=MANIFESTS[0],
         lore=optional(EP.project_paths.lore),
         gate=lambda wc: barrier("script"),
+        check=lambda wc: checked(OUTLINE, EP.project_paths.lore),
     log:
         f"{LOGS}/direction.log",
     resources:
@@ -30,6 +31,9 @@ rule scene_json:
         manifests=MANIFESTS,
         producer_notes=lambda wc: optional(EP.notes(f"shots-{wc.num}")),
         gate=lambda wc: barrier("script"),
+        check=lambda wc: checked(EP.project_paths.lore, EP.scene_md(int(wc.num)),
+                                 EP.director_notes(int(wc.num)), EP.notes(f"shots-{wc.num}"),
+                                 EP.direction),
     log:
         f"{LOGS}/scene-{{num}}.json.log",
     resources:
@@ -46,6 +50,7 @@ checkpoint compile_storyboard:
         manifests=MANIFESTS,
         bgm=optional(EP.bgm_config),
         mode=optional(EP.approval("mode")),
+        check=lambda wc: checked(EP.bgm_config),
     log:
         f"{LOGS}/storyboard.log",
     script:
@@ -57,6 +62,7 @@ rule estimate:
         ESTIMATE,
     input:
         STORYBOARD,
+        lambda wc: checked(STORYBOARD),
     log:
         f"{LOGS}/estimate.log",
     script:

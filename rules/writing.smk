@@ -10,6 +10,7 @@ checkpoint outline:
         lore=optional(EP.project_paths.lore),
         cast=project_cast_cards(),
         mode=optional(EP.approval("mode")),
+        check=lambda wc: checked(EP.premise, EP.project_paths.premise, EP.project_paths.lore),
     log:
         f"{LOGS}/outline.log",
     resources:
@@ -25,6 +26,7 @@ rule scene_md:
         outline=OUTLINE,
         cast=project_cast_cards(),
         producer_notes=lambda wc: optional(EP.notes(f"scene-{wc.num}")),
+        check=lambda wc: checked(OUTLINE, EP.project_paths.lore, EP.notes(f"scene-{wc.num}")),
     log:
         f"{LOGS}/scene-{{num}}.md.log",
     resources:

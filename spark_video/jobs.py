@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from . import art, gates, roles, storyboard, vfx
-from .io import InputError, atomic_write_json, atomic_write_text, load_model
+from .inputcheck import check, source_of
+from .io import InputError, atomic_write_json, atomic_write_text, load_model, read_text_checked
+from .media import MediaError
 from .models import Direction, Outline, SceneFragment, StitchRequest, Storyboard
 from .notes import notes_text
 from .paths import EpisodePaths, PathError
@@ -29,6 +31,7 @@ from .render import (
     single_writer,
 )
 from .settings import WorkflowConfig, resolve
+from .sound import SoundError
 from .stitch import narrate, stitch_episode
 from .timeline import write_otio
 from .viewer import build_viewer as _build
@@ -221,6 +224,15 @@ def job_gate_closed(j: Job) -> None:
     raise gates.GateError(gates.closed_message(j.paths, gate))
 
 
+def job_check_input(j: Job) -> None:
+    """A file the input functions found bad: fail with its message, or (fixed since the
+    build was planned) pass, so the job waiting on it runs."""
+    source = source_of(j.paths, j.smk.wildcards.source)
+    check(j.paths, source)
+    atomic_write_text(j.output(), "ok\n")
+    j.log(f"{source} is fine now")
+
+
 def gates_require(j: Job, gate: str) -> None:
     """Belt and braces: the DAG already holds jobs behind closed gates; this catches a gate
     that closed during the run (e.g. clips re-rendered before the stitch)."""
@@ -237,16 +249,37 @@ JOBS: dict[str, Callable[[Job], None]] = {
 }
 
 
+def _fail(j: Job, msg: str) -> None:
+    """One clear message in the job's log and on the console, no traceback; exit 1."""
+    j.log(msg)
+    print(f"\n{msg}\n", file=sys.stderr)
+    sys.exit(1)
+
+
+def _undecodable(j: Job) -> str | None:
+    """Name the job's input file that is not UTF-8 text, if one is."""
+    for f in j.smk.input:
+        p = Path(f)
+        if p.suffix.lower() in (".md", ".json", ".txt", ".yaml", ".srt") and p.is_file():
+            try:
+                read_text_checked(p)
+            except InputError as e:
+                return f"{e}; fix or restore the file, then run the build again"
+    return None
+
+
 def run(smk: Any, name: str) -> None:
     """Entry point for `script:` rules."""
     j = Job(smk)
     try:
         JOBS[name](j)
     except EXPECTED as e:
-        msg = str(e)
-        j.log(msg)
-        print(f"\n{msg}\n", file=sys.stderr)
-        sys.exit(1)
+        _fail(j, str(e))
+    except UnicodeDecodeError as e:
+        _fail(j, _undecodable(j) or f"{name}: an input is not UTF-8 text ({e.reason} at byte "
+              f"{e.start}); fix or restore it, then run the build again")
+    except (MediaError, SoundError) as e:
+        _fail(j, f"{name}: {e}")
     except Exception:
         tb = traceback.format_exc()
         j.log(tb)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
-from .media import MediaError, canvas_size, extract_frame, probe, run
+from .media import MediaError, canvas_size, extract_frame, looks_whole, probe, run
 from .models import (
     AXES,
     Attempt,
@@ -543,6 +543,43 @@ def derive_shots_state(paths: EpisodePaths, shot_ids: list[str]) -> dict:
     return out
 
 
+def restore_published(paths: EpisodePaths, shot_id: str) -> list[str]:
+    """Put back a shot's winner clip and last frame when either is missing, 0-byte or cut
+    short (a crash, a full disk, a bad copy): copied from the winner's take with the take's
+    own mtime, so nothing downstream looks changed, and never a paid call. What is still
+    bad afterwards (no whole take) is removed, so its render job rebuilds it. Returns one
+    line per file repaired or removed."""
+    done: list[str] = []
+    try:
+        state = load_model(ShotState, paths.shot_state(shot_id))
+    except InputError:
+        state = None
+    ver = state.winner_version if state and state.failed is None else None
+    clip, frame = paths.clip(shot_id), paths.last_frame(shot_id)
+    sources = {clip: paths.clip_version(shot_id, ver) if ver else None,
+               frame: paths.version_last_frame(shot_id, ver) if ver else None}
+    for dst, src in sources.items():
+        if looks_whole(dst):
+            continue
+        if src is not None and looks_whole(src):
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            shutil.copyfile(src, tmp)
+            st = src.stat()
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            tmp.replace(dst)
+            done.append(f"{dst}: restored from {src.name}")
+        elif dst == frame and ver and looks_whole(clip):
+            extract_frame(clip, frame, last=True)
+            st = clip.stat()
+            os.utime(frame, ns=(st.st_atime_ns, st.st_mtime_ns))
+            done.append(f"{dst}: extracted again from {clip.name}")
+        elif dst.exists():
+            dst.unlink()
+            done.append(f"{dst}: empty or cut short and no whole take; removed so the render "
+                        "job rebuilds it")
+    return done
+
+
 def publish_last_frame(paths: EpisodePaths, shot_id: str) -> Path:
     """frames/<shot>.last.png, the render job's second output, so a chained shot needs no
     job in between: the winner's own last frame (extracted when it was rendered), else one
@@ -552,7 +589,7 @@ def publish_last_frame(paths: EpisodePaths, shot_id: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     src = (paths.version_last_frame(shot_id, state.winner_version)
            if state.winner_version and state.failed is None else None)
-    if src is not None and src.exists():
+    if src is not None and looks_whole(src):
         tmp = out.with_name(f".{out.name}.tmp")
         shutil.copyfile(src, tmp)
         tmp.replace(out)

@@ -10,7 +10,8 @@ the graph must stay acyclic):
             slots (provider-call slots)
   policy    review_policy, roles, art (cards and reference images)
   stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline,
-            escalation (an escalated shot back to the director), vfx (the VFX review)
+            escalation (an escalated shot back to the director), vfx (the VFX review),
+            inputcheck (user-editable files checked before the jobs that read them)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot
 """
@@ -30,7 +31,8 @@ LAYERS = {
     "providers": ["providers", "budget", "capabilities", "slots"],
     "policy": ["review_policy", "roles", "art"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
-               "summaries", "timeline", "escalation", "vfx"],
+               "summaries", "timeline", "escalation", "vfx",
+               "inputcheck"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot"],
 }

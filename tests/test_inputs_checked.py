@@ -1,0 +1,241 @@
+"""On the real Snakemake graph: a bad user-editable file is found BEFORE the job that would
+replace an output starts (Snakemake deletes a job's outputs before it runs), and a spoiled
+clip or last frame is rebuilt. One finished episode is built once; each case spoils one file
+in a copy of it and runs `snakemake final`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+EP = "001"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A finished demo episode (every gate approved), built once for the module."""
+    from conftest import DEMO
+
+    root = tmp_path_factory.mktemp("built") / "projects"
+    shutil.copytree(DEMO, root / "demo", ignore=shutil.ignore_patterns("episode-*",
+                                                                      "portrait.png"))
+    env = _env(root)
+    run_cli(env, "episode", "demo", EP, "--yes", check=True)
+    return root
+
+
+def _env(projects: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_"))}
+    env.update({"VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_RESOLUTION": "360P"})
+    return env
+
+
+@pytest.fixture
+def copy(built, tmp_path) -> Path:
+    """A private copy of the built projects folder (mtimes kept)."""
+    root = tmp_path / "projects"
+    shutil.copytree(built, root, symlinks=True)
+    return root
+
+
+def snapshot(projects: Path) -> dict[Path, bytes]:
+    """Every artifact of the project and episode (logs and Snakemake's own files aside)."""
+    return {p: p.read_bytes() for p in projects.rglob("*")
+            if p.is_file() and "logs" not in p.parts and not p.name.endswith(".closed")}
+
+
+def build(projects: Path):
+    r = run_snakemake(_env(projects), projects, "final", "-j2", episode=EP)
+    return r.returncode, r.stdout + r.stderr
+
+
+def _lore_yaml(d: Path, project: Path) -> Path:
+    p = project / "lore.md"
+    p.write_text(p.read_text().replace("genre: drama", "genre: [drama"))
+    return p
+
+
+def _lore_field(d: Path, project: Path) -> Path:
+    p = project / "lore.md"
+    p.write_text(p.read_text().replace("duration_target_s: 45", "duration_target_s: long"))
+    return p
+
+
+def _premise_bytes(d: Path, project: Path) -> Path:
+    p = project / "premise.md"
+    p.write_bytes(p.read_bytes() + b"\xff\xfe")
+    return p
+
+
+def _bgm_json(d: Path, project: Path) -> Path:
+    p = d / "bgm-config.json"
+    p.write_text('{"mode": "global", "volume": ')
+    return p
+
+
+def _bgm_field(d: Path, project: Path) -> Path:
+    p = d / "bgm-config.json"
+    p.write_text(json.dumps({"enabled": True, "mode": "loud"}))
+    return p
+
+
+def _scene_md_bytes(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_bytes(p.read_bytes() + b"\n\xff\xfe")
+    return p
+
+
+def _cast_card(d: Path, project: Path) -> Path:
+    p = project / "cast" / "Mara" / "cast.md"
+    p.write_text("---\nname: [Mara\n---\nA keeper.\n")
+    return p
+
+
+def _cast_card_symlink(d: Path, project: Path) -> Path:
+    p = project / "cast" / "Theo" / "cast.md"
+    p.unlink(missing_ok=True)
+    os.symlink("/nonexistent/cast.md", p)
+    return p
+
+
+def _cast_card_outside(d: Path, project: Path) -> Path:
+    outside = project.parent.parent / "elsewhere.md"
+    outside.write_text("---\nname: Theo\n---\n")
+    p = project / "cast" / "Theo" / "cast.md"
+    p.unlink(missing_ok=True)
+    os.symlink(outside, p)
+    return p
+
+
+def _cast_folder_name(d: Path, project: Path) -> Path:
+    p = project / "cast" / " Ghost"
+    p.mkdir()
+    (p / "cast.md").write_text("---\nname: Ghost\n---\n")
+    return p
+
+
+def _outline(d: Path, project: Path) -> Path:
+    p = d / "outline.json"
+    p.write_bytes(p.read_bytes()[:30])
+    return p
+
+
+def _storyboard(d: Path, project: Path) -> Path:
+    p = d / "storyboard.json"
+    p.write_bytes(p.read_bytes()[:50])
+    return p
+
+
+def _shot_spec(d: Path, project: Path) -> Path:
+    p = d / "shots" / "S01-002.json"
+    data = json.loads(p.read_text())
+    data["shot"]["duration"] = "long"
+    p.write_text(json.dumps(data))
+    return p
+
+
+def _take_request(d: Path, project: Path) -> Path:
+    p = d / "takes" / "S01-001.json"
+    p.parent.mkdir(exist_ok=True)
+    p.write_text('{"shot_id": "S01-001", "take": 0}')
+    return p
+
+
+def _notes(d: Path, project: Path) -> Path:
+    p = d / "notes" / "scene-01.json"
+    p.parent.mkdir(exist_ok=True)
+    p.write_text('{"target": "scene-01", "role": "poet"}')
+    return p
+
+
+BAD = {
+    "lore front-matter YAML": (_lore_yaml, "field front-matter"),
+    "lore front-matter field": (_lore_field, "field duration_target_s"),
+    "premise not UTF-8": (_premise_bytes, "not UTF-8"),
+    "bgm-config malformed": (_bgm_json, "malformed JSON"),
+    "bgm-config field": (_bgm_field, "field mode"),
+    "scene md not UTF-8": (_scene_md_bytes, "not UTF-8"),
+    "cast card YAML": (_cast_card, "field front-matter"),
+    "cast card dangling symlink": (_cast_card_symlink, "does not exist"),
+    "cast card symlink out of the project": (_cast_card_outside, "outside the project"),
+    "cast folder odd name": (_cast_folder_name, "folder name"),
+    "outline truncated": (_outline, "malformed JSON"),
+    "storyboard truncated": (_storyboard, "malformed JSON"),
+    "shot spec field": (_shot_spec, "field shot.duration"),
+    "take request field": (_take_request, "field take"),
+    "producer notes field": (_notes, "field role"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_named_before_any_output_is_replaced(copy, case):
+    spoil, field = BAD[case]
+    project = copy / "demo"
+    d = project / f"episode-{EP}"
+    bad = spoil(d, project)
+    before = snapshot(copy)
+    rc, out = build(copy)
+    assert rc != 0, out[-3000:]
+    assert f"{bad}: " in out and field in out, out[-3000:]
+    assert "fix or restore the file" in out
+    assert "Traceback" not in out, out[-3000:]
+    after = snapshot(copy)
+    assert after.keys() == before.keys(), sorted(str(p) for p in after.keys() ^ before.keys())
+    changed = [str(p) for p in before if before[p] != after[p]]
+    assert not changed, changed
+
+
+def test_bad_input_through_the_command_line(copy):
+    project = copy / "demo"
+    d = project / f"episode-{EP}"
+    bad = _lore_yaml(d, project)
+    outline = (d / "outline.json").read_bytes()
+    r = run_cli(_env(copy), "episode", "demo", EP, "--yes")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and str(bad) in out and "field front-matter" in out, out
+    assert "Traceback" not in out
+    assert (d / "outline.json").read_bytes() == outline
+
+
+@pytest.mark.parametrize("case", ["0-byte clip", "truncated clip", "deleted frame",
+                                  "truncated frame", "0-byte clip and take"])
+def test_spoiled_clip_or_frame_is_rebuilt(copy, case):
+    d = copy / "demo" / f"episode-{EP}"
+    clip, frame = d / "clips" / "S02-002.mp4", d / "frames" / "S01-002.last.png"
+    final = d / "final" / f"demo-{EP}.mp4"
+    keep = {p: p.read_bytes() for p in (clip, frame, final)}
+    if case == "0-byte clip":
+        clip.write_bytes(b"")
+    elif case == "truncated clip":
+        clip.write_bytes(keep[clip][: len(keep[clip]) // 2])
+    elif case == "deleted frame":
+        frame.unlink()
+    elif case == "truncated frame":
+        frame.write_bytes(keep[frame][:200])
+    else:
+        clip.write_bytes(b"")
+        (d / "clips" / "S02-002-ver1.mp4").write_bytes(b"")
+    calls = (d / "logs" / "model_calls.jsonl").read_text().splitlines()
+    if case == "0-byte clip and take":  # nothing to restore from: rendered again
+        r = run_cli(_env(copy), "episode", "demo", EP, "--yes")
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        assert "Traceback" not in r.stdout + r.stderr
+        state = json.loads((d / "state" / "S02-002.json").read_text())
+        assert state["winner_version"] == 2
+        assert clip.read_bytes() == (d / "clips" / "S02-002-ver2.mp4").read_bytes()
+        return
+    rc, out = build(copy)
+    assert rc == 0, out[-3000:]
+    assert "Traceback" not in out
+    assert {p: p.read_bytes() for p in keep} == keep
+    assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls  # nothing paid
+    rc, out = build(copy)
+    assert rc == 0 and "Nothing to be done" in out, out[-2000:]

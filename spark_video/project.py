@@ -32,7 +32,8 @@ def split_front_matter(path: Path, text: str) -> tuple[dict, str]:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 2} column {mark.column + 1}" if mark else ""
         what = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputError(path, f"field front-matter: malformed YAML{where}: {what}") from None
+        raise InputError(path, f"field front-matter: malformed YAML front-matter{where}: "
+                         f"{what}") from None
     if not isinstance(data, dict):
         raise InputError(path, "front-matter must be a mapping of keys to values")
     return data, m.group(2)

@@ -359,40 +359,54 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
             save_state(paths, state)
             raise
         except ProviderError as e:
-            code = e.code or "ProviderError"
-            refetch = code in REFETCH_CODES and att.task_id
-            if code == "SubmitOutcomeUnknown":  # stays open: the next run looks it up again
-                att.error, att.error_code = str(e), code
-            elif not refetch:
-                _close(att, str(e), code)
-            else:
-                att.error, att.error_code = str(e), code  # still RUNNING: its task is paid
-            save_state(paths, state)
             failures += 1
-            if not e.retryable or failures > cfg.failed_retries:
-                flags = "--resubmit" if code == "SubmitOutcomeUnknown" else ""
-                raise ShotFailed(code, str(e), retry_flags=flags) from None
-            wait = min(600.0, cfg.failed_backoff_s * 2 ** (failures - 1))
-            log(f"{shot_id}: ver{att.version} {code}: {e}; "
-                + ("fetching the same task again" if refetch else "a new take")
-                + f" in {wait:.1f}s (retry {failures}/{cfg.failed_retries})")
-            sleep(wait)
+            sleep(_after_failed_task(paths, state, att, e, failures, cfg.failed_retries,
+                                     cfg.failed_backoff_s, log))
             continue
-        att.model, att.task_id = res.model, res.task_id or att.task_id
-        att.elapsed_s = round(time.monotonic() - t0, 2)
-        att.duration_s, att.cost = res.duration_s, res.cost
-        att.error = att.error_code = None
-        if res.sent_prompt:
-            att.prompt = res.sent_prompt
-        att.video_path = _rel(paths, out)
-        frame = paths.version_last_frame(shot_id, att.version)
-        try:
-            extract_frame(out, frame, last=True)
-            att.last_frame_path = _rel(paths, frame)
-        except Exception as e:  # noqa: BLE001 - a missing frame is reported, not fatal here
-            log(f"{shot_id}: could not extract the last frame of ver{att.version}: {e}")
-        save_state(paths, state)
+        _record_take(paths, state, att, res, out, time.monotonic() - t0, log)
         return att
+
+
+def _after_failed_task(paths: EpisodePaths, state: ShotState, att: Attempt, e: ProviderError,
+                       failures: int, retries: int, backoff_s: float, log) -> float:
+    """Record a provider error on the take; the wait before trying again, or ShotFailed
+    once it is not retryable or the retries are spent. A task whose result could not be
+    fetched stays RUNNING (it is paid: the same task is fetched again); a submit whose
+    outcome is unknown stays open (the next run looks it up, or --resubmit pays again)."""
+    code = e.code or "ProviderError"
+    refetch = code in REFETCH_CODES and att.task_id
+    if code == "SubmitOutcomeUnknown" or refetch:
+        att.error, att.error_code = str(e), code
+    else:
+        _close(att, str(e), code)
+    save_state(paths, state)
+    if not e.retryable or failures > retries:
+        flags = "--resubmit" if code == "SubmitOutcomeUnknown" else ""
+        raise ShotFailed(code, str(e), retry_flags=flags) from None
+    wait = min(600.0, backoff_s * 2 ** (failures - 1))
+    log(f"{state.shot_id}: ver{att.version} {code}: {e}; "
+        + ("fetching the same task again" if refetch else "a new take")
+        + f" in {wait:.1f}s (retry {failures}/{retries})")
+    return wait
+
+
+def _record_take(paths: EpisodePaths, state: ShotState, att: Attempt, res, out: Path,
+                 elapsed_s: float, log) -> None:
+    """A rendered take: what the provider answered, the clip and its last frame."""
+    att.model, att.task_id = res.model, res.task_id or att.task_id
+    att.elapsed_s = round(elapsed_s, 2)
+    att.duration_s, att.cost = res.duration_s, res.cost
+    att.error = att.error_code = None
+    if res.sent_prompt:
+        att.prompt = res.sent_prompt
+    att.video_path = _rel(paths, out)
+    frame = paths.version_last_frame(state.shot_id, att.version)
+    try:
+        extract_frame(out, frame, last=True)
+        att.last_frame_path = _rel(paths, frame)
+    except Exception as e:  # noqa: BLE001 - a missing frame is reported, not fatal here
+        log(f"{state.shot_id}: could not extract the last frame of ver{att.version}: {e}")
+    save_state(paths, state)
 
 
 def _close(att: Attempt, error: str, code: str) -> None:

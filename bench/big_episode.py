@@ -26,6 +26,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,3 +191,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextmanager
+def scratch(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """The benches' work folder: `keep` (left in place), or a new temporary folder that is
+    removed afterwards."""
+    work = (keep or Path(tempfile.mkdtemp(prefix=prefix))).resolve()
+    try:
+        yield work
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from big_episode import CHAIN, REPO, bench_env, make_storyboard  # noqa: E402
+from big_episode import CHAIN, REPO, bench_env, make_storyboard, scratch  # noqa: E402
 from fake_dashscope import FakeServer  # noqa: E402
 
 
@@ -84,17 +82,13 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.latency, a.shots = [3.0], [12]
-    work = (a.keep or Path(tempfile.mkdtemp(prefix="makespan-bench-"))).resolve()
     rows = []
-    try:
+    with scratch(a.keep, "makespan-bench-") as work:
         for lat in a.latency:
             for n in a.shots:
                 r = run_once(lat, n, a.slots, a.poll, work)
                 rows.append(r)
                 print(f"L={lat:g} s, {n} shots: {r['makespan']:.1f} s", flush=True)
-    finally:
-        if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
     print(f"\n{a.slots} slots, poll every {a.poll:g} s, chains of up to {CHAIN}; "
           f"cpus {os.cpu_count()}")
     print(f"{'L':>5} {'shots':>6} | {'makespan':>9} {'bound':>7} {'ratio':>6} | "

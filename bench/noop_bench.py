@@ -17,16 +17,14 @@ Target: the no-op at 300 and 1000 shots within 1.2x the trivial workflow.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from big_episode import REPO, bench_env, make_episode, smk, snakemake_cmd  # noqa: E402
+from big_episode import REPO, bench_env, make_episode, scratch, smk, snakemake_cmd  # noqa: E402
 
 TRIVIAL = """\
 N = int(config["jobs"])
@@ -102,17 +100,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="work folder to keep (default: a temp dir)")
     a = ap.parse_args()
-    work = a.keep or Path(tempfile.mkdtemp(prefix="noop-bench-"))
-    work = work.resolve()
     rows = []
-    try:
+    with scratch(a.keep, "noop-bench-") as work:
         for n in a.shots:
             r = bench(n, a.repeat, work)
             rows.append(r)
             print(f"{n} shots: generated in {r['gen_s']:.0f} s, {r['jobs']} jobs", flush=True)
-    finally:
-        if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
     print(f"\nbest of {a.repeat}; seconds; ratio = episode / trivial workflow of the same "
           "job count")
     print(f"{'shots':>6} {'jobs':>6} | {'no-op':>7} {'trivial':>7} {'ratio':>6} | "

@@ -541,16 +541,23 @@ def cmd_revise(args) -> int:
             env.update({k: ",".join(filter(None, [env.get(k), v])) for k, v in r.env.items()})
             print(f"{r.describe()[0]} — note kept in {paths.notes(r.target)}")
         rev = Revision("take", note, gate, force=force, env=env) if force else None
-        s = autopilot.Session(cfg=cfg, paths=paths, verbose=getattr(args, "verbose", False))
-        res = autopilot.build(s, gate, rev)
-        if res.interrupted:
-            raise KeyboardInterrupt
-        now = autopilot.first_closed(paths)
-        if not res.ok and (now is None or not gates.check(
-                paths, now, threshold=cfg.review_threshold).passed):
-            autopilot.failure_report(s, res)
-            return EXIT_FAIL
-        rc = autopilot.at_gate(s, now or gate)
+        return _rebuild_and_show(cfg, paths, gate, rev, args)
+
+
+def _rebuild_and_show(cfg: WorkflowConfig, paths: EpisodePaths, gate: str,
+                      rev: Revision | None, args) -> int:
+    """Build up to `gate` (with a revision's forced targets), then show the first gate that
+    waits. A failed build is reported unless it stopped at a gate whose checks pass."""
+    s = autopilot.Session(cfg=cfg, paths=paths, verbose=getattr(args, "verbose", False))
+    res = autopilot.build(s, gate, rev)
+    if res.interrupted:
+        raise KeyboardInterrupt
+    now = autopilot.first_closed(paths)
+    if not res.ok and (now is None or not gates.check(
+            paths, now, threshold=cfg.review_threshold).passed):
+        autopilot.failure_report(s, res)
+        return EXIT_FAIL
+    rc = autopilot.at_gate(s, now or gate)
     return EXIT_FAIL if rc == EXIT_FAIL else EXIT_OK
 
 
@@ -564,17 +571,7 @@ def _revise_escalated(cfg: WorkflowConfig, paths: EpisodePaths, shots: list[str]
         for f in request_director_rewrite(paths, shots, note):
             print(f"→ the director rewrites {', '.join(shots)} with the escalation report — "
                   f"notes in {f}")
-        s = autopilot.Session(cfg=cfg, paths=paths, verbose=getattr(args, "verbose", False))
-        res = autopilot.build(s, "storyboard")
-        if res.interrupted:
-            raise KeyboardInterrupt
-        now = autopilot.first_closed(paths)
-        if not res.ok and (now is None or not gates.check(
-                paths, now, threshold=cfg.review_threshold).passed):
-            autopilot.failure_report(s, res)
-            return EXIT_FAIL
-        rc = autopilot.at_gate(s, now or "storyboard")
-    return EXIT_FAIL if rc == EXIT_FAIL else EXIT_OK
+        return _rebuild_and_show(cfg, paths, "storyboard", None, args)
 
 
 def cmd_episode(args) -> int:

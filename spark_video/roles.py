@@ -110,6 +110,20 @@ def _ask(ctx: CallContext, role: str, template: str, data: dict,
     raise InputError(where, f"the {role} gave no usable answer after {asks} tries: {last_err}")
 
 
+def raise_problems(problems: list[str]) -> None:
+    """The problems of a model's answer, one a line, as the error it is asked again with
+    (nothing happens when there are none)."""
+    if problems:
+        raise ValueError("\n".join(f"- {p}" for p in problems))
+
+
+def _json_object(answer: str) -> dict:
+    obj = _json(answer)
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    return obj
+
+
 def _json(answer: str) -> object:
     s = answer.strip()
     fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", s, re.S)
@@ -195,9 +209,7 @@ def write_outline(ctx: CallContext, *, premise: str, lore: Lore, cast: Manifest,
             "scene_count": pacing_scene_count(lore.duration_target_s)}
 
     def parse(answer: str) -> Outline:
-        obj = _json(answer)
-        if not isinstance(obj, dict):
-            raise ValueError("expected a JSON object")
+        obj = _json_object(answer)
         obj = {**obj, "project": ctx.paths.project, "episode": ctx.paths.episode, "mode": mode,
                "premise": premise, "target_duration_s": lore.duration_target_s}
         obj.setdefault("title", lore.title)
@@ -211,8 +223,7 @@ def write_outline(ctx: CallContext, *, premise: str, lore: Lore, cast: Manifest,
                     problems.append(f"scenes[{i - 1}].characters: unknown character {name!r}; "
                                     f"the cast is {', '.join(sorted(cast.names()))}")
         problems += forbidden_problems(answer, lore.forbidden, "the outline")
-        if problems:
-            raise ValueError("\n".join(f"- {p}" for p in problems))
+        raise_problems(problems)
         return out
 
     return _ask(ctx, "outline", "outline", data, parse, json_mode=True, where=ctx.paths.outline)
@@ -253,8 +264,7 @@ def write_scene(ctx: CallContext, *, outline: Outline, num: int, lore: Lore,
         if num == len(outline.scenes) and "CAST CHECK" not in text:
             problems.append("the last scene must end with the <!-- CAST CHECK --> and "
                             "<!-- PROP CHECK --> blocks")
-        if problems:
-            raise ValueError("\n".join(f"- {p}" for p in problems))
+        raise_problems(problems)
         return text
 
     return _ask(ctx, "screenwriter", "screenwriter", data, parse, json_mode=False, where=path,
@@ -292,9 +302,7 @@ def write_direction(ctx: CallContext, *, outline: Outline, script: str, lore: Lo
     scene_ids = {s.id for s in outline.scenes}
 
     def parse(answer: str) -> Direction:
-        obj = _json(answer)
-        if not isinstance(obj, dict):
-            raise ValueError("expected a JSON object")
+        obj = _json_object(answer)
         obj = {**obj, "project": ctx.paths.project, "episode": ctx.paths.episode}
         d = parse_model(Direction, obj, ctx.paths.direction)
         problems = []
@@ -304,8 +312,7 @@ def write_direction(ctx: CallContext, *, outline: Outline, script: str, lore: Lo
                 problems.append(f"motif {m.name!r} lands in unknown scenes {bad}; the scenes "
                                 f"are {', '.join(sorted(scene_ids))}")
         problems += forbidden_problems(answer, lore.forbidden, "the direction")
-        if problems:
-            raise ValueError("\n".join(f"- {p}" for p in problems))
+        raise_problems(problems)
         return d
 
     return _ask(ctx, "direction", "direction", data, parse, json_mode=True,
@@ -358,8 +365,7 @@ def direct_scene(ctx: CallContext, *, scene_md: str, num: int, lore: Lore, cast:
                 new[s.id] if s.id in only and s.id in new else s for s in previous.shots]})
         problems += fragment_problems(frag, cast, sets, props, scene_id=scene_id)
         problems += director_problems(frag, caps, lore, mode)
-        if problems:
-            raise ValueError("\n".join(f"- {p}" for p in problems))
+        raise_problems(problems)
         return frag
 
     return _ask(ctx, "director", "director", data, parse, json_mode=True, where=out_path,
@@ -484,9 +490,7 @@ def propose_lore(ctx: CallContext, *, premise: str, title: str) -> dict:
     data = {"premise": premise, "title": title}
 
     def parse(answer: str) -> dict:
-        obj = _json(answer)
-        if not isinstance(obj, dict):
-            raise ValueError("expected a JSON object")
+        obj = _json_object(answer)
         obj.setdefault("title", title)
         lore = parse_model(Lore, obj, ctx.paths.project_paths.lore)
         anchor = lore.mood_anchor.strip()

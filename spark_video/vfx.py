@@ -29,7 +29,7 @@ from .paths import EpisodePaths
 from .project import load_lore, load_manifest
 from .providers import get_provider
 from .providers.base import CallContext
-from .roles import REF_RE, _ask, _json, director_caps, ends_with_anchor
+from .roles import REF_RE, _ask, _json, director_caps, ends_with_anchor, raise_problems
 from .storyboard import chain_groups, load_storyboard
 
 WARDROBE = (
@@ -238,8 +238,7 @@ def judge(ctx: CallContext, sb: Storyboard, *, lore: Lore, script: str, directio
             if bad:
                 problems.append(f"findings[{i}]: unknown shots or scenes {bad}")
             out.append(f)
-        if problems:
-            raise ValueError("\n".join(f"- {p}" for p in problems))
+        raise_problems(problems)
         return out
 
     return _ask(ctx, "vfx", "vfx_review", data, parse, json_mode=True,

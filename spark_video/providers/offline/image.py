@@ -104,6 +104,17 @@ def placeholder_image(prompt: str, size: tuple[int, int], label: str = "") -> Im
     return img
 
 
+def _save_png(img: Image.Image, out: Path) -> None:
+    """Write `img` as `out` atomically (a crash leaves the old file or none)."""
+    tmp = atomic_target(out, ".part")
+    try:
+        img.save(tmp, format="PNG", optimize=False)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class OfflineImage:
     """Placeholder portraits / sets / props drawn with Pillow (deterministic)."""
 
@@ -114,13 +125,7 @@ class OfflineImage:
         out = Path(out)
         with ctx.timed("offline", IMAGE_MODEL, "image", prompt=prompt) as log:
             img = placeholder_image(prompt, _parse_size(size), label)
-            tmp = atomic_target(out, ".part")
-            try:
-                img.save(tmp, format="PNG", optimize=False)
-                os.replace(tmp, out)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            _save_png(img, out)
             log.update(billed_units=1, unit="image", cost=0.0)
         return out
 
@@ -144,12 +149,6 @@ class OfflineImage:
             for line in _wrap(d, prompt, f, W * 0.92, 3):
                 d.text((W * 0.04, y), line, font=f, fill=(255, 255, 255))
                 y += short * 0.05
-            tmp = atomic_target(out, ".part")
-            try:
-                img.save(tmp, format="PNG", optimize=False)
-                os.replace(tmp, out)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            _save_png(img, out)
             log.update(billed_units=1, unit="image", cost=0.0)
         return out

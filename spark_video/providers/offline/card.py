@@ -126,8 +126,6 @@ def draw_card(spec: ShotSpec, prompt: str, media_paths: list[Path],
     W, H = size
     g = card_geometry(W, H)
     m = g["margin"]
-    short = min(W, H)
-    shot = spec.shot
     base = _lift(_rgb(spec.scene_color))
     img = Image.new("RGB", (W, H), base)
     d = ImageDraw.Draw(img, "RGBA")
@@ -135,10 +133,21 @@ def draw_card(spec: ShotSpec, prompt: str, media_paths: list[Path],
     top, bottom = _mix(base, (255, 255, 255), 0.12), _mix(base, (0, 0, 0), 0.25)
     for y in range(H):
         d.line((0, y, W, y), fill=_mix(top, bottom, y / max(1, H - 1)))
-    light_bg = _luma(base) > 150
-    ink = (20, 20, 24) if light_bg else (250, 250, 250)
+    ink = (20, 20, 24) if _luma(base) > 150 else (250, 250, 250)
+    y = _card_header(d, spec, take, g, W, H, ink)
+    thumbs_h = 0
+    if spec.shot.kind in ("r2v", "i2v") and media_paths:
+        thumbs_h = _card_thumbnails(img, d, media_paths, g, W, H, ink)
+    _card_panel(d, spec.shot, prompt, round(y + m * 0.5), g["bar_y"] - m - thumbs_h, W, H, m)
+    # the progress track (the moving bar and playhead are drawn by ffmpeg)
+    d.rectangle((0, g["bar_y"], W, g["bar_y"] + g["bar_h"]), fill=(0, 0, 0, 170))
+    return img
 
-    # header: shot id, kind badge, duration, scene
+
+def _card_header(d: ImageDraw.ImageDraw, spec: ShotSpec, take: int | None, g: dict,
+                 W: int, H: int, ink: tuple) -> float:
+    """Shot id, kind badge, duration, scene; returns where the text below it starts."""
+    m, short, shot = g["margin"], min(W, H), spec.shot
     f_id = _font(short * 0.10)
     d.text((m, m), shot.id, font=f_id, fill=ink)
     x = m + _text_w(d, shot.id, f_id) + m
@@ -166,57 +175,59 @@ def draw_card(spec: ShotSpec, prompt: str, media_paths: list[Path],
         for line in _wrap(d, "  |  ".join(sub), f_sub, W - 2 * m, 1):
             d.text((m, y), line, font=f_sub, fill=ink)
         y += short * 0.06
+    return y
 
-    # thumbnails of the references (cast -> set -> props) for r2v / i2v shots
-    thumbs_h = 0
-    if shot.kind in ("r2v", "i2v") and media_paths:
-        thumbs_h = round(H * (0.22 if W >= H else 0.14))
-        f_lab = _font(short * 0.03)
-        lab_h = round(short * 0.045)
-        ty = g["bar_y"] - m - thumbs_h - lab_h
-        tx = m
-        for p in media_paths[:9]:
-            im, label = _thumb(Path(p), thumbs_h)
-            if tx + im.width > W - m:
-                break
-            d.rectangle((tx - 3, ty - 3, tx + im.width + 2, ty + im.height + 2), fill=ink)
-            img.paste(im, (tx, ty))
-            lab = _wrap(d, label, _font(short * 0.03, label), im.width + m, 1)
-            d.text((tx, ty + im.height + 4), lab[0] if lab else "", font=f_lab, fill=ink)
-            tx += im.width + m
-        thumbs_h += lab_h + m
 
-    # the prompt (and the spoken words) in a translucent panel
-    panel_top = round(y + m * 0.5)
-    panel_bottom = g["bar_y"] - m - thumbs_h
+def _card_thumbnails(img: Image.Image, d: ImageDraw.ImageDraw, media_paths: list[Path],
+                     g: dict, W: int, H: int, ink: tuple) -> int:
+    """Thumbnails of the references (cast -> set -> props) above the track; their height."""
+    m, short = g["margin"], min(W, H)
+    thumbs_h = round(H * (0.22 if W >= H else 0.14))
+    f_lab = _font(short * 0.03)
+    lab_h = round(short * 0.045)
+    ty = g["bar_y"] - m - thumbs_h - lab_h
+    tx = m
+    for p in media_paths[:9]:
+        im, label = _thumb(Path(p), thumbs_h)
+        if tx + im.width > W - m:
+            break
+        d.rectangle((tx - 3, ty - 3, tx + im.width + 2, ty + im.height + 2), fill=ink)
+        img.paste(im, (tx, ty))
+        lab = _wrap(d, label, _font(short * 0.03, label), im.width + m, 1)
+        d.text((tx, ty + im.height + 4), lab[0] if lab else "", font=f_lab, fill=ink)
+        tx += im.width + m
+    return thumbs_h + lab_h + m
+
+
+def _card_panel(d: ImageDraw.ImageDraw, shot, prompt: str, panel_top: int, panel_bottom: int,
+                W: int, H: int, m: int) -> None:
+    """The prompt (and the spoken words) in a translucent panel, when there is room."""
+    short = min(W, H)
     spoken = [f"{ln.speaker}: {ln.text}" for ln in shot.dialog]
     if shot.narration_text:
         spoken.append(f"Narrator: {shot.narration_text}")
-    if panel_bottom - panel_top > short * 0.12:
-        d.rounded_rectangle((m, panel_top, W - m, panel_bottom), radius=int(short * 0.02),
-                            fill=(0, 0, 0, 120))
-        pad = m // 2 + 4
-        avail = panel_bottom - panel_top - 2 * pad
-        f_p = _font(short * 0.045, prompt)
-        line_h = f_p.size * 1.25 if hasattr(f_p, "size") else short * 0.055
-        f_s = _font(short * 0.042, " ".join(spoken))
-        s_line_h = (f_s.size if hasattr(f_s, "size") else short * 0.05) * 1.25
-        s_lines: list[str] = []
-        if spoken:
-            for s in spoken:
-                s_lines += _wrap(d, "“" + s + "”", f_s, W - 2 * m - 2 * pad, 2)
-            s_lines = s_lines[: max(1, int(avail * 0.4 // s_line_h))]
-        p_room = avail - len(s_lines) * s_line_h - (pad if s_lines else 0)
-        p_lines = _wrap(d, prompt, f_p, W - 2 * m - 2 * pad, max(1, int(p_room // line_h)))
-        ty = panel_top + pad
-        for line in p_lines:
-            d.text((m + pad, ty), line, font=f_p, fill=(255, 255, 255))
-            ty += line_h
-        ty += pad
-        for line in s_lines:
-            d.text((m + pad, ty), line, font=f_s, fill=(255, 226, 140))
-            ty += s_line_h
-
-    # the progress track (the moving bar and playhead are drawn by ffmpeg)
-    d.rectangle((0, g["bar_y"], W, g["bar_y"] + g["bar_h"]), fill=(0, 0, 0, 170))
-    return img
+    if panel_bottom - panel_top <= short * 0.12:
+        return
+    d.rounded_rectangle((m, panel_top, W - m, panel_bottom), radius=int(short * 0.02),
+                        fill=(0, 0, 0, 120))
+    pad = m // 2 + 4
+    avail = panel_bottom - panel_top - 2 * pad
+    f_p = _font(short * 0.045, prompt)
+    line_h = f_p.size * 1.25 if hasattr(f_p, "size") else short * 0.055
+    f_s = _font(short * 0.042, " ".join(spoken))
+    s_line_h = (f_s.size if hasattr(f_s, "size") else short * 0.05) * 1.25
+    s_lines: list[str] = []
+    if spoken:
+        for s in spoken:
+            s_lines += _wrap(d, "“" + s + "”", f_s, W - 2 * m - 2 * pad, 2)
+        s_lines = s_lines[: max(1, int(avail * 0.4 // s_line_h))]
+    p_room = avail - len(s_lines) * s_line_h - (pad if s_lines else 0)
+    p_lines = _wrap(d, prompt, f_p, W - 2 * m - 2 * pad, max(1, int(p_room // line_h)))
+    ty = panel_top + pad
+    for line in p_lines:
+        d.text((m + pad, ty), line, font=f_p, fill=(255, 255, 255))
+        ty += line_h
+    ty += pad
+    for line in s_lines:
+        d.text((m + pad, ty), line, font=f_s, fill=(255, 226, 140))
+        ty += s_line_h

@@ -779,7 +779,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "-p demo -e 001")))
     p.add_argument("what", choices=["script", "storyboard", "shot", "music"],
                    help="script: the screenwriter rewrites scenes; storyboard: the director "
-                        "redoes a scene's shots or one shot; shot: a new take of a clip; "
+                        "redoes a scene's shots or one shot; shot: a new take of a clip (an "
+                        "escalated shot goes to the director with its report first); "
                         "music: adjust the mix and stitch again")
     p.add_argument("--scene", type=int, action="append", help="scene number (repeatable)")
     p.add_argument("--shot", action="append", help="shot id such as S01-002 (repeatable)")

@@ -50,6 +50,7 @@ rule final:
     input:
         input_checks,
         FINAL_MP4,
+        FINAL_OTIO,
         VIEWER,
 
 

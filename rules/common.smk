@@ -57,6 +57,7 @@ ESTIMATE = str(EP.estimate)
 SHOTS_STATE = str(EP.shots_state)
 FINAL_MP4 = str(EP.final_mp4)
 FINAL_SRT = str(EP.final_srt)
+FINAL_OTIO = str(EP.final_otio)
 VIEWER = str(EP.viewer)
 # a cast/set/prop folder, relative to the project folder
 PORTRAIT_FOLDERS = r"(?:episode-\d+[/])?(?:cast|movie-set|props)[/][^/]+"
@@ -291,11 +292,43 @@ def stitch_inputs(wildcards):
             "check": storyboard_check() + checked(EP.bgm_config)}
 
 
-def gate_inputs(wildcards):
-    """What must exist before a closed gate can be shown to the user."""
-    if wildcards.gate == "render":
+def shown_at(gate):
+    """What must exist before a gate can be shown to the user."""
+    if gate == "render":
         storyboard_shots()  # the clips are known once the storyboard checkpoint has run
-    return [str(p) for p in sv_gates.gate_of(wildcards.gate).shown(EP, CFG)]
+    return [str(p) for p in sv_gates.gate_of(gate).shown(EP, CFG)]
+
+
+def gate_inputs(wildcards):
+    """A closed gate is shown after its files and after viewer.html shows them."""
+    return shown_at(wildcards.gate) + [VIEWER]
+
+
+# the gates in the order the build meets them (the music gate holds the director, not the
+# screenwriter)
+BUILD_ORDER = ("mode", "script", "bgm", "storyboard", "render", "final")
+
+
+def stop_gate():
+    """The first gate that holds this build (None: none does, the episode is finished)."""
+    return next((g for g in BUILD_ORDER
+                 if sv_gates.GATE[g].in_use(EP) and sv_gates.holds_build(EP, g)), None)
+
+
+def viewer_inputs(wildcards):
+    """viewer.html shows the episode where the build stops: it is written after the files
+    the stopping gate is shown with (the final cut and its timeline when no gate stops it),
+    and again whenever a record it shows changes (a stamp, a producer's note, a model call,
+    the music choice, the premise). `--config viewer_as_is=true` (with --forcerun) shows
+    what exists now and builds nothing for it."""
+    records = [*sorted(EP.root.glob("approvals/*.json")), *sorted(EP.notes_dir.glob("*.json")),
+               EP.model_calls, EP.bgm_config, EP.premise, EP.project_paths.premise,
+               EP.project_paths.lore]
+    if config.get("viewer_as_is"):
+        return {"records": optional(*records)}
+    gate = stop_gate()
+    shown = [FINAL_MP4, FINAL_OTIO] if gate in (None, "final") else shown_at(gate)
+    return {"shown": shown, "records": optional(*records)}
 
 
 def project_cast_cards():

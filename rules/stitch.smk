@@ -19,6 +19,7 @@ rule stitch:
     output:
         mp4=FINAL_MP4,
         srt=FINAL_SRT,
+        otio=FINAL_OTIO,
     input:
         unpack(stitch_inputs),
         request=optional(EP.stitch_request),

@@ -1,11 +1,13 @@
-# viewer.html: the whole production in one self-contained page (also refreshed at gates).
+# viewer.html: the whole production in one self-contained page, written by this rule only.
+# It follows the build to the gate where it stops (every gate's barrier waits for it), so the
+# page is fresh whenever a gate is shown.
 
 
 rule build_viewer:
     output:
         VIEWER,
     input:
-        FINAL_MP4,
+        unpack(viewer_inputs),
     log:
         f"{LOGS}/viewer.log",
     script:

@@ -21,7 +21,6 @@ from pathlib import Path
 from . import gates
 from .build import BuildResult, run_build
 from .escalation import escalated_shots, request_director_rewrite, write_director_notes
-from .jobs import build_viewer
 from .media import probe
 from .paths import EpisodePaths
 from .revisions import Revision, RevisionError, plan_revision
@@ -46,6 +45,7 @@ class Session:
     out: Callable[[str], None] = print
     vfx_round: int = 0
     escalation_round: int = 0
+    approved_since_build: bool = False  # the page still shows that gate waiting
 
     @property
     def resume(self) -> str:
@@ -55,10 +55,12 @@ class Session:
 def stretch_targets(paths: EpisodePaths, gate: str | None,
                     cfg: WorkflowConfig | None = None) -> list[str]:
     """What one Snakemake run builds to reach `gate` (None: the whole episode), with the
-    reviews `cfg` opts into before that gate (the VFX review before GATE 2)."""
+    reviews `cfg` opts into before that gate (the VFX review before GATE 2), and the page
+    that shows it (the viewer rule follows the build to where it stops)."""
     g = gates.GATE[gate or "final"]
     extra = [str(p) for p in g.opt_in_files(paths, cfg)] if cfg else []
-    return [*g.targets(paths), *extra] or gates.GATE["final"].targets(paths)
+    targets = [*g.targets(paths), *extra] or gates.GATE["final"].targets(paths)
+    return [*targets, str(paths.viewer)]
 
 
 def first_closed(paths: EpisodePaths) -> str | None:
@@ -70,6 +72,7 @@ def first_closed(paths: EpisodePaths) -> str | None:
 
 def build(s: Session, gate: str | None, rev: Revision | None = None) -> BuildResult:
     label = f"building to {gates.LABELS[gate]}" if gate else "building the episode"
+    s.approved_since_build = False
     return run_build(s.cfg, s.paths, stretch_targets(s.paths, gate, s.cfg), label=label,
                      verbose=s.verbose, force=rev.force if rev else None,
                      env=rev.env if rev else None, flags={"provider": s.provider})
@@ -188,7 +191,6 @@ def back_to_director(s: Session, gate: str) -> bool:
 def at_gate(s: Session, gate: str) -> int | Revision | None:
     """Show a gate and take the answer: None to go on, a Revision (already recorded) to
     rebuild and show the gate again, or an exit code."""
-    refresh_viewer(s.paths)
     report = gates.check(s.paths, gate, threshold=s.cfg.review_threshold)
     s.out("")
     for line in gates.summary(s.paths, s.cfg, gate, provider=s.provider):
@@ -204,6 +206,7 @@ def at_gate(s: Session, gate: str) -> int | Revision | None:
         return EXIT_FAIL
     if s.yes:
         gates.approve(s.paths, gate, note="autopilot --yes", threshold=s.cfg.review_threshold)
+        s.approved_since_build = True
         s.out(f"{gates.LABELS[gate]}: approved (--yes)")
         return None
     if not s.interactive:
@@ -215,6 +218,7 @@ def at_gate(s: Session, gate: str) -> int | Revision | None:
         if answer == "approve":
             gates.approve(s.paths, gate, note="approved at the prompt",
                           threshold=s.cfg.review_threshold)
+            s.approved_since_build = True
             s.out(f"{gates.LABELS[gate]}: approved")
             return None
         if answer == "quit":
@@ -248,19 +252,16 @@ def prompt(s: Session, gate: str) -> tuple[str, str]:
 
 
 def finished(s: Session) -> int:
-    refresh_viewer(s.paths)
+    if s.approved_since_build:  # the last approval is not on the page yet: its rule redoes it
+        res = run_build(s.cfg, s.paths, [str(s.paths.viewer)], label="viewer",
+                        verbose=s.verbose)
+        if not res.ok:
+            print(f"(viewer not refreshed: see {res.log})", file=sys.stderr)
     final = s.paths.final_mp4
     info = probe(final)
     s.out(f"final: {final} ({info.duration:.1f} s, {final.stat().st_size / 1e6:.1f} MB)")
     s.out(f"viewer: {s.paths.viewer}")
     return EXIT_OK
-
-
-def refresh_viewer(paths: EpisodePaths) -> None:
-    try:
-        build_viewer(paths)
-    except Exception as e:  # noqa: BLE001 - the viewer is a convenience here
-        print(f"(viewer not refreshed: {e})", file=sys.stderr)
 
 
 def load_json(p: Path) -> dict:

@@ -71,9 +71,11 @@ class BuildResult:
 
 def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
                       force: list[str] | None = None,
-                      flags: dict[str, Any] | None = None) -> list[str]:
+                      flags: dict[str, Any] | None = None,
+                      config: dict[str, str] | None = None) -> list[str]:
     """The Snakemake command line; `flags`: settings chosen by the CLI's own flags, handed
-    to every job as the config key `flags` (they beat the environment, see settings)."""
+    to every job as the config key `flags` (they beat the environment, see settings);
+    `config`: more plain config keys (e.g. viewer_as_is)."""
     # the rules spell paths under the repository relative to it: name targets the same way
     targets = [str(workdir_relative(t, REPO_ROOT)) for t in targets]
     force = [str(workdir_relative(t, REPO_ROOT)) for t in force or []]
@@ -84,7 +86,7 @@ def snakemake_command(cfg: WorkflowConfig, targets: list[str], *,
            f"render_jobs={render_jobs(cfg.api_slots)}",
            "--logger", "spark-video",
            "--config", f"project={cfg.project}", f"episode={cfg.episode}",
-           f"projects_dir={cfg.projects_dir}"]
+           f"projects_dir={cfg.projects_dir}", *(f"{k}={v}" for k, v in (config or {}).items())]
     # `episode --vfx`: the VFX review's target, the gate inputs and the jobs all see it
     flags = {**({"vfx": True} if cfg.vfx else {}), **(flags or {})}
     flags = {k: v for k, v in flags.items() if v is not None}
@@ -237,7 +239,7 @@ def _term_width() -> int:
 def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
               label: str = "building", verbose: bool = False, force: list[str] | None = None,
               env: dict[str, str] | None = None, flags: dict[str, Any] | None = None,
-              out: TextIO | None = None) -> BuildResult:
+              out: TextIO | None = None, config: dict[str, str] | None = None) -> BuildResult:
     """One Snakemake run for `targets`. Ctrl-C stops it (SIGINT to its whole process group,
     then SIGTERM) and returns with `interrupted` set."""
     out = out or sys.stdout
@@ -250,7 +252,7 @@ def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
     os.close(fd)
     events = Path(ev_name)
     full_env = {**os.environ, **(env or {}), "SPARK_VIDEO_EVENTS": str(events)}
-    cmd = snakemake_command(cfg, targets, force=force, flags=flags)
+    cmd = snakemake_command(cfg, targets, force=force, flags=flags, config=config)
     progress = Progress(paths, out, live=live, label=label)
     failed: list[FailedJob] = []
     errors: list[str] = []

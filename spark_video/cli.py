@@ -41,7 +41,6 @@ from .revisions import Revision, RevisionError, route
 from .roles import propose_lore
 from .schemas import export
 from .settings import WorkflowConfig, resolve
-from .viewer import build_viewer
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -114,10 +113,11 @@ def _existing_episode(cfg: WorkflowConfig) -> EpisodePaths:
 
 def run_snakemake(cfg: WorkflowConfig, targets: list[str], *, force: list[str] | None = None,
                   env: dict[str, str] | None = None, verbose: bool = False,
-                  label: str = "building") -> int:
+                  label: str = "building", config: dict[str, str] | None = None) -> int:
     """One quiet Snakemake run with the progress view (logs in logs/snakemake/)."""
     paths = _paths(cfg)
-    res = run_build(cfg, paths, targets, force=force, env=env, verbose=verbose, label=label)
+    res = run_build(cfg, paths, targets, force=force, env=env, verbose=verbose, label=label,
+                    config=config)
     if res.interrupted:
         raise KeyboardInterrupt
     if not res.ok:
@@ -181,15 +181,7 @@ def cmd_approve(args) -> int:
                           threshold=cfg.review_threshold)
     print(f"{gates.LABELS[args.gate]} approved ({len(stamp.artifacts)} artifact(s) stamped) "
           f"-> {paths.approval(args.gate)}")
-    _refresh_viewer(paths)
     return EXIT_OK
-
-
-def _refresh_viewer(paths: EpisodePaths) -> None:
-    try:
-        build_viewer(paths, gate_status=gates.status(paths))
-    except Exception as e:  # noqa: BLE001 - the viewer is a convenience here
-        print(f"(viewer not refreshed: {e})", file=sys.stderr)
 
 
 def cmd_storyboard(args) -> int:
@@ -267,7 +259,6 @@ def cmd_render(args) -> int:
         accept_version(paths, args.shot[0], args.accept_version)
         derive_shots_state(paths, ids)
         print(f"{args.shot[0]}: ver{args.accept_version} is the winner")
-        _refresh_viewer(paths)
         return EXIT_OK
     if args.resubmit and not args.shot:
         raise UsageError("--resubmit needs --shot: it pays again for a submit whose "
@@ -336,8 +327,12 @@ def cmd_stitch(args) -> int:
 def cmd_viewer(args) -> int:
     cfg = _cfg(args)
     paths = _existing_episode(cfg)
-    print(build_viewer(paths, gate_status=gates.status(paths)))
-    return EXIT_OK
+    # its own rule writes the page; as_is: from what exists now, building nothing else for it
+    rc = run_snakemake(cfg, [str(paths.viewer)], verbose=args.verbose, label="viewer",
+                       force=[str(paths.viewer)], config={"viewer_as_is": "true"})
+    if rc == 0:
+        print(paths.viewer)
+    return EXIT_OK if rc == 0 else EXIT_FAIL
 
 
 def cmd_status(args) -> int:
@@ -787,8 +782,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="what to change, in your words")
     p.set_defaults(fn=cmd_revise)
 
-    for name, fn, hlp in (("viewer", cmd_viewer, "rebuild viewer.html"),
-                          ("status", cmd_status, "gates and shots at a glance"),
+    verbose(ep_opts(sub.add_parser(
+        "viewer", help="rewrite viewer.html from what the episode holds now (its Snakemake "
+        "rule, building nothing else)"))).set_defaults(fn=cmd_viewer)
+    for name, fn, hlp in (("status", cmd_status, "gates and shots at a glance"),
                           ("doctor", cmd_doctor, "check tools and providers")):
         ep_opts(sub.add_parser(name, help=hlp)).set_defaults(fn=fn)
 

@@ -34,7 +34,7 @@ from .settings import WorkflowConfig, resolve
 from .sound import SoundError
 from .stitch import narrate, stitch_episode
 from .timeline import write_otio
-from .viewer import build_viewer as _build
+from .viewer import build_viewer
 
 EXPECTED = (InputError, PathError, ProviderError, gates.GateError)
 
@@ -196,7 +196,7 @@ def job_stitch(j: Job) -> None:
     res = stitch_episode(j.paths, j.cfg, crossfade=req.crossfade,
                          burn_subtitles=req.burn_subtitles)
     j.log(f"final: {res}")
-    j.log(f"timeline: {write_otio(j.paths, res)}")
+    j.log(f"timeline: {write_otio(j.paths, res, Path(j.smk.output.otio))}")
 
 
 def job_narration(j: Job) -> None:
@@ -207,15 +207,12 @@ def job_narration(j: Job) -> None:
 
 
 def job_build_viewer(j: Job) -> None:
-    build_viewer(j.paths)
+    out = build_viewer(j.paths, gate_status=gates.status(j.paths), out=j.output())
+    j.log(f"viewer: {out}")
 
 
 def job_gate_closed(j: Job) -> None:
     gate = j.smk.wildcards.gate
-    try:
-        build_viewer(j.paths)
-    except Exception as e:  # noqa: BLE001 - the gate message matters more than the viewer
-        j.log(f"viewer not refreshed: {e}")
     if not gates.holds_build(j.paths, gate):
         # what was approved is what exists now: let the build go on (the token is temp())
         atomic_write_text(Path(j.smk.output[0]), "open\n")
@@ -238,10 +235,6 @@ def gates_require(j: Job, gate: str) -> None:
     that closed during the run (e.g. clips re-rendered before the stitch)."""
     if not gates.is_open(j.paths, gate):
         raise gates.GateError(gates.closed_message(j.paths, gate))
-
-
-def build_viewer(paths: EpisodePaths) -> Path:
-    return _build(paths, gate_status=gates.status(paths))
 
 
 JOBS: dict[str, Callable[[Job], None]] = {

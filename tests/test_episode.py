@@ -54,6 +54,12 @@ def test_autopilot_makes_the_demo_episode(run_env, projects):
     r = run_cli(run_env, "episode", "demo", "001", "--yes", check=True)
     assert final.stat().st_mtime_ns == before
     assert "final:" in r.stdout
+    # the timeline is a declared output of the stitch: deleted alone, the next run redoes it
+    # (the same cut: GATE 4 stays approved)
+    otio_file.unlink()
+    r = run_cli(run_env, "episode", "demo", "001", "--yes", check=True)
+    assert cut_points(otio_file) == cuts
+    assert r.returncode == 0 and "GATE 4" not in r.stdout
 
 
 def test_episode_with_its_own_premise_and_narration_mode(run_env, projects):

@@ -5,6 +5,7 @@ and bad input fails clearly without overwriting anything."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def approve(env, gate, episode=EP):
     run_cli(env, "approve", gate, "--project", "demo", "--episode", episode, check=True)
 
 
+def viewer_shows_first(d: Path, *newer_than: Path) -> str:
+    """The first section of viewer.html, after checking the page is newer than `newer_than`
+    (the viewer rule follows the build to where it stops)."""
+    page = d / "viewer.html"
+    for p in newer_than:
+        assert page.stat().st_mtime_ns >= p.stat().st_mtime_ns, f"viewer.html older than {p}"
+    return re.search(r'<section id="([a-z]+)"', page.read_text(encoding="utf-8")).group(1)
+
+
 def clip_mtimes(d: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in sorted((d / "clips").glob("*.mp4"))}
 
@@ -46,12 +56,20 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     assert "GATE 1 (script) is closed" in out
     assert f"spark-video approve script --project demo --episode {EP}" in out
     assert (d / "script.md").exists() and not (d / "clips").exists()
-    assert (d / "viewer.html").exists()
+    assert viewer_shows_first(d, d / "script.md", *(d / "scenes").glob("*.md")) == "script"
+    # `spark-video viewer` runs the viewer rule alone: the page again, nothing else built
+    script_mtime = (d / "script.md").stat().st_mtime_ns
+    page_mtime = (d / "viewer.html").stat().st_mtime_ns
+    r = run_cli(env, "viewer", "--project", "demo", "--episode", EP, check=True)
+    assert r.stdout.strip().endswith("viewer.html")
+    assert (d / "viewer.html").stat().st_mtime_ns > page_mtime
+    assert (d / "script.md").stat().st_mtime_ns == script_mtime
 
     approve(env, "script")
     r = final(env, projects)
     assert "GATE 2 (storyboard) is closed" in r.stdout + r.stderr
     assert (d / "storyboard.json").exists() and (d / "estimate.json").exists()
+    assert viewer_shows_first(d, d / "storyboard.json", d / "estimate.json") == "storyboard"
     assert not list((d / "clips").glob("*.mp4")) if (d / "clips").exists() else True
 
     approve(env, "storyboard")
@@ -61,11 +79,13 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     ids = [s["id"] for s in sb["shots"]]
     assert all((d / "clips" / f"{i}.mp4").exists() for i in ids)
     assert not (d / "final").exists() or not list((d / "final").glob("*.mp4"))
+    assert viewer_shows_first(d, *(d / "clips").glob("*.mp4")) == "clips"
 
     approve(env, "render")
     r = final(env, projects)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (d / "final" / f"demo-{EP}.mp4").exists()
+    assert viewer_shows_first(d, d / "final" / f"demo-{EP}.mp4") == "final"
 
     # a rebuild with no change does nothing
     t0 = time.monotonic()

@@ -197,11 +197,14 @@ def render_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None)
     return _environment().get_template("viewer.html.j2").render(**ctx)
 
 
-def build_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None) -> Path:
-    """Write `paths.viewer` (episode-folder/viewer.html) atomically and return its path."""
+def build_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None,
+                 out: Path | None = None) -> Path:
+    """Write the page atomically (to `out`, the rule's output; else `paths.viewer`, the
+    episode folder's viewer.html: its media URLs are relative to that folder)."""
     html = render_viewer(paths, gate_status=gate_status)
-    atomic_write_text(paths.viewer, html)
-    return paths.viewer
+    target = Path(out) if out else paths.viewer
+    atomic_write_text(target, html)
+    return target
 
 
 __all__ = ["build_viewer", "render_viewer", "simple_markdown"]

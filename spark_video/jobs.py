@@ -16,7 +16,7 @@ from typing import Any
 from . import art, gates, roles, storyboard, vfx
 from .inputcheck import check, source_of
 from .io import InputError, atomic_write_json, atomic_write_text, load_model, read_text_checked
-from .media import MediaError
+from .media import MediaError, make_poster
 from .models import Direction, Outline, SceneFragment, StitchRequest, Storyboard
 from .notes import notes_text
 from .paths import EpisodePaths, PathError
@@ -197,6 +197,10 @@ def job_stitch(j: Job) -> None:
                          burn_subtitles=req.burn_subtitles)
     j.log(f"final: {res}")
     j.log(f"timeline: {write_otio(j.paths, res, Path(j.smk.output.otio))}")
+    try:
+        j.log(f"poster: {make_poster(Path(j.smk.output.mp4), res.duration_s)}")
+    except MediaError as e:  # the viewer shows the final without its still
+        j.log(f"no poster: {e}")
 
 
 def job_narration(j: Job) -> None:

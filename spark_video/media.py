@@ -27,6 +27,7 @@ from pathlib import Path
 import ffmpeg  # typed-ffmpeg: filter graphs (the stitch builds its graphs with it)
 
 from .io import atomic_write_bytes
+from .paths import poster_of
 
 
 class MediaError(RuntimeError):
@@ -225,22 +226,41 @@ def canvas_size(resolution: str, ratio: str) -> tuple[int, int]:
     return int(round(w / 2)) * 2, int(round(h / 2)) * 2
 
 
-def extract_frame(clip: Path, out: Path, *, last: bool) -> Path:
-    """Write the first or the last frame of `clip` as a PNG (atomically)."""
+def extract_frame(clip: Path, out: Path, *, last: bool = False, at: float | None = None,
+                  width: int | None = None) -> Path:
+    """Write one frame of `clip` as an image, atomically: the first, the last (`last`) or the
+    one `at` seconds in; a PNG, or a JPEG for a .jpg name; `width` scales a wider one down."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     if last:
         # seek near the end, keep overwriting one image: the last decoded frame wins
-        args = ["-y", "-sseof", "-1", "-i", str(clip), "-update", "1", "-q:v", "1", str(tmp)]
+        args = ["-y", "-sseof", "-1", "-i", str(clip), "-update", "1", "-q:v", "1"]
+    elif at:
+        args = ["-y", "-ss", f"{at:.3f}", "-i", str(clip), "-frames:v", "1", "-q:v", "3"]
     else:
-        args = ["-y", "-i", str(clip), "-frames:v", "1", str(tmp)]
-    run(args, what=f"extracting the {'last' if last else 'first'} frame of {clip}")
+        args = ["-y", "-i", str(clip), "-frames:v", "1"]
+    if width:
+        args += ["-vf", f"scale='min({width},iw)':-2"]
+    which = "last" if last else f"{at:.1f} s" if at else "first"
+    run([*args, str(tmp)], what=f"extracting the {which} frame of {clip}")
     if not tmp.exists():
         raise MediaError(f"{clip}: no frame could be extracted")
     atomic_write_bytes(out, tmp.read_bytes())
     tmp.unlink(missing_ok=True)
     return out
+
+
+def make_poster(video: Path, duration_s: float | None = None, *, width: int = 640) -> Path:
+    """The still a page shows before `video` plays (`paths.poster_of`: a JPEG next to it):
+    its middle frame, else its first. Made by the job that makes the video."""
+    out = poster_of(video)
+    if duration_s:
+        try:
+            return extract_frame(video, out, at=duration_s / 2, width=width)
+        except MediaError:
+            pass  # shorter than it should be: its first frame still shows what it is
+    return extract_frame(video, out, width=width)
 
 
 

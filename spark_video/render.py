@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .io import InputError, atomic_write_json, atomic_write_text, load_model
-from .media import MediaError, canvas_size, extract_frame, looks_whole, probe, run
+from .media import MediaError, canvas_size, extract_frame, looks_whole, make_poster, probe, run
 from .models import (
     AXES,
     Attempt,
@@ -406,6 +406,10 @@ def _record_take(paths: EpisodePaths, state: ShotState, att: Attempt, res, out: 
         att.last_frame_path = _rel(paths, frame)
     except Exception as e:  # noqa: BLE001 - a missing frame is reported, not fatal here
         log(f"{state.shot_id}: could not extract the last frame of ver{att.version}: {e}")
+    try:
+        make_poster(out, res.duration_s)
+    except Exception as e:  # noqa: BLE001 - the viewer shows the take without its still
+        log(f"{state.shot_id}: could not make the poster of ver{att.version}: {e}")
     save_state(paths, state)
 
 

@@ -3,7 +3,12 @@ with no keys and no questions."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -11,6 +16,52 @@ from conftest import run_cli
 from spark_video.media import exact_duration, probe
 
 pytestmark = pytest.mark.slow
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _chromium_dom(url: str, profile: Path) -> str:
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-background-networking", "--disable-component-update",
+                           "--no-first-run", f"--user-data-dir={profile}",
+                           "--virtual-time-budget=5000", "--dump-dom", url],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "</html>" in proc.stdout, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def assert_every_video_has_a_poster_that_loads(page: Path, at_least: int) -> None:
+    """In a real headless Chromium: every <video> of the page names a poster, and each
+    poster, loaded by the browser from the page's folder, is a real image."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    profile = page.parent.parent / f".chrome-{page.parent.name}"
+    dom = _chromium_dom(page.resolve().as_uri(), profile / "a")
+    videos = re.findall(r"<video\b[^>]*>", dom)
+    assert len(videos) >= at_least, len(videos)
+    posters = [re.search(r'\bposter="([^"]+)"', v) for v in videos]
+    assert all(posters), [v for v, p in zip(videos, posters, strict=True) if not p]
+    urls = sorted({html.unescape(p.group(1)) for p in posters})
+    assert all(u.endswith(".poster.jpg") for u in urls), urls
+    # a probe page beside the viewer loads each poster as the browser would, and reports
+    probe_page = page.with_name("poster-probe.html")
+    imgs = "".join(f'<img src="{html.escape(u)}">' for u in urls)
+    probe_page.write_text(
+        f"<html><body>{imgs}<pre id=o>waiting</pre><script>"
+        "window.addEventListener('load',()=>{document.getElementById('o').textContent="
+        "Array.from(document.images).map(i=>i.naturalWidth+'x'+i.naturalHeight).join(' ');"
+        "});</script></body></html>", encoding="utf-8")
+    try:
+        out = _chromium_dom(probe_page.resolve().as_uri(), profile / "b")
+    finally:
+        probe_page.unlink()
+        shutil.rmtree(profile, ignore_errors=True)
+    sizes = re.search(r'<pre id="o">([^<]*)</pre>', out).group(1).split()
+    assert len(sizes) == len(urls), out[-500:]
+    for u, wh in zip(urls, sizes, strict=True):
+        w, h = (int(x) for x in wh.split("x"))
+        assert w >= 64 and h >= 36, (u, wh)  # decoded: a real still, not a broken image
 
 
 def test_autopilot_makes_the_demo_episode(run_env, projects):
@@ -45,6 +96,7 @@ def test_autopilot_makes_the_demo_episode(run_env, projects):
     html = (d / "viewer.html").read_text()
     for s in sb["shots"]:
         assert s["id"] in html
+    assert_every_video_has_a_poster_that_loads(d / "viewer.html", len(sb["shots"]) + 1)
     for gate in ("mode", "script", "storyboard", "render", "final"):
         assert (d / "approvals" / f"{gate}.json").exists()
     # the premise came from the project (no --premise given)

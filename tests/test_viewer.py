@@ -365,6 +365,28 @@ def test_final_cut_with_subtitles(episode: EpisodePaths, media):
     assert 'src="data:text/vtt;base64,' in page and 'href="final/demo-001.srt"' in page
 
 
+def test_posters_made_next_to_videos_are_shown_before_they_play(episode: EpisodePaths, media):
+    from spark_video.media import make_poster, probe
+
+    shutil.copy(media[0], episode.final_mp4)
+    made = [make_poster(episode.clip_version("S01-001", 2), 1.0),
+            make_poster(episode.final_mp4, 1.0),
+            make_poster(episode.clip_version("S01-001", 1), 60.0)]  # past its end: 1st frame
+    assert [p.name for p in made] == ["S01-001-ver2.poster.jpg", "demo-001.poster.jpg",
+                                      "S01-001-ver1.poster.jpg"]
+    for p in made:
+        assert p.read_bytes()[:3] == b"\xff\xd8\xff" and probe(p).width == 160  # a JPEG still
+    page = build_viewer(episode).read_text(encoding="utf-8")
+    for url in ("clips/S01-001-ver2.poster.jpg", "clips/S01-001-ver1.poster.jpg",
+                "final/demo-001.poster.jpg"):
+        assert f'poster="{url}"' in page
+    # the clips table shows the winner's still; a take without one has no poster attribute
+    clips = page.split('<section id="clips">', 1)[1].split("</section>", 1)[0]
+    assert 'src="clips/S01-001-ver2.poster.jpg"' in clips
+    s2 = page.split('id="shot-S01-002"', 1)[1].split("</article>", 1)[0]
+    assert "<video" in s2 and "poster=" not in s2
+
+
 def test_manifest_media_outside_project_is_not_linked(episode: EpisodePaths):
     atomic_write_json(episode.cast_manifest, Manifest(kind="cast", project="demo", entries=[
         ManifestEntry(name="Eve", id="eve", folder="x", images=["../../../etc/passwd"])]))

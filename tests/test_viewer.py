@@ -452,3 +452,40 @@ def test_junk_in_every_file_never_crashes(episode: EpisodePaths, junk: bytes):
     (episode.root / "script.md").mkdir()  # a folder where a file should be
     page = build_viewer(episode, gate_status=[{"gate": "g"}, "odd"]).read_text(encoding="utf-8")
     assert page.rstrip().endswith("</html>")
+
+
+@pytest.mark.slow
+def test_phone_width_no_sideways_page_and_a_readable_gate_table(episode: EpisodePaths,
+                                                                 tmp_path):
+    """At 390 px (a phone; a desktop window cannot be that narrow, so the page is shown in a
+    390 px frame): nothing makes the page itself scroll sideways, the gate table scrolls in
+    its own box and its first columns (gate, what, status) stay in view with their
+    approved / waiting wording."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    page = build_viewer(episode, gate_status=_status("render")).read_text(encoding="utf-8")
+    # a copy with a measuring script (the real page's CSP allows only its own script)
+    probe = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    probe = probe.replace("</body>", """<script>
+window.addEventListener('load', function () {
+  var d = document.documentElement, box = document.querySelector('#gates .scroll');
+  var status = Array.prototype.map.call(document.querySelectorAll('#gates td .badge'),
+    function (b) { var r = b.getBoundingClientRect(); return [b.textContent, r.right]; });
+  parent.postMessage(JSON.stringify({width: d.clientWidth, scroll: d.scrollWidth,
+    box: box.clientWidth, status: status}), '*');
+});
+</script></body>""")
+    (episode.root / "probe.html").write_text(probe, encoding="utf-8")
+    frame = episode.root / "phone.html"
+    frame.write_text("<html><body style='margin:0'><iframe src='probe.html' width='390' "
+                     "height='900' style='border:0'></iframe><pre id=o>waiting</pre><script>"
+                     "addEventListener('message',function(e){document.getElementById('o')"
+                     ".textContent=e.data;});</script></body></html>", encoding="utf-8")
+    proc = _chromium(["--dump-dom", frame.resolve().as_uri()], tmp_path)
+    m = re.search(r'<pre id="o">(\{.*?\})</pre>', proc.stdout)
+    assert m, proc.stdout[-800:] + proc.stderr[-800:]
+    got = json.loads(html.unescape(m.group(1)))
+    assert got["width"] <= 390 and got["scroll"] <= got["width"], got  # no sideways page
+    words = [w for w, _ in got["status"]]
+    assert words == ["approved", "approved", "approved", "waiting", "waiting"], words
+    assert all(right <= got["width"] for _, right in got["status"]), got  # status in view

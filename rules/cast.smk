@@ -8,7 +8,8 @@ rule portrait:
     output:
         f"{P}/{{folder}}/portrait.png",
     input:
-        card=lambda wc: optional(*(Path(P, wc.folder, n) for n in ("cast.md", "set.md", "prop.md"))),
+        card=lambda wc: frozen("storyboard", optional(*(Path(P, wc.folder, n)
+                                                        for n in ("cast.md", "set.md", "prop.md")))),
         check=lambda wc: checked(*card_files(Path(P, wc.folder)), EP.project_paths.lore),
     wildcard_constraints:
         folder=PORTRAIT_FOLDERS,

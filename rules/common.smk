@@ -12,6 +12,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from spark_video import gates as sv_gates  # noqa: E402
+from spark_video import frozen as sv_frozen  # noqa: E402
 from spark_video import inputcheck as sv_inputcheck  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
 from spark_video.paths import workdir_relative as sv_workdir_relative  # noqa: E402
@@ -146,6 +147,43 @@ def optional(*paths):
     return [str(p) for p in paths if Path(p).exists()]
 
 
+def frozen(gate, paths, output=None, like=None):
+    """Upstream sources (lore, premise, cast cards, manifests, media) as inputs of a job
+    behind `gate`. Once the gate was approved they are ancient(): a change to them alone
+    never regenerates approved work (spark_video/frozen.py names the change and the revise
+    command that applies it). With `output` and `like`, the sources are the ones the
+    approved output was made from (Snakemake's record), so adding or replacing a source
+    file -- a new cast card, an episode premise -- does not change the job's input set
+    (which would rerun it) either."""
+    paths = [str(p) for p in paths]
+    if not sv_frozen.is_frozen(EP, gate):
+        return paths
+    if output is not None and like is not None:
+        try:
+            recorded = workflow.persistence.input(output)
+        except Exception:  # noqa: BLE001 - no record: the current sources
+            recorded = None
+        if recorded is not None:
+            paths = [p for p in recorded if like(p) and Path(p).exists()]
+    return [ancient(p) for p in paths]
+
+
+def is_premise(p):
+    return p in (str(EP.premise), str(EP.project_paths.premise))
+
+
+def is_lore(p):
+    return p == str(EP.project_paths.lore)
+
+
+def is_cast_card(p):
+    return Path(p).parent.parent == EP.project_paths.cast_dir
+
+
+for _line in sv_frozen.changes(EP):  # once per run, before any job
+    print(_line, file=sys.stderr)
+
+
 def check_token(path):
     return f"{LOGS}/checks/{sv_inputcheck.token_name(EP, Path(path))}.bad"
 
@@ -254,7 +292,7 @@ def clip_inputs(wildcards):
     if bad:  # the render job never starts, so its clip and last frame stay
         return {"spec": str(EP.shot_spec(wildcards.shot)), "check": bad}
     inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
-              "media": media,
+              "media": frozen("render", media),
               # takes/<shot>.json (spark-video render --shot): a newer request re-renders
               "request": optional(EP.take_request(wildcards.shot)),
               "gate": storyboard_barrier()}

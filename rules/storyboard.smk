@@ -9,8 +9,9 @@ rule direction:
     input:
         script=SCRIPT,
         outline=OUTLINE,
-        cast=MANIFESTS[0],
-        lore=optional(EP.project_paths.lore),
+        cast=frozen("storyboard", MANIFESTS[:1]),
+        lore=lambda wc: frozen("storyboard", optional(EP.project_paths.lore), EP.direction,
+                               is_lore),
         gate=lambda wc: barrier("script"),
         check=lambda wc: checked(OUTLINE, EP.project_paths.lore),
     log:
@@ -28,7 +29,7 @@ rule scene_json:
         md=EP.pattern("scene_md"),
         direction=f"{E}/direction.json",
         notes=lambda wc: optional(EP.director_notes(int(wc.num))),
-        manifests=MANIFESTS,
+        manifests=frozen("storyboard", MANIFESTS),
         producer_notes=lambda wc: optional(EP.notes(f"shots-{wc.num}")),
         gate=lambda wc: barrier("script"),
         check=lambda wc: checked(EP.project_paths.lore, EP.scene_md(int(wc.num)),
@@ -47,9 +48,9 @@ checkpoint compile_storyboard:
         STORYBOARD,
     input:
         scenes=scene_jsons,
-        manifests=MANIFESTS,
+        manifests=frozen("storyboard", MANIFESTS),
         bgm=optional(EP.bgm_config),
-        mode=optional(EP.approval("mode")),
+        mode=frozen("storyboard", optional(EP.approval("mode"))),
         check=lambda wc: checked(EP.bgm_config),
     log:
         f"{LOGS}/storyboard.log",

@@ -6,10 +6,11 @@ checkpoint outline:
     output:
         OUTLINE,
     input:
-        premise=optional(EP.premise) or optional(EP.project_paths.premise),
-        lore=optional(EP.project_paths.lore),
-        cast=project_cast_cards(),
-        mode=optional(EP.approval("mode")),
+        premise=lambda wc: frozen("script", optional(EP.premise)
+                                  or optional(EP.project_paths.premise), OUTLINE, is_premise),
+        lore=lambda wc: frozen("script", optional(EP.project_paths.lore), OUTLINE, is_lore),
+        cast=lambda wc: frozen("script", project_cast_cards(), OUTLINE, is_cast_card),
+        mode=frozen("script", optional(EP.approval("mode"))),
         check=lambda wc: checked(EP.premise, EP.project_paths.premise, EP.project_paths.lore),
     log:
         f"{LOGS}/outline.log",
@@ -24,7 +25,8 @@ rule scene_md:
         EP.pattern("scene_md"),
     input:
         outline=OUTLINE,
-        cast=project_cast_cards(),
+        cast=lambda wc: frozen("script", project_cast_cards(), EP.scene_md(int(wc.num)),
+                               is_cast_card),
         producer_notes=lambda wc: optional(EP.notes(f"scene-{wc.num}")),
         check=lambda wc: checked(OUTLINE, EP.project_paths.lore, EP.notes(f"scene-{wc.num}")),
     log:

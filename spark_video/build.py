@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import frozen
 from .budget import read_calls, spend_of
 from .io import InputError, load_model
 from .models import ShotState, WorkflowConfig
@@ -236,6 +237,9 @@ def _term_width() -> int:
         return 100
 
 
+_TOLD: set[str] = set()
+
+
 def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
               label: str = "building", verbose: bool = False, force: list[str] | None = None,
               env: dict[str, str] | None = None, flags: dict[str, Any] | None = None,
@@ -243,6 +247,10 @@ def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
     """One Snakemake run for `targets`. Ctrl-C stops it (SIGINT to its whole process group,
     then SIGTERM) and returns with `interrupted` set."""
     out = out or sys.stdout
+    for line in frozen.changes(paths):  # approved work stays; say so once per command
+        if line not in _TOLD:
+            _TOLD.add(line)
+            out.write(f"note: {line}\n")
     live = out.isatty() and not verbose and os.environ.get("TERM", "") != "dumb"
     log_dir = paths.logs_dir / "snakemake"
     log_dir.mkdir(parents=True, exist_ok=True)

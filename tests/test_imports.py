@@ -31,7 +31,7 @@ LAYERS = {
     "providers": ["providers", "budget", "capabilities", "slots"],
     "policy": ["review_policy", "roles", "art"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
-               "summaries", "timeline", "escalation", "vfx",
+               "summaries", "timeline", "escalation", "vfx", "frozen",
                "inputcheck"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot"],

@@ -395,6 +395,10 @@ class EpisodePaths:
     def notes_dir(self) -> Path:
         return self._p("notes")
 
+    def history(self, label: str) -> Path:
+        """history/<label>/: the versions a revision is about to replace, kept as they were."""
+        return self._p("history", label)
+
     def notes(self, target: str) -> Path:
         """notes/<target>.json: scene-NN, shots-NN, take-<shot> or music."""
         if not NOTE_TARGET_RE.match(target):

@@ -18,8 +18,11 @@ always stays buildable, and the rebuild changes only what depends on the note.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from . import gates
 from .io import InputError, atomic_write_json, load_model
@@ -70,7 +73,19 @@ class Revision:
                 "music": "the music/mix is adjusted and the final stitched again"}[self.kind]
         return [f"→ {what}, with the note “{self.text}”"]
 
+    def replaces(self, paths: EpisodePaths) -> list[Path]:
+        """The artifacts this revision will regenerate on purpose (a new take keeps the old
+        one as clips/<shot>-verN.mp4 anyway)."""
+        if self.kind == "scene":
+            return [paths.scene_md(self.scene), paths.script]
+        if self.kind == "shots":
+            return [paths.scene_json(self.scene), paths.storyboard]
+        if self.kind == "music":
+            return [paths.bgm_config, paths.final_mp4, paths.final_srt]
+        return []
+
     def apply(self, paths: EpisodePaths, cfg: WorkflowConfig) -> None:
+        keep_history(paths, self.target, self.replaces(paths))
         add_note(paths, self)
         if self.kind == "take":
             st = load_state(paths, self.shot)
@@ -80,6 +95,20 @@ class Revision:
             request_take(paths, self.shot, self.text)
         elif self.kind == "music":
             adjust_music(paths, self.text)
+
+
+def keep_history(paths: EpisodePaths, label: str, files: list[Path]) -> Path | None:
+    """Copy the versions about to be regenerated into history/<UTC time>-<label>/ (same
+    relative paths, same bytes and mtimes), so a revision never loses what it replaces."""
+    files = [f for f in files if f.is_file()]
+    if not files:
+        return None
+    dest = paths.history(f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{label}")
+    for f in files:
+        out = dest / f.relative_to(paths.root)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, out)
+    return dest
 
 
 def add_note(paths: EpisodePaths, rev: Revision) -> Notes:

@@ -49,7 +49,9 @@ class Session:
 
     @property
     def resume(self) -> str:
-        return f"spark-video episode {self.paths.project} {self.paths.episode}"
+        # --vfx is a flag of this run, not of the episode: say it again so the review runs
+        return (f"spark-video episode {self.paths.project} {self.paths.episode}"
+                + (" --vfx" if self.cfg.vfx else ""))
 
 
 def stretch_targets(paths: EpisodePaths, gate: str | None,

@@ -10,6 +10,7 @@ from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixt
 from writers_room import WritersRoom
 
 from spark_video import gates, vfx
+from spark_video.autopilot import Session
 from spark_video.io import atomic_write_json
 from spark_video.paths import EpisodePaths
 from spark_video.project import load_lore, write_manifest
@@ -139,3 +140,10 @@ def test_the_text_model_judges_the_rest_and_is_asked_again(ep, fake_dashscope, m
     assert "O imagery motifs" in system and "judge only" in user and ANCHOR in user
     lore, _ = load_lore(ep)
     assert lore.mood_anchor == ANCHOR
+
+
+def test_the_resume_hint_keeps_vfx(ep):
+    cfg = resolve({"vfx": True}, environ={}, config_file=None)
+    assert Session(cfg=cfg, paths=ep).resume.endswith(f"{ep.episode} --vfx")
+    assert not Session(cfg=cfg.model_copy(update={"vfx": False}), paths=ep).resume.endswith(
+        "--vfx")

@@ -20,7 +20,12 @@ from pathlib import Path
 
 from . import gates
 from .build import BuildResult, run_build
-from .escalation import escalated_shots, request_director_rewrite, write_director_notes
+from .escalation import (
+    escalated_shots,
+    request_director_rewrite,
+    request_new_takes,
+    write_director_notes,
+)
 from .media import probe
 from .paths import EpisodePaths
 from .revisions import Revision, RevisionError, plan_revision
@@ -186,6 +191,7 @@ def back_to_director(s: Session, gate: str) -> bool:
                   f"of {s.cfg.escalation_rounds})")
             request_director_rewrite(s.paths, esc)
             build(s, "storyboard")  # `clips` alone does not look behind the storyboard
+            request_new_takes(s.paths, esc)
             return True
     return False
 

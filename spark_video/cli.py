@@ -29,7 +29,7 @@ from . import storyboard as sbm
 from .autopilot import failure_report_for
 from .build import clear_stale_locks, run_build
 from .doctor import doctor as provider_doctor
-from .escalation import request_director_rewrite
+from .escalation import request_director_rewrite, request_new_takes
 from .io import InputError, atomic_write_json, atomic_write_text, dump_json, parse_model
 from .media import ffmpeg_exe
 from .models import BGMConfig, StitchRequest
@@ -566,7 +566,10 @@ def _revise_escalated(cfg: WorkflowConfig, paths: EpisodePaths, shots: list[str]
         for f in request_director_rewrite(paths, shots, note):
             print(f"→ the director rewrites {', '.join(shots)} with the escalation report — "
                   f"notes in {f}")
-        return _rebuild_and_show(cfg, paths, "storyboard", None, args)
+        rc = _rebuild_and_show(cfg, paths, "storyboard", None, args)
+        if rc != EXIT_FAIL:  # the rewrite is compiled: its new take waits behind GATE 2
+            request_new_takes(paths, shots)
+        return rc
 
 
 def cmd_episode(args) -> int:

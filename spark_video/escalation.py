@@ -63,8 +63,7 @@ def write_director_notes(paths: EpisodePaths, num: int, text: str) -> Path:
 
 def request_director_rewrite(paths: EpisodePaths, shot_ids: list[str],
                              note: str = "") -> list[Path]:
-    """Write the director's notes, one file per scene (the build re-directs those scenes),
-    and a take request per shot."""
+    """Write the director's notes, one file per scene; the build re-directs those scenes."""
     by_scene: dict[int, list[str]] = {}
     for sid in shot_ids:
         check_shot_id(sid)
@@ -72,7 +71,13 @@ def request_director_rewrite(paths: EpisodePaths, shot_ids: list[str],
     out = []
     for num, ids in sorted(by_scene.items()):
         out.append(write_director_notes(paths, num, escalation_note(paths, ids, note)))
-    for sid in shot_ids:  # takes/<shot>.json: the rewritten shot renders a new take, with
-        # its own retry budget, once the storyboard is approved again
-        request_take(paths, sid, "the director rewrote the shot after an escalation")
     return out
+
+
+def request_new_takes(paths: EpisodePaths, shot_ids: list[str]) -> None:
+    """takes/<shot>.json for each rewritten shot, written only AFTER the rewrite is compiled
+    into the storyboard (a take request is an input of the clip: written earlier, the build
+    would start a take of the old spec while GATE 2 still looks open). The new take renders
+    once the rewritten storyboard is approved, with its own retry budget."""
+    for sid in shot_ids:
+        request_take(paths, sid, "the director rewrote the shot after an escalation")

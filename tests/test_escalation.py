@@ -72,7 +72,7 @@ def test_a_shot_rejected_on_every_take_is_rewritten_and_rendered_again(run_env, 
     assert "wider framing" in new["prompt"] and st.attempts[-1].prompt == new["prompt"]
     assert "Rewrite only: S01-002" in ep.director_notes(1).read_text()
     assert not ep.needs_director_rewrite.exists() and ep.final_mp4.exists()
-    # the rewrite asked for its new take through takes/<shot>.json, and it was served
+    # the new take was asked for through takes/<shot>.json (after the rewrite compiled)
     assert json.loads(ep.take_request("S01-002").read_text())["take"] == 4
     assert st.take_request_served == 4
 
@@ -83,8 +83,6 @@ def test_revise_shot_sends_an_escalated_shot_to_the_director(run_env, projects):
     escalation; `revise shot` hands the report to the director, GATE 2 waits for the rewritten
     storyboard, and after approval the shot renders a new take (takes/<shot>.json)."""
     from conftest import run_cli
-
-    from spark_video.models import TakeRequest
 
     env = {**run_env, "SPARK_VIDEO_OFFLINE_FAULTS": "S01-002:1|2|3=black",
            "SPARK_VIDEO_ESCALATION_ROUNDS": "0"}
@@ -102,11 +100,13 @@ def test_revise_shot_sends_an_escalated_shot_to_the_director(run_env, projects):
     changed = [a["id"] for a, b in zip(before["shots"], after["shots"], strict=True) if a != b]
     assert changed == ["S01-002"]
     assert "GATE 2 (storyboard)" in proc.stdout  # shown again, waiting for approval
-    req = load_model(TakeRequest, ep.take_request("S01-002"))
-    assert req.take == 4
+    st = load_model(ShotState, ep.shot_state("S01-002"))
+    assert len(st.attempts) == 3  # nothing rendered before the rewrite is approved
+    assert json.loads(ep.take_request("S01-002").read_text())["take"] == 4
     run_cli(env, "approve", "storyboard", "-p", "demo", "-e", "033", check=True)
     run_cli(env, "episode", "demo", "033", "--yes", check=True)
     st = load_model(ShotState, ep.shot_state("S01-002"))
     assert [a.review.verdict for a in st.attempts] == ["REJECT"] * 3 + ["ACCEPT"]
-    assert st.take_request_served == 4 and not st.needs_director_rewrite
+    assert len({a.input_key for a in st.attempts}) == 2 and not st.needs_director_rewrite
+    assert st.take_request_served == 4
     assert ep.final_mp4.exists()

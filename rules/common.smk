@@ -281,7 +281,9 @@ def clip_inputs(wildcards):
     if storyboard_check():
         return {"check": storyboard_check()}
     if wildcards.shot not in _STORYBOARD_READ["ids"]:
-        raise ValueError(f"{wildcards.shot} is not a shot of {STORYBOARD}")
+        # a shot the storyboard does not have: its spec is missing, and Snakemake says so
+        # (MissingInputException names the file) without an input-function traceback
+        return {"spec": str(EP.shot_spec(wildcards.shot))}
     bad = spec_check(wildcards.shot) + checked(EP.take_request(wildcards.shot))
     if not bad:
         try:

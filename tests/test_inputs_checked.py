@@ -309,3 +309,11 @@ def test_upstream_change_under_yes_keeps_approved_work(copy):
     assert "lore.md changed after GATE 1 (script) was approved" in out, out
     assert "revise script" in out
     assert approved_work(d) == before
+
+
+def test_a_shot_the_storyboard_lacks_is_named_without_traceback(copy):
+    d = copy / "demo" / f"episode-{EP}"
+    r = run_snakemake(_env(copy), copy, str(d / "clips" / "S09-999.mp4"), "-j1", episode=EP)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "shots/S09-999.json" in out, out[-2000:]
+    assert "Traceback" not in out, out[-2000:]

@@ -335,8 +335,11 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
     while True:
         att, pending = _open_take(state, key, prompt, video.name, _rel(paths, first))
         save_state(paths, state)
+        extra: dict = {"call_slot": lambda: api_slot(paths, cfg.api_slots)}  # see slots.py
+        if resubmit:
+            extra["resubmit"] = True
         ctx = CallContext(paths, cfg, phase="render", shot=shot_id, attempt=att.version,
-                          extra={"resubmit": True} if resubmit else {})
+                          extra=extra)
 
         def on_submitted(task: PendingTask, att: Attempt = att) -> None:
             att.task_id, att.base_url = task.task_id, task.base_url
@@ -347,9 +350,8 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
         log(f"{shot_id}: rendering ver{att.version} ({spec.shot.kind}, {spec.shot.duration}s)"
             + (f" (resuming task {pending.task_id})" if pending else ""))
         try:
-            with api_slot(paths, cfg.api_slots):  # only around the call: see slots.py
-                res = video.render(ctx, spec, att.prompt, out, first_frame=first, media=media,
-                                   pending=pending, on_submitted=on_submitted)
+            res = video.render(ctx, spec, att.prompt, out, first_frame=first, media=media,
+                               pending=pending, on_submitted=on_submitted)
         except ContentRejected as e:
             _close(att, f"content rejected: {e}", e.code or "DataInspectionFailed")
             save_state(paths, state)

@@ -2,8 +2,9 @@
 
 Snakemake may start more render jobs than there are slots (resource `render_jobs`), so a
 job's start-up, its review and its frame extraction overlap other shots' provider calls; each
-job holds a slot only around the call itself (submit, poll, download). A slot is an flock on
-one of N files: it dies with its process, so a killed job never leaks a slot.
+job holds a slot only while its provider task exists (from the submit until the task has
+ended: `CallContext.call_slot`), not while it uploads media or downloads the result. A slot is
+an flock on one of N files: it dies with its process, so a killed job never leaks a slot.
 """
 
 from __future__ import annotations

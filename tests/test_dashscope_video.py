@@ -330,6 +330,43 @@ def test_compatible_base_derived_from_native():
 # --------------------------------------------------------------------------- crash safety
 
 
+def test_call_slot_is_held_from_submit_to_task_end_not_for_upload_or_download(
+        fake_dashscope, ep, tmp_path):
+    """The caller's slot (the render's api slot) covers the task only: the upload of the
+    first frame and the download of the result overlap other shots' tasks."""
+    from contextlib import contextmanager
+
+    frame = make_png(tmp_path / "prev.last.png")
+    seen: list[tuple[str, int, int, int]] = []
+
+    @contextmanager
+    def slot():
+        fake = fake_dashscope
+        seen.append(("enter", len(fake.uploads), len(fake.tasks), sum(fake.downloads.values())))
+        yield
+        seen.append(("exit", len(fake.uploads), len(fake.tasks), sum(fake.downloads.values())))
+
+    ctx = ctx_of(ep)
+    ctx.extra["call_slot"] = slot
+    saved: list[PendingTask] = []
+    res = get_provider("video", ctx.cfg).render(ctx, spec_of("t2v", shot_id="S01-002"),
+                                                "She turns.", ep.clip_version("S01-002", 1),
+                                                first_frame=frame, media=[],
+                                                on_submitted=saved.append)
+    assert probe(ep.clip_version("S01-002", 1)).has_video
+    # entered after the upload and before the submit; left after the task, before the download
+    assert seen == [("enter", 1, 0, 0), ("exit", 1, 1, 0)]
+    # resuming a task: held while it is polled, not for the download
+    seen.clear()
+    ctx = ctx_of(ep, attempt=2)
+    ctx.extra["call_slot"] = slot
+    get_provider("video", ctx.cfg).render(ctx, spec_of("t2v", shot_id="S01-002"), "She turns.",
+                                          ep.clip_version("S01-002", 2), first_frame=frame,
+                                          media=[], pending=saved[0])
+    assert seen == [("enter", 1, 1, 1), ("exit", 1, 1, 1)]
+    assert fake_dashscope.total_submissions == 1 and res.task_id == saved[0].task_id
+
+
 def test_pending_resumes_same_task_without_submitting(fake_dashscope, ep):
     """Persist in on_submitted, die before polling, resume with `pending`: one submission."""
     fake_dashscope.running_s = 0.5

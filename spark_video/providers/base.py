@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,6 +77,13 @@ class CallContext:
         )
         append_jsonl(self.paths.model_calls, call.model_dump(mode="json"))
         return call
+
+    def call_slot(self) -> AbstractContextManager[Any]:
+        """The caller's provider-call slot (`extra["call_slot"]`, a factory; none: no
+        limit). A video provider holds it from its submit until its task has ended, not
+        while it uploads media or downloads the result, so those overlap other calls."""
+        factory = self.extra.get("call_slot")
+        return factory() if factory else nullcontext()
 
     @contextmanager
     def timed(self, provider: str, model: str | None, endpoint: str | None = None,

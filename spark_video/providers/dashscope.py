@@ -23,7 +23,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -292,9 +292,11 @@ class DashScopeVideo:
         if pending is not None:
             t = DashScopeTransport(self.settings, base_url=pending.base_url, sleep=self.sleep)
             try:
-                with model_slot(model, self.settings):
+                with ExitStack() as held:
+                    held.enter_context(ctx.call_slot())
+                    held.enter_context(model_slot(model, self.settings))
                     return self._finish(ctx, t, pending.task_id, checked, sent, out,
-                                        resumed=True)
+                                        resumed=True, release=held.close)
             finally:
                 t.close()
         t = DashScopeTransport(self.settings, sleep=self.sleep)
@@ -320,7 +322,9 @@ class DashScopeVideo:
         est = video_cost(model, checked.resolution, checked.duration)
         iid = new_intent(fp)
         submit_ep = f"{t.base_url}/{VIDEO_PATH} (submit)"
-        with model_slot(model, self.settings):
+        with ExitStack() as held:
+            held.enter_context(ctx.call_slot())
+            held.enter_context(model_slot(model, self.settings))
             with reserve(ctx, est, what=f"{spec.shot.id} ({model}, {checked.duration}s at "
                          f"{checked.resolution})", model=model, intent=iid):
                 # durable before the POST: a run killed before the answer finds the task
@@ -346,7 +350,8 @@ class DashScopeVideo:
             task = PendingTask(task_id=task_id, base_url=t.base_url)
             if on_submitted:
                 on_submitted(task)
-            return self._finish(ctx, t, task_id, checked, sent, out, resumed=False)
+            return self._finish(ctx, t, task_id, checked, sent, out, resumed=False,
+                                release=held.close)
 
     def _adopt(self, ctx: CallContext, t: DashScopeTransport, intent: dict[str, Any],
                checked: capabilities.CheckedRequest, sent: str) -> PendingTask:
@@ -404,12 +409,15 @@ class DashScopeVideo:
 
     def _finish(self, ctx: CallContext, t: DashScopeTransport, task_id: str,
                 checked: capabilities.CheckedRequest, sent: str, out: Path, *,
-                resumed: bool) -> RenderResult:
+                resumed: bool, release: Callable[[], Any] = lambda: None) -> RenderResult:
+        """Poll the task to its end, then `release` the slots it held (the download and
+        the check of the file overlap the next shot's task), then fetch the result."""
         model = checked.model
         ep = f"tasks/{task_id}"
         t0 = time.monotonic()
         try:
             ans = self._poll(t, task_id)
+            release()
         except ProviderError as e:
             ctx.record(provider=self.name, model=model, endpoint=ep, task_id=task_id,
                        status="error", error=str(e),

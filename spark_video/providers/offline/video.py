@@ -140,7 +140,8 @@ class OfflineVideo:
         size = _media().canvas_size(spec.resolution, spec.ratio)
         duration = float(spec.shot.duration)
         fault = fault_for(spec.shot.id, ctx.attempt)
-        with ctx.timed("offline", ANIMATIC_MODEL, "animatic", prompt=prompt) as log:
+        with ctx.call_slot(), ctx.timed("offline", ANIMATIC_MODEL, "animatic",
+                                        prompt=prompt) as log:
             if first_frame is not None and not Path(first_frame).is_file():
                 raise ProviderError(
                     f"{spec.shot.id}: first frame {first_frame} does not exist; render "

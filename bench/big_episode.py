@@ -5,12 +5,12 @@
 What is real and what is made cheaply (so a no-op `snakemake final` on the result measures
 exactly the orchestration a real finished episode of that size costs):
 
-  real   the demo project's manifests and portraits (a real Snakemake run of `manifests`,
-         offline provider); script.md (`compile_script`); storyboard.json and every
-         shots/<id>.json (`compile_storyboard`); estimate.json; shots_state.json
-         (`derive_shots_state`); viewer.html (`build_viewer`); the approval stamps of the
-         mode, script, storyboard and render gates (`gates.approve`, so the gate checks and
-         the hashes are the real ones); the final mtimes (a real `snakemake final --touch`).
+  real   the demo project's manifests and portraits (a real Snakemake run of `manifests` after GATE
+         1, with its CAST CHECK; offline provider); script.md (`compile_script`); storyboard.json
+         and every shots/<id>.json (`compile_storyboard`); estimate.json; shots_state.json
+         (`derive_shots_state`); viewer.html (`build_viewer`); the approval stamps of the mode,
+         script, storyboard and render gates (`gates.approve`, so the gate checks and the hashes are
+         the real ones); the final mtimes (a real `snakemake final --touch`).
   cheap  outline.json, scene-NN.md and scene-NN.json are written directly (20 shots a scene,
          chains of up to 4 shots, both cast members in every shot); every clip, take and
          last frame is a copy of one tiny mp4 / png made by ffmpeg; each shot's state
@@ -90,10 +90,6 @@ def make_storyboard(projects: Path, shots: int, episode: str = "001",
     paths.scaffold()
     atomic_write_text(paths.premise, "A lighthouse keeper and a courier cross a stormy sea.\n")
     gates.approve(paths, "mode", data={"mode": "drama"}, note="bench")  # GATE 0, as the CLI
-    # real: manifests and placeholder portraits
-    smk(projects, episode, "--cores", "2", *[str(p) for p in (
-        paths.cast_manifest, paths.set_manifest, paths.props_manifest)])
-
     n_scenes = (shots + SHOTS_PER_SCENE - 1) // SHOTS_PER_SCENE
     if n_scenes > 99:
         raise SystemExit("at most 99 scenes (1980 shots)")
@@ -123,6 +119,9 @@ def make_storyboard(projects: Path, shots: int, episode: str = "001",
 
     compile_script(paths)
     gates.approve(paths, "script", note="bench")
+    # real: the CAST CHECK of the approved script, placeholder portraits and the manifests
+    smk(projects, episode, "--cores", "2", *[str(p) for p in (
+        paths.cast_manifest, paths.set_manifest, paths.props_manifest)])
     sb = compile_storyboard(paths, cfg, "drama")
     atomic_write_json(paths.estimate, estimate(sb, cfg))
     gates.approve(paths, "storyboard", note="bench")

@@ -14,7 +14,8 @@ exactly the orchestration a real finished episode of that size costs):
   cheap  outline.json, scene-NN.md and scene-NN.json are written directly (20 shots a scene,
          chains of up to 4 shots, both cast members in every shot); every clip, take and
          last frame is a copy of one tiny mp4 / png made by ffmpeg; each shot's state
-         records one accepted take scored 8.0; the final mp4 is a copy of the tiny clip.
+         records one accepted take scored 8.0; the final mp4 is a copy of the tiny clip,
+         its .otio an empty timeline.
 
 It ends by checking that `snakemake final --dry-run` has nothing to do.
 """
@@ -164,6 +165,10 @@ def make_episode(projects: Path, shots: int, episode: str = "001") -> EpisodePat
     paths.final_mp4.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tiny, paths.final_mp4)
     atomic_write_text(paths.final_srt, "1\n00:00:00,000 --> 00:00:01,000\nLine 1.\n")
+    import opentimelineio as otio
+
+    atomic_write_text(paths.final_otio, otio.adapters.write_to_string(
+        otio.schema.Timeline(name=paths.name), "otio_json"))
     from spark_video.jobs import build_viewer
 
     build_viewer(paths)

@@ -4,6 +4,7 @@
 #
 #   bash cluster/slurm.sh up      # install the packages if missing, start munged, slurmctld, slurmd
 #   bash cluster/slurm.sh down    # stop exactly the daemons `up` started (by their process ids)
+#                                 # and remove the slurm.conf `up` wrote
 #   bash cluster/slurm.sh status  # exit 0 when the node is idle or busy
 #
 # Needs root (it writes /etc/slurm/slurm.conf). Everything else (munge key and socket, state,
@@ -124,6 +125,12 @@ down() {
     for f in $(pids); do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
   fi
   rm -f "$BASE"/run/*.bgpid "$BASE/munge/munged.pid"
+  # A config left behind names a controller that is gone: every SLURM client then waits for
+  # it, and so does every Snakemake start while the SLURM executor plugin is installed (it
+  # runs `scontrol show config` when it loads: ~9 s a start). Remove the file `up` wrote.
+  if head -1 "$CONF_DIR/slurm.conf" 2>/dev/null | grep -q "written by spark-video cluster/slurm.sh"; then
+    rm -f "$CONF_DIR/slurm.conf"
+  fi
   echo "SLURM stopped"
 }
 

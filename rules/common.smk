@@ -277,6 +277,18 @@ def read_spec(shot):
         return json.load(fh)
 
 
+_MEDIA = {}
+
+
+def shot_media(rel):
+    """project.media_path once per manifest image and run: most shots of a long episode name
+    the same few portraits, and resolving the path (a stat per folder) costs more than the
+    rest of clip_inputs."""
+    if rel not in _MEDIA:
+        _MEDIA[rel] = str(media_path(EP, rel))
+    return _MEDIA[rel]
+
+
 def clip_inputs(wildcards):
     if storyboard_check():
         return {"check": storyboard_check()}
@@ -288,7 +300,7 @@ def clip_inputs(wildcards):
     if not bad:
         try:
             spec = read_spec(wildcards.shot)
-            media = [str(media_path(EP, m)) for m in spec["media"]]
+            media = [shot_media(m) for m in spec["media"]]
         except (OSError, ValueError, KeyError, TypeError):  # spoiled, mtime kept
             bad = [check_token(EP.shot_spec(wildcards.shot))]
     if bad:  # the render job never starts, so its clip and last frame stay

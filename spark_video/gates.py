@@ -222,17 +222,21 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
 
 def failed_shots(paths: EpisodePaths) -> list[str]:
     """One line per shot whose render FAILED for good: code, message, retry command."""
-    out = []
-    for p in sorted((paths.root / "state").glob("*.json")):
-        try:
-            st = load_model(ShotState, p)
-        except InputError as e:
-            out.append(f"{p.name} is unreadable ({e}); re-render the shot to rebuild it")
-            continue
-        if st.failed:
-            out.append(f"{st.shot_id} FAILED ({st.failed.code}: {st.failed.message[:200]}); "
-                       f"retry: {st.failed.retry}")
-    return out
+    lines = (_memoised("failed", p, _failed_line)
+             for p in sorted((paths.root / "state").glob("*.json")))
+    return [line for line in lines if line and line is not _MISSING]
+
+
+def _failed_line(p: Path) -> str | None:
+    """A shot state's FAILED line (None: not failed); read once per version of the file."""
+    try:
+        st = load_model(ShotState, p)
+    except InputError as e:
+        return f"{p.name} is unreadable ({e}); re-render the shot to rebuild it"
+    if st.failed:
+        return (f"{st.shot_id} FAILED ({st.failed.code}: {st.failed.message[:200]}); "
+                f"retry: {st.failed.retry}")
+    return None
 
 
 def is_open(paths: EpisodePaths, gate: str) -> bool:

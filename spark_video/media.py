@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import ffmpeg  # typed-ffmpeg: filter graphs (the stitch builds its graphs with it)
-
 from .io import atomic_write_bytes
 from .paths import poster_of
 
@@ -529,7 +527,7 @@ def cjk_font_file() -> Path | None:
     return None
 
 
-__all__ = ["ffmpeg", "Loudness", "MediaError", "MediaInfo", "ScanResult", "SILENCE_LUFS",
+__all__ = ["Loudness", "MediaError", "MediaInfo", "ScanResult", "SILENCE_LUFS",
            "canvas_size", "file_loudness", "measure_graph",
            "cjk_font_file", "default_font_file", "exact_duration", "extract_frame", "ffmpeg_exe",
            "frame_image", "has_audio", "has_filter", "has_video", "mean_frame_diff",

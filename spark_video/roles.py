@@ -8,14 +8,13 @@ provider answers the same prompts deterministically from the structured `data`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .capabilities import FAMILIES, caps, video_family
 from .io import InputError, atomic_write_text, parse_model
@@ -39,13 +38,19 @@ from .settings import provider_for
 T = TypeVar("T")
 MAX_ASKS = 3  # default; WorkflowConfig.role_asks (SPARK_VIDEO_ROLE_ASKS) wins
 
-_env = Environment(loader=PackageLoader("spark_video", "prompts"), autoescape=False,
-                   undefined=StrictUndefined, keep_trailing_newline=True)
+@functools.cache
+def _prompts():
+    """The prompt templates' environment, made on first use: the Snakefile imports this
+    module (through the storyboard) in every Snakemake run, and jinja2 costs it ~15 ms."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("spark_video", "prompts"), autoescape=False,
+                       undefined=StrictUndefined, keep_trailing_newline=True)
 
 
 def render_role(name: str, **data) -> tuple[str, str]:
     """(system, user) text of a role's template: its `system` and `user` blocks."""
-    t = _env.get_template(f"{name}.j2")
+    t = _prompts().get_template(f"{name}.j2")
     ctx = t.new_context(data)
     system = "".join(t.blocks["system"](ctx)).strip()
     user = "".join(t.blocks["user"](ctx)).strip()

@@ -26,6 +26,37 @@ def projects(tmp_path: Path) -> Path:
     return root
 
 
+FINISHED_EP = "001"
+
+
+def offline_env(projects: Path) -> dict[str, str]:
+    """The subprocess environment of an offline run on `projects` (no provider settings)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_"))}
+    env.update({"VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_RESOLUTION": "360P"})
+    return env
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Path:
+    """A projects folder with one finished demo episode (FINISHED_EP, every gate approved),
+    built once per test session: the slow modules that spoil or edit a finished episode
+    work on copies of it (`finished_copy`) instead of each paying for a build."""
+    root = tmp_path_factory.mktemp("finished") / "projects"
+    shutil.copytree(DEMO, root / "demo", ignore=shutil.ignore_patterns("episode-*",
+                                                                      "portrait.png"))
+    run_cli(offline_env(root), "episode", "demo", FINISHED_EP, "--yes", check=True)
+    return root
+
+
+@pytest.fixture
+def finished_copy(finished, tmp_path) -> Path:
+    """A private copy of the finished projects folder (mtimes kept)."""
+    root = tmp_path / "projects"
+    shutil.copytree(finished, root, symlinks=True)
+    return root
+
+
 @pytest.fixture
 def run_env(projects: Path, monkeypatch) -> dict[str, str]:
     """Environment for subprocess runs: offline, small frames, isolated projects folder."""

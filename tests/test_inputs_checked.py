@@ -7,43 +7,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, run_snakemake
+from conftest import FINISHED_EP, offline_env, run_cli, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-EP = "001"
+EP = FINISHED_EP
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """A finished demo episode (every gate approved), built once for the module."""
-    from conftest import DEMO
-
-    root = tmp_path_factory.mktemp("built") / "projects"
-    shutil.copytree(DEMO, root / "demo", ignore=shutil.ignore_patterns("episode-*",
-                                                                      "portrait.png"))
-    env = _env(root)
-    run_cli(env, "episode", "demo", EP, "--yes", check=True)
-    return root
-
-
-def _env(projects: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_"))}
-    env.update({"VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_RESOLUTION": "360P"})
-    return env
+_env = offline_env
 
 
 @pytest.fixture
-def copy(built, tmp_path) -> Path:
-    """A private copy of the built projects folder (mtimes kept)."""
-    root = tmp_path / "projects"
-    shutil.copytree(built, root, symlinks=True)
-    return root
+def copy(finished_copy) -> Path:
+    """A private copy of the session's finished episode (conftest.finished)."""
+    return finished_copy
 
 
 def snapshot(projects: Path) -> dict[Path, bytes]:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, run_snakemake
+from conftest import FINISHED_EP, offline_env, run_cli, run_snakemake
 
 from spark_video.media import probe
 
@@ -172,12 +172,12 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     ("duplicate_id", "duplicate shot id"),
     ("path_like_id", "shot id"),
 ])
-def test_bad_scene_json_fails_clearly_and_overwrites_nothing(run_env, projects, breakage,
-                                                             field):
-    env = run_env
-    ep = "008"
+def test_bad_scene_json_fails_clearly_and_overwrites_nothing(finished_copy, breakage, field):
+    """On a copy of the session's finished episode: a broken scene json is named, and no
+    storyboard, shot spec or clip is replaced."""
+    projects, ep = finished_copy, FINISHED_EP
+    env = offline_env(projects)
     d = ep_dir(projects, ep)
-    run_cli(env, "episode", "demo", ep, "--yes", check=True)
     scene_file = d / "scenes" / "scene-01.json"
     frag = json.loads(scene_file.read_text())
     if breakage == "malformed":

@@ -46,6 +46,14 @@ def workdir_relative(path):
 
 
 EP = EpisodePaths.of(CFG.project, CFG.episode, root=workdir_relative(CFG.projects_dir))
+if workflow.storage_settings.default_storage_provider is None and \
+        not EP.project_paths.root.is_dir():  # (with remote storage the project is in the bucket)
+    print(f"no project '{CFG.project}' in {Path(CFG.projects_dir).resolve()}: projects_dir "
+          f"(config/config.yaml, --config projects_dir=DIR or VIDEOGEN_PROJECTS_DIR) is "
+          f"relative to the working directory {Path.cwd()}. Run from the repository, add "
+          "--directory REPO, or point projects_dir at the folder holding the project "
+          f"(a new one: spark-video new {CFG.project} --premise TEXT)", file=sys.stderr)
+    sys.exit(1)
 SECRETS = secrets_needed(CFG)
 E = str(EP.root)
 P = str(EP.project_paths.root)

@@ -128,6 +128,23 @@ def test_mistakes_are_refused_before_anything_is_written(tmp_path, monkeypatch, 
     assert sorted(p.name for p in (root / "demo").iterdir()) == []
 
 
+def test_plain_snakemake_from_elsewhere_names_the_missing_project(tmp_path):
+    """`snakemake -s REPO/Snakefile` from another folder resolves projects_dir there: a
+    project that is not in it stops the run with one line (where it looked, how to fix),
+    before any job runs and without writing an episode folder."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"),
+                        "-n", "final", "--config", "project=demo", "episode=003"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert f"no project 'demo' in {tmp_path.resolve() / 'projects'}" in r.stderr, r.stderr
+    assert "--directory REPO" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "projects").exists()
+
+
 def test_a_second_build_names_the_process_that_holds_the_episode(tmp_path):
     paths = EpisodePaths.of("demo", "001", root=tmp_path)
     paths.root.mkdir(parents=True)

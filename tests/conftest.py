@@ -20,7 +20,11 @@ DEMO = REPO / "projects" / "demo"
 @pytest.fixture
 def projects(tmp_path: Path) -> Path:
     """tmp/projects/demo: the shipped demo project (sources only, no episodes)."""
-    root = tmp_path / "projects"
+    return demo_sources(tmp_path / "projects")
+
+
+def demo_sources(root: Path) -> Path:
+    """Copy the shipped demo project's sources (no episodes, no portraits) into root/demo."""
     shutil.copytree(DEMO, root / "demo",
                     ignore=shutil.ignore_patterns("episode-*", "portrait.png"))
     return root
@@ -42,9 +46,7 @@ def finished(tmp_path_factory) -> Path:
     """A projects folder with one finished demo episode (FINISHED_EP, every gate approved),
     built once per test session: the slow modules that spoil or edit a finished episode
     work on copies of it (`finished_copy`) instead of each paying for a build."""
-    root = tmp_path_factory.mktemp("finished") / "projects"
-    shutil.copytree(DEMO, root / "demo", ignore=shutil.ignore_patterns("episode-*",
-                                                                      "portrait.png"))
+    root = demo_sources(tmp_path_factory.mktemp("finished") / "projects")
     run_cli(offline_env(root), "episode", "demo", FINISHED_EP, "--yes", check=True)
     return root
 
@@ -60,9 +62,7 @@ def finished_copy(finished, tmp_path) -> Path:
 @pytest.fixture
 def run_env(projects: Path, monkeypatch) -> dict[str, str]:
     """Environment for subprocess runs: offline, small frames, isolated projects folder."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_"))}
-    env.update({"VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_RESOLUTION": "360P"})
+    env = offline_env(projects)
     for k in list(os.environ):
         if k.startswith(("SPARK_VIDEO_", "DASHSCOPE_", "OPENAI_")):
             monkeypatch.delenv(k, raising=False)

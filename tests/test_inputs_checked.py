@@ -17,15 +17,6 @@ pytestmark = pytest.mark.slow
 EP = FINISHED_EP
 
 
-_env = offline_env
-
-
-@pytest.fixture
-def copy(finished_copy) -> Path:
-    """A private copy of the session's finished episode (conftest.finished)."""
-    return finished_copy
-
-
 def snapshot(projects: Path) -> dict[Path, bytes]:
     """Every artifact of the project and episode (logs and Snakemake's own files aside)."""
     return {p: p.read_bytes() for p in projects.rglob("*")
@@ -33,7 +24,7 @@ def snapshot(projects: Path) -> dict[Path, bytes]:
 
 
 def build(projects: Path):
-    r = run_snakemake(_env(projects), projects, "final", "-j2", episode=EP)
+    r = run_snakemake(offline_env(projects), projects, "final", "-j2", episode=EP)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -156,29 +147,29 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_is_named_before_any_output_is_replaced(copy, case):
+def test_bad_input_is_named_before_any_output_is_replaced(finished_copy, case):
     spoil, field = BAD[case]
-    project = copy / "demo"
+    project = finished_copy / "demo"
     d = project / f"episode-{EP}"
     bad = spoil(d, project)
-    before = snapshot(copy)
-    rc, out = build(copy)
+    before = snapshot(finished_copy)
+    rc, out = build(finished_copy)
     assert rc != 0, out[-3000:]
     assert f"{bad}: " in out and field in out, out[-3000:]
     assert "fix or restore the file" in out
     assert "Traceback" not in out, out[-3000:]
-    after = snapshot(copy)
+    after = snapshot(finished_copy)
     assert after.keys() == before.keys(), sorted(str(p) for p in after.keys() ^ before.keys())
     changed = [str(p) for p in before if before[p] != after[p]]
     assert not changed, changed
 
 
-def test_bad_input_through_the_command_line(copy):
-    project = copy / "demo"
+def test_bad_input_through_the_command_line(finished_copy):
+    project = finished_copy / "demo"
     d = project / f"episode-{EP}"
     bad = _lore_yaml(d, project)
     outline = (d / "outline.json").read_bytes()
-    r = run_cli(_env(copy), "episode", "demo", EP, "--yes")
+    r = run_cli(offline_env(finished_copy), "episode", "demo", EP, "--yes")
     out = r.stdout + r.stderr
     assert r.returncode != 0 and str(bad) in out and "field front-matter" in out, out
     assert "Traceback" not in out
@@ -187,8 +178,8 @@ def test_bad_input_through_the_command_line(copy):
 
 @pytest.mark.parametrize("case", ["0-byte clip", "truncated clip", "deleted frame",
                                   "truncated frame", "0-byte clip and take"])
-def test_spoiled_clip_or_frame_is_rebuilt(copy, case):
-    d = copy / "demo" / f"episode-{EP}"
+def test_spoiled_clip_or_frame_is_rebuilt(finished_copy, case):
+    d = finished_copy / "demo" / f"episode-{EP}"
     clip, frame = d / "clips" / "S02-002.mp4", d / "frames" / "S01-002.last.png"
     final = d / "final" / f"demo-{EP}.mp4"
     keep = {p: p.read_bytes() for p in (clip, frame, final)}
@@ -205,19 +196,19 @@ def test_spoiled_clip_or_frame_is_rebuilt(copy, case):
         (d / "clips" / "S02-002-ver1.mp4").write_bytes(b"")
     calls = (d / "logs" / "model_calls.jsonl").read_text().splitlines()
     if case == "0-byte clip and take":  # nothing to restore from: rendered again
-        r = run_cli(_env(copy), "episode", "demo", EP, "--yes")
+        r = run_cli(offline_env(finished_copy), "episode", "demo", EP, "--yes")
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         assert "Traceback" not in r.stdout + r.stderr
         state = json.loads((d / "state" / "S02-002.json").read_text())
         assert state["winner_version"] == 2
         assert clip.read_bytes() == (d / "clips" / "S02-002-ver2.mp4").read_bytes()
         return
-    rc, out = build(copy)
+    rc, out = build(finished_copy)
     assert rc == 0, out[-3000:]
     assert "Traceback" not in out
     assert {p: p.read_bytes() for p in keep} == keep
     assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls  # nothing paid
-    rc, out = build(copy)
+    rc, out = build(finished_copy)
     assert rc == 0 and "Nothing to be done" in out, out[-2000:]
 
 
@@ -262,13 +253,13 @@ UPSTREAM = {"lore edited": _lore_mood, "cast folder added": _new_cast_folder,
 
 
 @pytest.mark.parametrize("case", list(UPSTREAM))
-def test_upstream_change_never_regenerates_approved_work(copy, case):
-    project = copy / "demo"
+def test_upstream_change_never_regenerates_approved_work(finished_copy, case):
+    project = finished_copy / "demo"
     d = project / f"episode-{EP}"
     before = approved_work(d)
     calls = (d / "logs" / "model_calls.jsonl").read_text().splitlines()
     changed = UPSTREAM[case](project)
-    rc, out = build(copy)
+    rc, out = build(finished_copy)
     assert rc == 0, out[-3000:]
     assert approved_work(d) == before
     assert f"{changed}" in out and "changed after GATE 1 (script) was approved" in out, out
@@ -278,12 +269,12 @@ def test_upstream_change_never_regenerates_approved_work(copy, case):
     assert all('"phase": "portrait"' in c for c in paid), paid  # a new folder's portrait only
 
 
-def test_upstream_change_under_yes_keeps_approved_work(copy):
-    project = copy / "demo"
+def test_upstream_change_under_yes_keeps_approved_work(finished_copy):
+    project = finished_copy / "demo"
     d = project / f"episode-{EP}"
     before = approved_work(d)
     _lore_mood(project)
-    r = run_cli(_env(copy), "episode", "demo", EP, "--yes")
+    r = run_cli(offline_env(finished_copy), "episode", "demo", EP, "--yes")
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
     assert "lore.md changed after GATE 1 (script) was approved" in out, out
@@ -291,9 +282,10 @@ def test_upstream_change_under_yes_keeps_approved_work(copy):
     assert approved_work(d) == before
 
 
-def test_a_shot_the_storyboard_lacks_is_named_without_traceback(copy):
-    d = copy / "demo" / f"episode-{EP}"
-    r = run_snakemake(_env(copy), copy, str(d / "clips" / "S09-999.mp4"), "-j1", episode=EP)
+def test_a_shot_the_storyboard_lacks_is_named_without_traceback(finished_copy):
+    d = finished_copy / "demo" / f"episode-{EP}"
+    r = run_snakemake(offline_env(finished_copy), finished_copy,
+                      str(d / "clips" / "S09-999.mp4"), "-j1", episode=EP)
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "shots/S09-999.json" in out, out[-2000:]
     assert "Traceback" not in out, out[-2000:]

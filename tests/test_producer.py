@@ -4,9 +4,12 @@ using notes, finding the projects folder, refusing mistakes before anything is w
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from spark_video import autopilot, cli
 from spark_video.io import atomic_write_json
@@ -128,17 +131,13 @@ def test_mistakes_are_refused_before_anything_is_written(tmp_path, monkeypatch, 
     assert sorted(p.name for p in (root / "demo").iterdir()) == []
 
 
-def test_plain_snakemake_from_elsewhere_names_the_missing_project(tmp_path):
+def test_plain_snakemake_from_elsewhere_names_the_missing_project(tmp_path, user_env):
     """`snakemake -s REPO/Snakefile` from another folder resolves projects_dir there: a
     project that is not in it stops the run with one line (where it looked, how to fix),
     before any job runs and without writing an episode folder."""
-    import subprocess
-    import sys
-
-    repo = Path(__file__).resolve().parent.parent
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"),
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
                         "-n", "final", "--config", "project=demo", "episode=003"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                       cwd=tmp_path, env=user_env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert f"no project 'demo' in {tmp_path.resolve() / 'projects'}" in r.stderr, r.stderr
     assert "--directory REPO" in r.stderr and "Traceback" not in r.stderr

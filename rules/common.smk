@@ -126,7 +126,7 @@ def barrier(gate):
     # a missing clip also closes GATE 3: its barrier job (which waits for the clip to be
     # restored or rebuilt) is what makes `final` see a deleted clip through the storyboard
     # checkpoint (tests/test_workflow.py)
-    return [str(EP.gate_barrier(gate))] if sv_gates.holds_build(EP, gate) else []
+    return [str(EP.gate_barrier(gate))] if holds(gate) else []
 
 
 def _stat_key(path):
@@ -137,22 +137,37 @@ def _stat_key(path):
     return (st.st_mtime_ns, st.st_size)
 
 
-_STORYBOARD_GATE = {}
+_HOLDS = {}
+_WATCHED = {g: [str(p) for p in sv_gates.GATE[g].watches(EP)] for g in sv_gates.GATES}
 
 
-def storyboard_barrier():
-    """barrier("storyboard"), asked once per clip: answered once per version of the stamp,
-    the scenes folder (atomic writes rename into it) and storyboard.json, so a 1000-shot
-    episode does not hash its scene files 1000 times per run. The render job checks the
-    gate again when it starts."""
-    key = (_stat_key(EP.approval("storyboard")), _stat_key(EP.scenes_dir), _stat_key(STORYBOARD))
-    if _STORYBOARD_GATE.get("key") != key:
-        _STORYBOARD_GATE.update(key=key, barrier=barrier("storyboard"))
-    return _STORYBOARD_GATE["barrier"]
+def holds(gate):
+    """sv_gates.holds_build, answered once per version of what the gate watches (its table
+    entry: the folders its answer comes from). The input functions ask it once per job they
+    plan (a 1000-shot episode: thousands of times per run), and the answer needs a stat of
+    every clip, shot state and spec. A job's output, a stamp and every write of ours rename
+    into those folders, which changes their mtime, so a pass after a job has run sees the
+    new answer; a job re-checks its gate when it starts."""
+    key = (gate, *map(_stat_key, _WATCHED[gate]))
+    if key not in _HOLDS:
+        _HOLDS[key] = sv_gates.holds_build(EP, gate)
+    return _HOLDS[key]
 
 
 def optional(*paths):
     return [str(p) for p in paths if Path(p).exists()]
+
+
+_FROZEN = {}
+
+
+def is_frozen(gate):
+    """sv_frozen.is_frozen, once per gate and version of the approvals folder (asked once
+    per clip)."""
+    key = (gate, _stat_key(EP.root / "approvals"))
+    if key not in _FROZEN:
+        _FROZEN[key] = sv_frozen.is_frozen(EP, gate)
+    return _FROZEN[key]
 
 
 def frozen(gate, paths, output=None, like=None):
@@ -164,7 +179,7 @@ def frozen(gate, paths, output=None, like=None):
     file -- a new cast card, an episode premise -- does not change the job's input set
     (which would rerun it) either."""
     paths = [str(p) for p in paths]
-    if not sv_frozen.is_frozen(EP, gate):
+    if not is_frozen(gate):
         return paths
     if output is not None and like is not None:
         try:
@@ -251,8 +266,12 @@ _STORYBOARD_READ = {}
 def storyboard_shots():
     """The storyboard's shots, read once per version of the file (not once per clip: the
     input functions of a 1000-shot episode ask 1000 times per run). An unreadable
-    storyboard.json has no shots; its consumers add its check job (`storyboard_check`)."""
-    path = checkpoints.compile_storyboard.get().output[0]
+    storyboard.json has no shots; its consumers add its check job (`storyboard_check`).
+    The checkpoint is asked until it answers (until then Snakemake defers the asking job);
+    its set of finished outputs only grows within a run, so one answer stands."""
+    if "path" not in _STORYBOARD_READ:
+        _STORYBOARD_READ["path"] = checkpoints.compile_storyboard.get().output[0]
+    path = _STORYBOARD_READ["path"]
     st = os.stat(path)
     key = (str(path), st.st_mtime_ns, st.st_size)
     if _STORYBOARD_READ.get("key") != key:
@@ -269,10 +288,9 @@ def storyboard_check():
     return _STORYBOARD_READ["bad"]
 
 
-def spec_check(shot):
+def spec_check(spec, clip):
     """The shot spec's check job when it is bad and newer than the clip (the render job would
     run and delete the clip before finding out); a spec older than its clip was rendered."""
-    spec, clip = EP.shot_spec(shot), EP.clip(shot)
     try:
         newer = spec.stat().st_mtime_ns > clip.stat().st_mtime_ns
     except FileNotFoundError:
@@ -280,9 +298,17 @@ def spec_check(shot):
     return checked(spec) if newer else []
 
 
-def read_spec(shot):
-    with open(EP.shot_spec(shot), encoding="utf-8") as fh:
-        return json.load(fh)
+_TAKES = {}
+
+
+def take_requests():
+    """The names in takes/ (spark-video render --shot writes takes/<shot>.json), listed once
+    per version of the folder instead of three look-ups per clip."""
+    d = EP.root / "takes"
+    key = _stat_key(d)
+    if "names" not in _TAKES or _TAKES["key"] != key:
+        _TAKES.update(key=key, names=set(os.listdir(d)) if key else set())
+    return _TAKES["names"]
 
 
 _MEDIA = {}
@@ -300,24 +326,29 @@ def shot_media(rel):
 def clip_inputs(wildcards):
     if storyboard_check():
         return {"check": storyboard_check()}
+    spec_file = EP.shot_spec(wildcards.shot)
+    spec_path = str(spec_file)
     if wildcards.shot not in _STORYBOARD_READ["ids"]:
         # a shot the storyboard does not have: its spec is missing, and Snakemake says so
         # (MissingInputException names the file) without an input-function traceback
-        return {"spec": str(EP.shot_spec(wildcards.shot))}
-    bad = spec_check(wildcards.shot) + checked(EP.take_request(wildcards.shot))
+        return {"spec": spec_path}
+    request = EP.take_request(wildcards.shot)
+    requested = request.name in take_requests()
+    bad = spec_check(spec_file, EP.clip(wildcards.shot)) + (checked(request) if requested else [])
     if not bad:
         try:
-            spec = read_spec(wildcards.shot)
+            with open(spec_file, encoding="utf-8") as fh:
+                spec = json.load(fh)
             media = [shot_media(m) for m in spec["media"]]
         except (OSError, ValueError, KeyError, TypeError):  # spoiled, mtime kept
-            bad = [check_token(EP.shot_spec(wildcards.shot))]
+            bad = [check_token(spec_file)]
     if bad:  # the render job never starts, so its clip and last frame stay
-        return {"spec": str(EP.shot_spec(wildcards.shot)), "check": bad}
-    inputs = {"spec": str(EP.shot_spec(wildcards.shot)),
+        return {"spec": spec_path, "check": bad}
+    inputs = {"spec": spec_path,
               "media": frozen("render", media),
               # takes/<shot>.json (spark-video render --shot): a newer request re-renders
-              "request": optional(EP.take_request(wildcards.shot)),
-              "gate": storyboard_barrier()}
+              "request": optional(request) if requested else [],
+              "gate": barrier("storyboard")}
     prev = spec.get("prev_shot")
     if prev:  # with chain_cascade false the job restores its take instead of re-rendering
         inputs["first_frame"] = str(EP.last_frame(prev))
@@ -372,7 +403,7 @@ BUILD_ORDER = ("mode", "script", "bgm", "storyboard", "render", "final")
 def stop_gate():
     """The first gate that holds this build (None: none does, the episode is finished)."""
     return next((g for g in BUILD_ORDER
-                 if sv_gates.GATE[g].in_use(EP) and sv_gates.holds_build(EP, g)), None)
+                 if sv_gates.GATE[g].in_use(EP) and holds(g)), None)
 
 
 def viewer_inputs(wildcards):

@@ -19,6 +19,8 @@ from spark_video.paths import workdir_relative as sv_workdir_relative  # noqa: E
 from spark_video.project import media_path  # noqa: E402
 from spark_video.providers.base import secrets_needed  # noqa: E402
 from spark_video.settings import resolve  # noqa: E402
+from spark_video.storyboard import chain_groups as sv_chain_groups  # noqa: E402
+from spark_video.storyboard import load_storyboard  # noqa: E402
 
 
 def _config():
@@ -353,6 +355,26 @@ def clip_inputs(wildcards):
     if prev:  # with chain_cascade false the job restores its take instead of re-rendering
         inputs["first_frame"] = str(EP.last_frame(prev))
     return inputs
+
+
+_CHAINS = {}
+
+
+def render_priority(wildcards):
+    """How many shots the render's chain still has from this shot on (itself included).
+    Snakemake starts ready jobs in priority order, so the chains' first links render first
+    and a build does not end on one chain whose last links wait on each other while the
+    other provider slots stand idle (bench/makespan_bench.py). Asked only for jobs that
+    will run."""
+    storyboard_shots()
+    key = _STORYBOARD_READ["key"]
+    if _CHAINS.get("key") != key:
+        left = {}
+        if not storyboard_check():
+            for chain in sv_chain_groups(load_storyboard(EP)):
+                left.update((shot, len(chain) - i) for i, shot in enumerate(chain))
+        _CHAINS.update(key=key, left=left)
+    return _CHAINS["left"].get(wildcards.shot, 1)
 
 
 def all_clips(wildcards):

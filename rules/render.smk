@@ -3,7 +3,8 @@
 # re-renders exactly the shots it touches. The job also writes the clip's last frame, so a
 # chained shot starts as soon as the shot before it is done. `render_jobs` bounds how many
 # render jobs run (more than api_slots, so start-up and review overlap other shots' calls);
-# inside each job a slot lock holds at most api_slots provider calls at once.
+# inside each job a slot lock holds at most api_slots provider calls at once. Ready renders
+# start in chain order (`render_priority`): first links before the shots chained after them.
 
 
 rule render_clip:
@@ -16,6 +17,7 @@ rule render_clip:
         f"{LOGS}/render-{{shot}}.log",
     resources:
         render_jobs=1,
+    priority: render_priority
     script:
         "../scripts/render_clip.py"
 

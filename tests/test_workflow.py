@@ -237,3 +237,25 @@ def test_forced_clip_restores_its_winner_and_frame_without_touching_the_chain(ru
     after = {s: json.loads((d / "state" / f"{s}.json").read_text())["attempts"]
              for s in (first, second)}
     assert after == before  # ... and restores: no new take anywhere
+
+
+def test_renders_start_in_chain_order(finished_copy):
+    """Every render job's priority is the number of shots its chain still has from it on,
+    so Snakemake starts the chains' first links before the shots that wait on them."""
+    from spark_video.paths import EpisodePaths
+    from spark_video.storyboard import chain_groups, load_storyboard
+
+    projects, ep = finished_copy, FINISHED_EP
+    chains = chain_groups(load_storyboard(EpisodePaths.of("demo", ep, root=projects)))
+    want = {shot: len(c) - i for c in chains for i, shot in enumerate(c)}
+    assert max(want.values()) > 1, "the demo has no chained shots"
+    r = run_snakemake(offline_env(projects), projects, "clips", "-n", "--forcerun",
+                      "render_clip", "--cores", "4", episode=ep)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = {}
+    for block in (r.stdout + r.stderr).split("\nrule ")[1:]:
+        if block.startswith("render_clip:"):
+            shot = re.search(r"wildcards: shot=(\S+)", block).group(1)
+            prio = re.search(r"priority: (\d+)", block)
+            got[shot] = int(prio.group(1)) if prio else 0
+    assert got == want

@@ -13,7 +13,9 @@ and review, over real HTTP) until every clip is accepted. It prints, side by sid
   makespan     wall time of `spark-video render`;
   bound        max(longest chain x L, N x L / slots): no scheduler can beat it;
   ratio        makespan / bound (targets at 100 shots: 1.05 at L=30 s, 1.15 at L=8 s);
-  busy slots   provider task-seconds / makespan (the mean number of provider tasks running).
+  busy slots   provider task-seconds / makespan (the mean number of provider tasks running);
+  start, tail  seconds before the first submit and after the last task was seen done;
+  seen         mean seconds from a task's end until a poll saw it (the poll granularity).
 
 The client polls every --poll seconds (the provider's own time is L; a poll interval only
 adds its granularity). --quick runs L=3 s with 12 shots.
@@ -53,9 +55,10 @@ def run_once(latency: float, shots: int, slots: int, poll: float, work: Path) ->
         make_storyboard(projects, shots, env=env)
         cmd = [sys.executable, "-m", "spark_video.cli", "render", "--project", "demo",
                "--episode", "001"]
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-        makespan = time.perf_counter() - t0
+        t1 = time.monotonic()
+        makespan = t1 - t0
         if proc.returncode:
             raise SystemExit(f"render failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         tasks = len(st.tasks)
@@ -66,7 +69,13 @@ def run_once(latency: float, shots: int, slots: int, poll: float, work: Path) ->
         server.stop()
     chain = min(CHAIN, shots)
     bound = max(chain * latency, shots * latency / slots)
+    runs = [(t.created, t.seen_done or t.created + latency) for t in st.tasks.values()]
+    first, last = min(c for c, _ in runs), max(d for _, d in runs)
     return {"L": latency, "shots": shots, "makespan": makespan, "bound": bound,
+            # where the time beyond the provider's went: before the first submit, after the
+            # last task was seen done, and a task's end until a poll saw it
+            "start": first - t0, "tail": t1 - last,
+            "seen": sum(d - c - latency for c, d in runs) / len(runs),
             "tasks": tasks, "busy": tasks * latency / makespan,
             "peak": max(st.peak_running.values(), default=0)}
 
@@ -92,11 +101,11 @@ def main() -> None:
     print(f"\n{a.slots} slots, poll every {a.poll:g} s, chains of up to {CHAIN}; "
           f"cpus {os.cpu_count()}")
     print(f"{'L':>5} {'shots':>6} | {'makespan':>9} {'bound':>7} {'ratio':>6} | "
-          f"{'tasks':>5} {'busy':>5} {'peak':>4}")
+          f"{'tasks':>5} {'busy':>5} {'peak':>4} | {'start':>5} {'tail':>5} {'seen':>5}")
     for r in rows:
         print(f"{r['L']:>5g} {r['shots']:>6} | {r['makespan']:>9.1f} {r['bound']:>7.1f} "
               f"{r['makespan'] / r['bound']:>6.3f} | {r['tasks']:>5} {r['busy']:>5.2f} "
-              f"{r['peak']:>4}")
+              f"{r['peak']:>4} | {r['start']:>5.1f} {r['tail']:>5.1f} {r['seen']:>5.2f}")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ class Task:
     billed: bool = False
     expired: bool = False
     submitted_at: float = field(default_factory=time.time)  # wall clock, for GET /tasks
+    seen_done: float | None = None  # monotonic time of the first poll that saw it end
 
 
 class FakeDashScope:
@@ -482,6 +483,8 @@ class FakeDashScope:
             status = "RUNNING"
         else:
             status = "SUCCEEDED" if task.outcome == "SUCCEEDED" else "FAILED"
+            with self.lock:
+                task.seen_done = task.seen_done or time.monotonic()
         out: dict[str, Any] = {"task_id": task_id, "task_status": status,
                                "submit_time": "2026-01-01 00:00:00.000"}
         body: dict[str, Any] = {"request_id": rid, "output": out}

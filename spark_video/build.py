@@ -288,7 +288,10 @@ def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
                 while proc.poll() is None:
                     pump()
                     progress.draw()
-                    time.sleep(0.25)
+                    try:  # wakes at once when Snakemake exits, not on the next tick
+                        proc.wait(timeout=0.25)
+                    except subprocess.TimeoutExpired:
+                        pass
             except KeyboardInterrupt:
                 interrupted = True
                 progress.clear()

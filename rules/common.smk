@@ -139,37 +139,37 @@ def _stat_key(path):
     return (st.st_mtime_ns, st.st_size)
 
 
-_HOLDS = {}
-_WATCHED = {g: [str(p) for p in sv_gates.GATE[g].watches(EP)] for g in sv_gates.GATES}
+_PER_VERSION = {}
+
+
+def per_version(name, watched, compute):
+    """compute(), once per version (mtime and size) of the files and folders `watched`: the
+    input functions ask the same questions once per job they plan (a 1000-shot episode:
+    thousands of times per run). A job's outputs, a stamp and every write of ours rename
+    into their folders, which changes the folders' mtime, so a pass after a job has run
+    sees the new answer; a job re-checks what it depends on when it starts."""
+    key = (name, *map(_stat_key, watched))
+    if key not in _PER_VERSION:
+        _PER_VERSION[key] = compute()
+    return _PER_VERSION[key]
+
+
+_WATCHED = {g: [str(p) for p in sv_gates.GATE[g].watched(EP)] for g in sv_gates.GATES}
+APPROVALS = str(EP.approvals_dir)
 
 
 def holds(gate):
-    """sv_gates.holds_build, answered once per version of what the gate watches (its table
-    entry: the folders its answer comes from). The input functions ask it once per job they
-    plan (a 1000-shot episode: thousands of times per run), and the answer needs a stat of
-    every clip, shot state and spec. A job's output, a stamp and every write of ours rename
-    into those folders, which changes their mtime, so a pass after a job has run sees the
-    new answer; a job re-checks its gate when it starts."""
-    key = (gate, *map(_stat_key, _WATCHED[gate]))
-    if key not in _HOLDS:
-        _HOLDS[key] = sv_gates.holds_build(EP, gate)
-    return _HOLDS[key]
+    """sv_gates.holds_build, once per version of what the gate watches (its table entry):
+    the answer needs a stat of every clip, shot state and spec."""
+    return per_version(("holds", gate), _WATCHED[gate], lambda: sv_gates.holds_build(EP, gate))
 
 
 def optional(*paths):
     return [str(p) for p in paths if Path(p).exists()]
 
 
-_FROZEN = {}
-
-
 def is_frozen(gate):
-    """sv_frozen.is_frozen, once per gate and version of the approvals folder (asked once
-    per clip)."""
-    key = (gate, _stat_key(EP.root / "approvals"))
-    if key not in _FROZEN:
-        _FROZEN[key] = sv_frozen.is_frozen(EP, gate)
-    return _FROZEN[key]
+    return per_version(("frozen", gate), [APPROVALS], lambda: sv_frozen.is_frozen(EP, gate))
 
 
 def frozen(gate, paths, output=None, like=None):
@@ -300,17 +300,11 @@ def spec_check(spec, clip):
     return checked(spec) if newer else []
 
 
-_TAKES = {}
-
-
 def take_requests():
     """The names in takes/ (spark-video render --shot writes takes/<shot>.json), listed once
     per version of the folder instead of three look-ups per clip."""
     d = EP.root / "takes"
-    key = _stat_key(d)
-    if "names" not in _TAKES or _TAKES["key"] != key:
-        _TAKES.update(key=key, names=set(os.listdir(d)) if key else set())
-    return _TAKES["names"]
+    return per_version("takes", [d], lambda: set(os.listdir(d)) if d.is_dir() else set())
 
 
 _MEDIA = {}
@@ -357,9 +351,6 @@ def clip_inputs(wildcards):
     return inputs
 
 
-_CHAINS = {}
-
-
 def render_priority(wildcards):
     """How many shots the render's chain still has from this shot on (itself included).
     Snakemake starts ready jobs in priority order, so the chains' first links render first
@@ -367,14 +358,14 @@ def render_priority(wildcards):
     other provider slots stand idle (bench/makespan_bench.py). Asked only for jobs that
     will run."""
     storyboard_shots()
-    key = _STORYBOARD_READ["key"]
-    if _CHAINS.get("key") != key:
-        left = {}
-        if not storyboard_check():
-            for chain in sv_chain_groups(load_storyboard(EP)):
-                left.update((shot, len(chain) - i) for i, shot in enumerate(chain))
-        _CHAINS.update(key=key, left=left)
-    return _CHAINS["left"].get(wildcards.shot, 1)
+    return per_version("chains", [_STORYBOARD_READ["path"]], chain_left).get(wildcards.shot, 1)
+
+
+def chain_left():
+    if storyboard_check():
+        return {}
+    return {shot: len(chain) - i for chain in sv_chain_groups(load_storyboard(EP))
+            for i, shot in enumerate(chain)}
 
 
 def all_clips(wildcards):

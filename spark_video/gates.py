@@ -485,10 +485,15 @@ class Gate:
     held_while: Callable[[EpisodePaths], bool] = _never  # hold the build though it is open
     # opt-in reviews, (config flag, file): built before the gate is shown when the flag is on
     opt_in: tuple[tuple[str, Callable[[EpisodePaths], Path]], ...] = ()
-    # the folders (and files) whose mtime changes whenever the answer can: the stamps' folder
-    # and those of what the stamp covers and of what else closes or holds the gate (every
-    # write of ours renames into its folder); the build asks once per version of them
-    watches: Callable[[EpisodePaths], list[Path]] = lambda p: [p.root / "approvals"]
+    # besides the stamps' folder, the files and folders whose mtime changes whenever the
+    # answer can: those of what the stamp covers and of what else closes or holds the gate
+    # (every write of ours renames into its folder)
+    watches: Callable[[EpisodePaths], list[Path]] = _nothing
+
+    def watched(self, paths: EpisodePaths) -> list[Path]:
+        """The stamps' folder and `watches`: the build answers the gate once per version of
+        these (rules/common.smk `holds`)."""
+        return [paths.approvals_dir, *self.watches(paths)]
 
     def opt_in_files(self, paths: EpisodePaths, cfg: WorkflowConfig) -> list[Path]:
         return [f(paths) for flag, f in self.opt_in if getattr(cfg, flag)]
@@ -505,31 +510,30 @@ GATE: dict[str, Gate] = {g.name: g for g in (
     Gate("bgm", "GATE 0.5 (music)", covers=_covers_bgm, checks=_check_bgm, targets=_nothing,
          revise="choose music: uv run spark-video approve bgm --bgm-mode off|global|scene ...",
          in_use=needs_bgm_gate,
-         watches=lambda p: [p.root / "approvals", p.bgm_config, p.bgm_dir,
-                            p.project_paths.bgm_dir]),
+         watches=lambda p: [p.bgm_config, p.bgm_dir, p.project_paths.bgm_dir]),
     Gate("script", "GATE 1 (script)",
          covers=lambda p: [*p.scene_files("md"), p.script], checks=_check_script,
          targets=lambda p: [str(p.script)], shown_after=lambda p: [p.script],
          revise="edit scenes/scene-NN.md (or run: uv run spark-video revise script ...)",
          summary=summaries.script_summary,
-         watches=lambda p: [p.root / "approvals", p.scenes_dir, p.script]),
+         watches=lambda p: [p.scenes_dir, p.script]),
     Gate("storyboard", "GATE 2 (storyboard)",
          covers=lambda p: [*p.scene_files("json"), p.storyboard], checks=_check_storyboard,
          targets=lambda p: [str(p.storyboard), str(p.estimate)],
          shown_after=lambda p: [p.storyboard, p.estimate],
          opt_in=(("vfx", lambda p: p.vfx_review),),
          revise="edit scenes/scene-NN.json", summary=summaries.storyboard_summary,
-         watches=lambda p: [p.root / "approvals", p.scenes_dir, p.storyboard]),
+         watches=lambda p: [p.scenes_dir, p.storyboard]),
     Gate("render", "GATE 3 (renders)", covers=_covers_render, checks=_check_render,
          targets=lambda p: ["clips"], shown_after=_render_shown_after,
          revise="re-render a shot: uv run spark-video render --shot S01-001 ...",
          also_closed_by=failed_shots, held_while=renders_pending,
          summary=summaries.render_summary,
-         watches=lambda p: [p.root / "approvals", p.storyboard, p.clips_dir, p.state_dir,
-                            p.root / "shots", p.root / "takes"]),
+         watches=lambda p: [p.storyboard, p.clips_dir, p.state_dir, p.root / "shots",
+                            p.root / "takes"]),
     Gate("final", "GATE 4 (final)", covers=_covers_final, checks=_check_final,
          targets=lambda p: ["final"], summary=summaries.final_summary,
-         watches=lambda p: [p.root / "approvals", p.final_mp4.parent]),
+         watches=lambda p: [p.final_mp4.parent]),
 )}
 GATES = tuple(GATE)
 LABELS = {name: g.label for name, g in GATE.items()}

@@ -385,8 +385,12 @@ class EpisodePaths:
         before the director runs again; the director rewrites from this copy)."""
         return self._p("scenes", f"scene-{num:02d}.previous.json")
 
+    @property
+    def approvals_dir(self) -> Path:
+        return self._p("approvals")
+
     def approval(self, gate: str) -> Path:
-        return self._p("approvals", f"{gate}.json")
+        return self.approvals_dir / f"{gate}.json"
 
     def gate_barrier(self, gate: str) -> Path:
         return self._item("gate_barrier", gate=gate)

@@ -272,7 +272,7 @@ def test_every_gate_watches_the_folders_its_answer_comes_from(ep, cfg):
     (ep.root / "bgm" / "theme.mp3").write_bytes(b"x")
     ep.bgm_config.write_text("{}")
     for name, gate in gates.GATE.items():
-        watched = set(gate.watches(ep))
+        watched = set(gate.watched(ep))
         assert ep.approval(name).parent in watched, name
         covered = gates.artifacts(ep, name)
         assert covered or name == "mode", name
@@ -280,7 +280,7 @@ def test_every_gate_watches_the_folders_its_answer_comes_from(ep, cfg):
             assert p in watched or p.parent in watched, (name, p)
     # GATE 3 is also closed by a FAILED shot state and held by a newer spec or take request
     assert {ep.state_dir, ep.root / "shots", ep.root / "takes"} <= set(
-        gates.GATE["render"].watches(ep))
+        gates.GATE["render"].watched(ep))
 
 
 def test_render_gate_checks_winners_and_escalations(ep, cfg):

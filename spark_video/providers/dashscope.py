@@ -32,7 +32,7 @@ from typing import Any
 from .. import capabilities
 from ..budget import is_settling, new_intent, read_calls, reserve
 from ..io import atomic_write_bytes
-from ..media import MediaError, canvas_size, probe, run
+from ..media import MediaError, probe, run
 from ..models import ShotSpec
 from ..pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
 from .base import (
@@ -219,6 +219,9 @@ class DashScopeVideo:
         elif eff == "r2v":
             refs = list(media)
             frame = first_frame  # wan2.7 only (plan() guarantees)
+            if c.reference_name:  # wan2.6-r2v: the page names reference n `character<n>`
+                sent = _refs_to_names(prompt, [c.reference_name.format(n=i + 1)
+                                               for i in range(len(refs))])
         checked = capabilities.check_request(
             model, eff, shot.duration, spec.resolution, spec.ratio, sent,
             len(refs) + (1 if frame else 0), first_frame=bool(frame and refs))
@@ -250,9 +253,9 @@ class DashScopeVideo:
             if eff == "i2v":
                 inp["img_url"] = url(frame)  # type: ignore[arg-type]
             else:
-                w, h = canvas_size(checked.resolution, checked.ratio or "16:9")
                 params.pop("resolution")
-                params["size"] = f"{w}*{h}"
+                params["size"] = capabilities.video_size(model, checked.resolution,
+                                                         checked.ratio or "16:9")
                 if refs:
                     inp["reference_urls"] = [url(p) for p in refs]
         if seed is not None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ..capabilities import trim_for_context
+from ..capabilities import page_value, trim_for_context
+from ..media import extract_frame, probe
 from ..models import AXES, Review, ShotSpec
 from ..pricing import price_table
 from .base import CallContext, ProviderError
@@ -275,10 +277,13 @@ class ChatReview:
             lines.append(f"Narrative purpose: {s.narrative_purpose}")
         if spec.mood_anchor:
             lines.append(f"Mood anchor: {spec.mood_anchor}")
-        if s.characters:
+        if s.characters and portraits:
             names = ", ".join(s.characters)
             lines.append(f"Characters: {names}. The images after the video are their "
                          f"portraits, in this order: {names}."[: 2000])
+        elif s.characters:
+            lines.append(f"Characters: {', '.join(s.characters)} (identity is checked "
+                         "separately; score cast_match 10 here).")
         if s.dialog:
             lines.append("Dialog: " + " / ".join(f"{d.speaker}: {d.text}" for d in s.dialog))
         else:
@@ -286,33 +291,92 @@ class ChatReview:
         lines.append("Answer in JSON as instructed.")
         return "\n".join(lines)
 
+    def one_modality(self) -> bool:
+        """The model takes text plus a single other modality per message (qwen-omni page)."""
+        return page_value(self.model, "modalities_per_message") == 1
+
+    def _ask(self, ctx: CallContext, content: list[dict[str, Any]], system: str,
+             note: str) -> str:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": content}]
+        return self.chat.chat(ctx, model=self.model, messages=messages,
+                              stream=_needs_stream(self.model),
+                              oss=any(str(c.get(c["type"], {}).get("url", "")).startswith(
+                                  "oss://") for c in content if c["type"] != "text"),
+                              json_mode=not _needs_stream(self.model), prompt_note=note)
+
     def review(self, ctx: CallContext, spec: ShotSpec, clip: Path, *, version: int,
                first_frame: Path | None, portraits: list[Path]) -> Review:
+        """One call with the clip and the portraits; for a model that takes one non-text
+        modality per message (qwen-omni), two: the clip alone (every axis but cast_match),
+        then IDENTITY_FRAMES frames of the clip beside the portraits (cast_match)."""
         base = {"version": version, "shot_id": spec.shot.id, "reviewer": self.model}
+        split = bool(portraits) and self.one_modality()
+        note = f"review {spec.shot.id} v{version}"
         try:
             content: list[dict[str, Any]] = [
                 {"type": "video_url", "video_url": {"url": self._url(clip)}}]
-            for p in portraits:
-                content.append({"type": "image_url", "image_url": {"url": self._url(p)}})
-            content.append({"type": "text", "text": self.brief(ctx, spec, version, portraits)})
-            messages = [{"role": "system", "content": RUBRIC},
-                        {"role": "user", "content": content}]
-            text = self.chat.chat(ctx, model=self.model, messages=messages,
-                                  stream=_needs_stream(self.model),
-                                  oss=any(str(c.get(c["type"], {}).get("url", "")).startswith(
-                                      "oss://") for c in content if c["type"] != "text"),
-                                  json_mode=not _needs_stream(self.model),
-                                  prompt_note=f"review {spec.shot.id} v{version}")
+            if not split:
+                for p in portraits:
+                    content.append({"type": "image_url", "image_url": {"url": self._url(p)}})
+            content.append({"type": "text", "text": self.brief(
+                ctx, spec, version, [] if split else portraits)})
+            text = self._ask(ctx, content, RUBRIC, note)
+            identity = self._identity(ctx, spec, clip, portraits, note) if split else None
         except ProviderError as e:
             return Review(verdict="ERROR", error=str(e), critique="", **base)
         try:
             breakdown, model_verdict, critique = parse_review(text)
+            if identity is not None:
+                score, why = parse_identity(identity)
+                breakdown["cast_match"] = score
+                critique = f"{critique}\nIdentity (frames beside the portraits): {why}".strip()
         except ValueError as e:
             return Review(verdict="ERROR", error=f"unusable review answer: {e}",
                           critique=text[:2000], **base)
         # raw scores: the verdict is decided by review_policy.decide() (REJECT until then)
         return Review(verdict="REJECT", breakdown=breakdown, model_verdict=model_verdict,
                       critique=critique, **base)
+
+    def _identity(self, ctx: CallContext, spec: ShotSpec, clip: Path, portraits: list[Path],
+                  note: str) -> str:
+        """The cast_match call: frames of the clip, then the portraits, all images."""
+        names = ", ".join(spec.shot.characters) or "the cast"
+        with tempfile.TemporaryDirectory(prefix="spark-review-") as d:
+            dur = probe(clip).duration or float(spec.shot.duration)
+            frames = [extract_frame(clip, Path(d) / f"f{i}.png", width=640,
+                                    at=dur * (i + 0.5) / IDENTITY_FRAMES)
+                      for i in range(IDENTITY_FRAMES)]
+            content: list[dict[str, Any]] = [
+                {"type": "image_url", "image_url": {"url": self._url(p)}}
+                for p in [*frames, *portraits]]
+            content.append({"type": "text", "text": (
+                f"The first {len(frames)} images are frames of shot {spec.shot.id}, in time "
+                f"order; the next {len(portraits)} are the portraits of {names}, in this "
+                "order. Does each visible face match its same-named portrait? Answer in JSON "
+                'as instructed.')[:2000]})
+            return self._ask(ctx, content, IDENTITY_RUBRIC, note + " identity")
+
+
+IDENTITY_FRAMES = 3
+IDENTITY_RUBRIC = """You check cast identity in frames of an AI-generated video clip. Score \
+cast_match 0-10: each visible face matches the same-named portrait; strangers score low; 10 \
+if no face is visible. Answer with ONE JSON object and nothing else:
+{"cast_match": n, "critique": "..."}"""
+
+
+def parse_identity(text: str) -> tuple[float, str]:
+    """(cast_match, critique) from the identity call's answer; ValueError if unusable."""
+    try:
+        obj = extract_json_object(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"identity answer is not JSON ({e.msg})") from e
+    v = obj.get("cast_match")
+    if v is None and isinstance(obj.get("breakdown"), dict):
+        v = obj["breakdown"].get("cast_match")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 10:
+        raise ValueError("identity answer: cast_match is missing or outside 0-10")
+    critique = obj.get("critique") or ""
+    return float(v), critique if isinstance(critique, str) else json.dumps(critique)
 
 
 # --------------------------------------------------------------------------- openai provider

@@ -85,7 +85,7 @@ def test_vl_model_non_stream_json_mode(fake_dashscope, ep, clip, tmp_path, monke
     assert call["model"] == "qwen3-vl-plus" and not call["stream"] and call["json_mode"]
     assert r.verdict == "ACCEPT"
     line = [json.loads(x) for x in ep.model_calls.read_text().splitlines()][-1]
-    assert line["cost"] is None  # qwen3-vl-plus: no price data, never guessed
+    assert line["cost"] is not None and line["cost"] > 0  # qwen3-vl-plus: 1 / 10 per M tokens
 
 
 def test_text_json_mode_adds_the_word_json(fake_dashscope, ep):

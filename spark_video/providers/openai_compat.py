@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 
-from ..capabilities import page_value, trim_for_context
+from ..budget import ensure_budget
+from ..capabilities import estimate_tokens, page_value, trim_for_context
 from ..media import extract_frame, probe
 from ..models import AXES, Review, ShotSpec
-from ..pricing import price_table
+from ..pricing import price_table, token_cost
 from .base import CallContext, ProviderError
 from .dashscope_http import ConnSettings
 from .http import (
@@ -53,20 +54,23 @@ Answer with ONE JSON object and nothing else:
 "dialog_attribution": n}, "verdict": "ACCEPT" or "REJECT", "critique": "..."}"""
 
 
-def token_cost(model: str, usage: dict[str, Any]) -> float | None:
-    entry = price_table().get(model)
-    if not entry or not entry.prices or not usage:
-        return None
-    prices = {p.type: p.price for p in entry.prices if p.unit == "1M_tokens"}
-    if "input_token" not in prices or "output_token" not in prices:
-        return None
-    pin = int(usage.get("prompt_tokens") or 0)
-    pout = int(usage.get("completion_tokens") or 0)
-    details = usage.get("prompt_tokens_details") or {}
-    audio_in = int(details.get("audio_tokens") or 0) if isinstance(details, dict) else 0
-    cost = (pin - audio_in) * prices["input_token"] + pout * prices["output_token"]
-    cost += audio_in * prices.get("input_token_audio", prices["input_token"])
-    return round(cost / 1e6, 6)
+MEDIA_TOKENS = 1500  # a conservative guess per image or video part, for the budget check
+ANSWER_TOKENS = 2000
+
+
+def chat_estimate(model: str, messages: list[dict[str, Any]]) -> float | None:
+    """A pessimistic cost of one chat call before it is made (None: no price data)."""
+    pin = 0
+    for m in messages:
+        c = m.get("content")
+        for part in [c] if isinstance(c, str) else c or []:
+            if isinstance(part, str):
+                pin += estimate_tokens(part)
+            elif part.get("type") == "text":
+                pin += estimate_tokens(str(part.get("text", "")))
+            else:
+                pin += MEDIA_TOKENS
+    return token_cost(model, {"prompt_tokens": pin, "completion_tokens": ANSWER_TOKENS})
 
 
 def _needs_stream(model: str) -> bool:
@@ -99,6 +103,9 @@ class ChatClient:
                 body["modalities"] = ["text"]
         body.update(extra or {})
         headers = {"X-DashScope-OssResourceResolve": "enable"} if oss else None
+        if getattr(ctx.cfg, "budget", None) is not None:  # tokens count against the cap too
+            ensure_budget(ctx, chat_estimate(model, messages), model=model,
+                          what=f"a {model} call ({prompt_note or 'chat'})")
         with ctx.timed(self.provider, model, "chat/completions",
                        prompt=prompt_note) as rec:
             if stream:

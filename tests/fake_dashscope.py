@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import calendar
 import collections
 import hashlib
 import io
@@ -208,6 +209,7 @@ class FakeDashScope:
             self.submit_requests = 0
             self.list_calls = 0
             self.list_hides = False  # GET /tasks answers an empty list (lagging index)
+            self.list_tz_hours = 0  # GET /tasks reads start_time/end_time as UTC+N (8: Beijing)
             self.polls: collections.Counter[str] = collections.Counter()  # task id
             self.uploads: dict[str, dict[str, Any]] = {}  # oss key -> {model, path, size}
             self.policies = 0
@@ -555,7 +557,8 @@ class FakeDashScope:
             if not raw:
                 return default
             try:
-                return time.mktime(time.strptime(raw, "%Y%m%d%H%M%S")) - time.timezone
+                return (calendar.timegm(time.strptime(raw, "%Y%m%d%H%M%S"))
+                        - self.list_tz_hours * 3600)
             except ValueError:
                 raise ApiError(400, "InvalidParameter", f"{name} must be YYYYMMDDhhmmss") \
                     from None

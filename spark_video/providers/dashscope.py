@@ -64,6 +64,7 @@ COSY_PATH = "services/audio/tts/SpeechSynthesizer"
 T2I_PATH = "services/aigc/text2image/image-synthesis"
 DEFAULT_IMAGE_MODEL = "wan2.6-t2i"
 DEFAULT_IMAGE_EDIT_MODEL = "qwen-image-edit-plus"
+LIST_WINDOW_S = 9 * 3600 + 120  # task-list window around a lost submit's intent line
 TRANSIENT_TASK_CODES = {"InternalError", "ServiceUnavailable", "Throttling", "RequestTimeOut",
                         "InternalError.Algo", "InternalError.Timeout"}
 
@@ -366,7 +367,10 @@ class DashScopeVideo:
         model = checked.model
         t0 = _parse_ts(intent.get("ts")) or time.time() - 3600
         known = {r.get("task_id") for r in read_calls(ctx.paths.model_calls) if r.get("task_id")}
-        found = [row for row in t.list_tasks(start=t0 - 120, end=time.time() + 120,
+        # which timezone the list's start_time/end_time mean is not documented (we send UTC;
+        # Beijing is UTC+8): a window of +-9 h around the intent holds either reading
+        found = [row for row in t.list_tasks(start=t0 - LIST_WINDOW_S,
+                                             end=max(time.time(), t0) + LIST_WINDOW_S,
                                              model=model)
                  if row.get("task_id") and row["task_id"] not in known]
         if len(found) > 1:  # several unknown tasks: the one that ran exactly this prompt

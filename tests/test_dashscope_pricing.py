@@ -52,3 +52,13 @@ def test_text_tokens_count_against_the_budget(fake_dashscope, ep):
     with pytest.raises(BudgetExceeded, match="budget reached"):
         text.complete(ctx, role="writer", system="Be brief.", user="Say hi again.")
     assert len(fake_dashscope.chat_calls) == n  # refused before sending
+
+
+def test_estimate_prices_both_omni_review_calls():
+    from spark_video.providers.openai_compat import review_estimate
+
+    calls_cast, cost_cast = review_estimate("qwen3.5-omni-plus", 2)
+    calls_none, cost_none = review_estimate("qwen3.5-omni-plus", 0)
+    assert (calls_cast, calls_none) == (2, 1) and cost_cast > cost_none > 0
+    assert review_estimate("qwen3-vl-plus", 2)[0] == 1  # a VL model: one message
+    assert review_estimate("no-such-model", 0)[1] is None  # no price data

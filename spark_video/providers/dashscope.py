@@ -51,11 +51,11 @@ from .dashscope_http import (
 )
 from .http import MODERATION_CODES, HttpTransport, SubmitOutcomeUnknown
 from .openai_compat import (
-    DEFAULT_REVIEW_MODEL,
     DEFAULT_TEXT_MODEL,
     ChatClient,
     ChatReview,
     ChatText,
+    review_model_of,
 )
 
 VIDEO_PATH = "services/aigc/video-generation/video-synthesis"
@@ -84,9 +84,7 @@ def make(capability: str, name: str, cfg: Any) -> Any:
         if capability == "text":
             return ChatText(chat, _env_or(cfg, "SPARK_VIDEO_TEXT_MODEL", "text_model",
                                           DEFAULT_TEXT_MODEL))
-        model = (os.environ.get("SPARK_VIDEO_REVIEW_MODEL")
-                 or os.environ.get("SPARK_VIDEO_REVIEW_OMNI_MODEL")
-                 or getattr(cfg, "review_model", None) or DEFAULT_REVIEW_MODEL)
+        model = review_model_of(cfg)
         native = DashScopeTransport(settings)
         return ChatReview(chat, model, media_url=native.media_url)
     if capability == "tts":

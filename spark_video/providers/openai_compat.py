@@ -365,6 +365,33 @@ class ChatReview:
 
 
 IDENTITY_FRAMES = 3
+
+
+def review_model_of(cfg: Any) -> str:
+    """The review model a DashScope review provider uses (same order as make())."""
+    return (os.environ.get("SPARK_VIDEO_REVIEW_MODEL")
+            or os.environ.get("SPARK_VIDEO_REVIEW_OMNI_MODEL")
+            or getattr(cfg, "review_model", None) or DEFAULT_REVIEW_MODEL)
+
+
+def review_calls(model: str, portraits: int) -> list[list[dict[str, Any]]]:
+    """The messages' shapes one review of a shot sends (text as placeholders): one call, or
+    two for a one-modality model with portraits (clip alone, then frames + portraits)."""
+    text = {"type": "text", "text": RUBRIC + " " * 600}
+    video = {"type": "video_url", "video_url": {"url": ""}}
+    image = {"type": "image_url", "image_url": {"url": ""}}
+    if portraits and page_value(model, "modalities_per_message") == 1:
+        return [[video, text], [*[image] * (IDENTITY_FRAMES + portraits), text]]
+    return [[video, *[image] * portraits, text]]
+
+
+def review_estimate(model: str, portraits: int) -> tuple[int, float | None]:
+    """(calls, cost) of one review round of a shot with `portraits` cast portraits, priced
+    as the budget check prices each call (None: no price data)."""
+    calls = review_calls(model, portraits)
+    costs = [chat_estimate(model, [{"role": "user", "content": c}]) for c in calls]
+    return len(calls), None if any(c is None for c in costs) else round(
+        sum(c for c in costs if c is not None), 6)
 IDENTITY_RUBRIC = """You check cast identity in frames of an AI-generated video clip. Score \
 cast_match 0-10: each visible face matches the same-named portrait; strangers score low; 10 \
 if no face is visible. Answer with ONE JSON object and nothing else:

@@ -136,3 +136,24 @@ def test_wan26_r2v_names_references_character_n(fake_dashscope, ep, tmp_path, mo
         first_frame=None, media=refs)
     assert fake_dashscope.tasks[res.task_id].prompt == \
         "character1 hands character2 a lamp; character2 smiles."
+
+
+def test_every_limit_names_its_source_page():
+    for model, entry in capabilities.pages().items():
+        for name, lim in entry.items():
+            if isinstance(lim, dict):
+                assert lim.get("source"), f"{entry['file']}: {model}.{name} has no source"
+
+
+def test_readme_provider_table_lists_every_model_with_its_limits():
+    from spark_video.settings import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for model, c in capabilities.VIDEO_CAPS.items():
+        row = next((ln for ln in readme.splitlines() if ln.startswith(f"| `{model}` |")), None)
+        assert row, f"README has no row for {model}"
+        assert f"| {c.min_s}-{c.max_s} |" in row
+        for by_ratio in (c.sizes or {}).values():
+            assert all(size in row for size in by_ratio.values())
+    for model, t in capabilities.TTS_CAPS.items():
+        assert f"| `{model}` |" in readme and f"{t.max_chars} chars" in readme

@@ -65,7 +65,7 @@ def cost_by_task(records: list[dict[str, Any]]) -> dict[str, float]:
 def spend_of(records: list[dict[str, Any]]) -> float:
     total = sum(cost_by_task(records).values())
     total += sum(float(r.get("cost") or 0.0) for r in records if not r.get("task_id"))
-    return round(total, 4)
+    return round(total, 6)  # token calls cost fractions of a cent
 
 
 def spend_so_far(paths: Any) -> float:
@@ -180,12 +180,17 @@ def ensure_budget(ctx: CallContext, next_cost: float | None, *, what: str = "the
             "config/models.jsonl or remove the budget", code="BudgetNoPrice")
     if spent + next_cost > budget + 1e-9:
         raise BudgetExceeded(
-            f"budget reached: spent {spent:.2f} {cur} so far (from {ctx.paths.model_calls}, "
-            "with the calls other jobs are making now); "
-            f"{what} would cost about {next_cost:.2f} {cur}, taking the total to "
-            f"{spent + next_cost:.2f} over the budget of {budget:.2f} {cur}. Nothing was "
+            f"budget reached: spent {_money(spent)} {cur} so far (from "
+            f"{ctx.paths.model_calls}, with the calls other jobs are making now); "
+            f"{what} would cost about {_money(next_cost)} {cur}, taking the total to "
+            f"{_money(spent + next_cost)} over the budget of {_money(budget)} {cur}. Nothing was "
             "submitted. Raise the budget (config budget / SPARK_VIDEO_BUDGET) to continue.",
             code="BudgetExceeded")
+
+
+def _money(x: float) -> str:
+    """2 decimals, or 6 for the fractions of a cent that token calls cost."""
+    return f"{x:.2f}" if abs(x) >= 0.01 or x == 0 else f"{x:.6f}"
 
 
 def _currency(model: str | None) -> str:

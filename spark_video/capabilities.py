@@ -15,9 +15,12 @@ unknown model, wrong kind, unsupported resolution, too many/few media, prompt ov
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from .pricing import VIDEO_MODELS
@@ -25,8 +28,30 @@ from .providers.base import ProviderError
 
 Protocol_ = Literal["media", "legacy"]
 
-HH_RATIOS = ("16:9", "9:16", "3:4", "4:3", "4:5", "5:4", "1:1")
-WAN_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
+PAGES_DIR = Path(__file__).resolve().parent / "providers" / "models"
+
+
+@functools.cache
+def pages() -> dict[str, dict[str, Any]]:
+    """model -> its entry in the published-page data (providers/models/<family>.json): each
+    limit is {"value", "source", ...}; `family` and `protocol` come from the file."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in sorted(PAGES_DIR.glob("*.json")):
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        for name, m in doc["models"].items():
+            out[name] = {**m, "family": doc["family"], "protocol": doc.get("protocol"),
+                         "file": f.name}
+    return out
+
+
+def page_value(model: str, limit: str, default: Any = None) -> Any:
+    lim = pages().get(model, {}).get(limit)
+    return lim["value"] if isinstance(lim, dict) and "value" in lim else default
+
+
+def page_source(model: str, limit: str) -> str:
+    lim = pages().get(model, {}).get(limit)
+    return lim.get("source", "") if isinstance(lim, dict) else ""
 
 
 class CapabilityError(ProviderError):
@@ -53,47 +78,45 @@ class VideoCaps:
     first_frame_with_refs: bool = False  # r2v also takes a first_frame (wan2.7)
     watermark_default: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    sizes: dict[str, dict[str, str]] | None = None  # resolution -> ratio -> "W*H" (wan2.6)
+    reference_name: str | None = None  # how the prompt names reference n ("character{n}")
 
 
-def _hh(version: str, kind: str) -> VideoCaps:
-    res = ("720P", "1080P") if version == "1.0" else ("480P", "720P", "1080P")
-    ratios: tuple[str, ...] | None = HH_RATIOS
-    if version == "1.1" and kind == "t2v":
-        ratios = HH_RATIOS + ("9:21", "21:9")
-    mm = {"t2v": (0, 0), "i2v": (1, 1), "r2v": (1, 9)}[kind]
+def _video_caps(model: str) -> VideoCaps:
+    """A video model's capabilities, from its page data."""
+    m = pages()[model]
+    fam = m["family"]
+    if fam == "happyhorse":
+        fam = "happyhorse-" + model.split("-")[1]
+    dur = page_value(model, "durations")
+    media = page_value(model, "media")
+    ratios = page_value(model, "ratios")
+    sizes = page_value(model, "sizes")
     return VideoCaps(
-        model=f"happyhorse-{version}-{kind}", family=f"happyhorse-{version}", kind=kind,
-        protocol="media", min_s=3, max_s=15, resolutions=res,
-        ratios=None if kind == "i2v" else ratios, media_min=mm[0], media_max=mm[1],
-        prompt_max=5000, cjk_weight=2, watermark_default=True)
+        model=model, family=fam, kind=m["kind"], protocol=m["protocol"], min_s=dur[0],
+        max_s=dur[1], resolutions=tuple(page_value(model, "resolutions")),
+        ratios=tuple(ratios) if ratios else None, media_min=media[0], media_max=media[1],
+        prompt_max=page_value(model, "prompt_max"),
+        cjk_weight=m["prompt_max"].get("cjk_weight", 1),
+        first_frame_with_refs=bool(page_value(model, "first_frame_with_refs", False)),
+        sizes={r: dict(v) for r, v in sizes.items()} if sizes else None,
+        reference_name=page_value(model, "reference_names"))
 
 
-def _wan26(kind: str) -> VideoCaps:
-    mm = {"t2v": (0, 0), "i2v": (1, 1), "r2v": (1, 5)}[kind]
-    return VideoCaps(
-        model=f"wan2.6-{kind}", family="wan2.6", kind=kind, protocol="legacy", min_s=2,
-        max_s=10 if kind == "r2v" else 15, resolutions=("720P", "1080P"),
-        ratios=None if kind == "i2v" else WAN_RATIOS, media_min=mm[0], media_max=mm[1],
-        prompt_max=1500)
+VIDEO_CAPS: dict[str, VideoCaps] = {name: _video_caps(name) for name, m in pages().items()
+                                    if m.get("kind") in ("t2v", "i2v", "r2v")}
 
 
-def _wan27(model: str, kind: str) -> VideoCaps:
-    # i2v: first_frame (+ last_frame); r2v: 1-5 references (+ one first_frame)
-    mm = {"t2v": (0, 0), "i2v": (1, 2), "r2v": (1, 5)}[kind]
-    return VideoCaps(
-        model=model, family="wan2.7", kind=kind, protocol="media", min_s=2, max_s=15,
-        resolutions=("720P", "1080P"), ratios=None if kind == "i2v" else WAN_RATIOS,
-        media_min=mm[0], media_max=mm[1], prompt_max=5000, first_frame_with_refs=kind == "r2v")
+def video_size(model: str, resolution: str, ratio: str) -> str:
+    """The W*H the model's page lists for `resolution` and `ratio` (legacy wan2.6 `size`)."""
+    c = caps(model)
+    by_ratio = (c.sizes or {}).get(resolution.upper()) or {}
+    if ratio not in by_ratio:
+        raise CapabilityError(f"{model} has no size for {resolution} at {ratio}; it takes "
+                              f"{', '.join(f'{a} ({s})' for a, s in by_ratio.items())} "
+                              f"(source: {page_source(model, 'sizes')})")
+    return by_ratio[ratio]
 
-
-VIDEO_CAPS: dict[str, VideoCaps] = {}
-for _k in ("t2v", "i2v", "r2v"):
-    for _v in ("1.0", "1.1"):
-        VIDEO_CAPS[f"happyhorse-{_v}-{_k}"] = _hh(_v, _k)
-    VIDEO_CAPS[f"wan2.6-{_k}"] = _wan26(_k)
-    VIDEO_CAPS[f"wan2.7-{_k}"] = _wan27(f"wan2.7-{_k}", _k)
-VIDEO_CAPS["wan2.7-t2v-2026-04-25"] = _wan27("wan2.7-t2v-2026-04-25", "t2v")
-VIDEO_CAPS["wan2.7-i2v-2026-04-25"] = _wan27("wan2.7-i2v-2026-04-25", "i2v")
 
 FAMILIES = {
     "happyhorse-1.0": {k: f"happyhorse-1.0-{k}" for k in ("t2v", "i2v", "r2v")},
@@ -382,21 +405,25 @@ QWEN_TTS_VOICES = ("Cherry", "Serena", "Ethan", "Chelsie", "Momo", "Vivian", "Mo
 @dataclass(frozen=True)
 class TTSCaps:
     model: str
-    max_chars: int  # per request, CJK characters counting 2
+    max_chars: int  # per request, CJK characters counting 2 (from the model's page data)
     voices: tuple[str, ...]
     rate: tuple[float, float] | None  # None: no rate parameter (stretched afterwards)
     voice_rule: str = ""
 
 
+def _tts(model: str, *rest: Any) -> TTSCaps:
+    return TTSCaps(model, page_value(model, "text_max"), *rest)
+
+
 TTS_CAPS: dict[str, TTSCaps] = {c.model: c for c in (
-    TTSCaps("cosyvoice-v3-flash", 20000, COSY_V3_VOICES, (0.5, 2.0),
+    _tts("cosyvoice-v3-flash", COSY_V3_VOICES, (0.5, 2.0),
             "a v3 system voice (e.g. longanyang) or a cloned voice id (cosyvoice-...)"),
-    TTSCaps("cosyvoice-v3-plus", 20000, COSY_V3_VOICES, (0.5, 2.0),
+    _tts("cosyvoice-v3-plus", COSY_V3_VOICES, (0.5, 2.0),
             "a v3 system voice (e.g. longanyang) or a cloned voice id (cosyvoice-...)"),
-    TTSCaps("cosyvoice-v2", 20000, COSY_V2_VOICES, (0.5, 2.0),
+    _tts("cosyvoice-v2", COSY_V2_VOICES, (0.5, 2.0),
             "a v2 system voice (e.g. longxiaochun_v2) or a cloned voice id (cosyvoice-...)"),
-    TTSCaps("qwen3-tts-flash", 600, QWEN_TTS_VOICES, None, "a Qwen-TTS voice (e.g. Cherry)"),
-    TTSCaps("qwen-tts", 600, QWEN_TTS_VOICES, None, "a Qwen-TTS voice (e.g. Cherry)"),
+    _tts("qwen3-tts-flash", QWEN_TTS_VOICES, None, "a Qwen-TTS voice (e.g. Cherry)"),
+    _tts("qwen-tts", QWEN_TTS_VOICES, None, "a Qwen-TTS voice (e.g. Cherry)"),
 )}
 
 
@@ -415,8 +442,8 @@ def check_tts_request(model: str, text: str, voice: str, rate: float) -> TTSCaps
     w = prompt_weight(text, 2)
     if w > c.max_chars:
         raise CapabilityError(f"TTS {model}: the text is {w} characters (CJK counted x2), "
-                              f"over the model's limit of {c.max_chars} per request; split "
-                              "the narration line")
+                              f"over the model's limit of {c.max_chars} per request "
+                              f"({page_source(model, 'text_max')}); split the narration line")
     cloned = voice.startswith("cosyvoice-") and model.startswith("cosyvoice")
     if voice not in c.voices and not cloned:
         raise CapabilityError(f"TTS {model} has no voice {voice!r}; it takes {c.voice_rule}: "

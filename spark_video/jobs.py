@@ -23,6 +23,7 @@ from .paths import EpisodePaths, PathError
 from .project import load_lore, load_manifest, load_premise, split_front_matter, write_manifest
 from .providers import get_provider
 from .providers.base import CallContext, ProviderError
+from .redaction import redact
 from .render import (
     derive_shots_state,
     load_take_request,
@@ -51,7 +52,7 @@ class Job:
 
     def log(self, msg: str) -> None:
         if self._log:
-            self._log.write(msg + "\n")
+            self._log.write((redact(msg) or "") + "\n")  # no key or signed URL in a log
             self._log.flush()
 
     def output(self, i: int = 0) -> Path:
@@ -278,7 +279,7 @@ def run(smk: Any, name: str) -> None:
     except (MediaError, SoundError) as e:
         _fail(j, f"{name}: {e}")
     except Exception:
-        tb = traceback.format_exc()
+        tb = redact(traceback.format_exc()) or ""
         j.log(tb)
         print(tb, file=sys.stderr)
         sys.exit(1)

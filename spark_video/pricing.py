@@ -30,6 +30,9 @@ class Price(BaseModel):
     type: str
     unit: str
     price: float
+    # a token tier: this price holds while the request's input tokens are at most this many
+    # (qwen-plus: up to 128k; qwen3-vl-plus: up to 32k); None = no bound
+    max_input_tokens: int | None = None
 
 
 class PricedModel(BaseModel):
@@ -38,6 +41,7 @@ class PricedModel(BaseModel):
     family: str = ""
     currency: str = "CNY"
     prices: list[Price] = Field(default_factory=list)
+    source: str = ""  # the public page the prices come from
 
 
 @functools.cache
@@ -89,3 +93,36 @@ def tts_billed_chars(text: str) -> int:
     """DashScope bills each CJK character as 2."""
     return sum(2 if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1
                for ch in text)
+
+
+def token_price(model: str, price_type: str, input_tokens: int) -> float | None:
+    """Price per 1M tokens of `price_type` for a request with `input_tokens` input tokens: the
+    lowest tier that holds it; None when no tier does (no price data beyond the catalog's)."""
+    entry = price_table().get(model)
+    if not entry:
+        return None
+    tiers = sorted((p for p in entry.prices if p.type == price_type and p.unit == "1M_tokens"),
+                   key=lambda p: p.max_input_tokens or float("inf"))
+    return next((p.price for p in tiers if p.max_input_tokens is None
+                 or input_tokens <= p.max_input_tokens), None)
+
+
+def token_cost(model: str, usage: dict) -> float | None:
+    """Cost of one chat call from its `usage` (prompt/completion tokens, audio input priced
+    apart where the model has an audio price); None = no price data."""
+    if model in FREE_MODELS:
+        return 0.0
+    if not usage:
+        return None
+    pin = int(usage.get("prompt_tokens") or 0)
+    pout = int(usage.get("completion_tokens") or 0)
+    p_in = token_price(model, "input_token", pin)
+    p_out = token_price(model, "output_token", pin)
+    if p_in is None or p_out is None:
+        return None
+    details = usage.get("prompt_tokens_details") or {}
+    audio_in = int(details.get("audio_tokens") or 0) if isinstance(details, dict) else 0
+    p_audio = token_price(model, "input_token_audio", pin)
+    cost = (pin - audio_in) * p_in + pout * p_out + audio_in * (p_in if p_audio is None
+                                                                   else p_audio)
+    return round(cost / 1e6, 6)

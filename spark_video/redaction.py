@@ -5,7 +5,12 @@ Masked with `***`:
 - the values of any other variable whose name says KEY/TOKEN/SECRET/PASSWORD, 12+ chars
   (shorter values would mask ordinary words);
 - anything shaped like an API key (`sk-…`) or a bearer token, even when it is not in the
-  environment (a key pasted into a prompt or a premise).
+  environment (a key pasted into a prompt or a premise);
+- the credentials in a signed URL's query (result URLs, upload policies): the values of
+  `Signature`, `OSSAccessKeyId`, `Expires`, `security-token` and every `x-oss-*` /
+  `x-amz-*` parameter, so a logged URL shows where it pointed but cannot be replayed; and
+  the same names as JSON fields (an upload policy's `signature`, `policy`,
+  `oss_access_key_id`, `security_token`).
 """
 
 from __future__ import annotations
@@ -17,9 +22,17 @@ from collections.abc import Callable
 MASK = "***"
 SECRET_ENV_VARS = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY")
 SECRET_NAME_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.I)
+SIGNED_QUERY_NAMES = r"(?:Signature|OSSAccessKeyId|Expires|security-token|SecurityToken" \
+    r"|x-oss-[A-Za-z0-9-]+|x-amz-[A-Za-z0-9-]+|AccessKeyId)"
 SECRET_PATTERNS = (
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{12,}"),
+)
+# (pattern, replacement) pairs that keep the name and mask only the value
+VALUE_PATTERNS = (
+    (re.compile(rf"(?i)([?&](?:amp;)?{SIGNED_QUERY_NAMES}=)[^&#\s\"'<>]*"), rf"\1{MASK}"),
+    (re.compile(r'(?i)("(?:signature|policy|oss_access_key_id|security_token|'
+                r'OSSAccessKeyId|x-oss-security-token)"\s*:\s*")[^"]*(")'), rf"\1{MASK}\2"),
 )
 
 
@@ -40,6 +53,8 @@ def make_redactor() -> Callable[[str], str]:
                 text = text.replace(v, MASK)
         for pat in SECRET_PATTERNS:
             text = pat.sub(MASK, text)
+        for pat, repl in VALUE_PATTERNS:
+            text = pat.sub(repl, text)
         return text
 
     return redact_text

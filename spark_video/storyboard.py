@@ -27,6 +27,7 @@ from .models import KIND_MAX_DURATION, SceneFragment, Shot, ShotSpec, Storyboard
 from .paths import parse_scene_file
 from .pricing import VIDEO_MODELS, currency, tts_billed_chars, tts_cost, video_cost
 from .project import load_lore, load_manifest
+from .providers.openai_compat import review_estimate, review_model_of
 from .roles import check_fragment
 from .settings import WorkflowConfig, provider_for
 from .sound import apply_forbid_model_bgm, load_bgm_config
@@ -277,8 +278,23 @@ def estimate(sb: Storyboard, cfg: WorkflowConfig) -> Estimate:
             missing.append(tts_model)
         else:
             cost_total += c
+    review = None
+    if provider_for(cfg, "review") in ("bl", "wan27"):  # DashScope reviews are paid calls
+        rmodel = review_model_of(cfg)
+        per = [review_estimate(rmodel, len(s.characters)) for s in sb.shots]
+        calls = sum(n for n, _ in per)
+        rc = None if any(c is None for _, c in per) else round(
+            sum(c for _, c in per if c is not None), 4)
+        review = {"model": rmodel, "calls": calls, "cost": rc,
+                  "note": "one review round per shot; a qwen-omni review of a shot with "
+                          "cast is two calls (clip alone, then frames beside portraits)"}
+        if rc is None:
+            missing.append(rmodel)
+        else:
+            cost_total += rc
     cur = currency(models["t2v"])
-    cost = {"currency": cur, "total": round(cost_total, 4) if not missing else None,
+    cost = {"currency": cur, "review": review,
+            "total": round(cost_total, 4) if not missing else None,
             "known_total": round(cost_total, 4), "lines": lines,
             "no_price_data": missing,
             "note": ("no price data for " + ", ".join(missing)) if missing else

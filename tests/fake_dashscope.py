@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import calendar
 import collections
 import hashlib
 import io
@@ -44,25 +45,40 @@ from spark_video.pricing import price_table, video_price_type
 
 FAKE_KEY = "sk-fake-SECRET-0123456789abcdef"
 
-HH_RATIOS = {"16:9", "9:16", "3:4", "4:3", "4:5", "5:4", "1:1"}
-WAN_RATIOS = {"16:9", "9:16", "1:1", "4:3", "3:4"}
+# The published model pages, as data (spark_video/providers/models/<family>.json, a `source`
+# per limit). Read here with this file's own loader, never through spark_video.capabilities:
+# the server refuses what the page refuses, whatever the project's tables say.
+PAGES_DIR = Path(__file__).resolve().parents[1] / "spark_video" / "providers" / "models"
+
+
+def page_models() -> dict[str, dict[str, Any]]:
+    """model -> its page entry (each limit's value), plus `family` and `protocol`."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in sorted(PAGES_DIR.glob("*.json")):
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        for name, m in doc["models"].items():
+            row = {k: (v["value"] if isinstance(v, dict) and "value" in v else v)
+                   for k, v in m.items()}
+            for k, v in m.items():
+                if isinstance(v, dict) and "cjk_weight" in v:
+                    row[f"{k}_cjk_weight"] = v["cjk_weight"]
+            row.update(family=doc["family"], protocol=doc.get("protocol"))
+            out[name] = row
+    return out
+
+
+PAGES = page_models()
 
 
 def model_rules(model: str) -> dict[str, Any] | None:
-    """The server-side truth (independent of spark_video.capabilities, on purpose)."""
-    for kind in ("t2v", "i2v", "r2v"):
-        if model in (f"happyhorse-1.0-{kind}", f"happyhorse-1.1-{kind}"):
-            res = {"720P", "1080P"} | ({"480P"} if "1.1" in model else set())
-            return {"family": "happyhorse", "kind": kind, "protocol": "media", "dur": (3, 15),
-                    "res": res, "prompt_max": 5000}
-        if model == f"wan2.6-{kind}":
-            return {"family": "wan2.6", "kind": kind, "protocol": "legacy",
-                    "dur": (2, 10 if kind == "r2v" else 15), "res": {"720P", "1080P"},
-                    "prompt_max": 1500}
-        if model in (f"wan2.7-{kind}", f"wan2.7-{kind}-2026-04-25"):
-            return {"family": "wan2.7", "kind": kind, "protocol": "media", "dur": (2, 15),
-                    "res": {"720P", "1080P"}, "prompt_max": 5000}
-    return None
+    """The server-side truth for a video model, from its published page."""
+    m = PAGES.get(model)
+    if m is None or m.get("kind") not in ("t2v", "i2v", "r2v"):
+        return None
+    return {"family": m["family"], "kind": m["kind"], "protocol": m["protocol"],
+            "dur": tuple(m["durations"]), "res": set(m["resolutions"]),
+            "ratios": set(m["ratios"]) if m.get("ratios") else None,
+            "sizes": m.get("sizes"), "prompt_max": m["prompt_max"]}
 
 
 QWEN_IMAGE_SIZES = {"1664*928", "1472*1140", "1328*1328", "1140*1472", "928*1664"}
@@ -135,6 +151,10 @@ CHAT_CONTEXT = {"qwen-plus": 131072, "qwen-max": 32768, "qwen3-max": 262144,
                 "qwen3.5-omni-plus": 65536, "qwen3-omni-flash": 65536, "qwen-omni-turbo": 32768}
 
 
+MODALITY = {"image_url": "image", "image": "image", "video_url": "video", "video": "video",
+            "input_audio": "audio", "audio": "audio"}
+
+
 def cjk2(text: str) -> int:
     return sum(2 if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1
                for ch in text)
@@ -189,6 +209,7 @@ class FakeDashScope:
             self.submit_requests = 0
             self.list_calls = 0
             self.list_hides = False  # GET /tasks answers an empty list (lagging index)
+            self.list_tz_hours = 0  # GET /tasks reads start_time/end_time as UTC+N (8: Beijing)
             self.polls: collections.Counter[str] = collections.Counter()  # task id
             self.uploads: dict[str, dict[str, Any]] = {}  # oss key -> {model, path, size}
             self.policies = 0
@@ -218,6 +239,7 @@ class FakeDashScope:
             self.hang_submits = 0  # how many submits hang
             self.review_answers: collections.deque[str] = collections.deque()
             self.text_answers: collections.deque[str] = collections.deque()
+            self.identity_answers: collections.deque[str] = collections.deque()
             # (texts, json_mode) -> answer or None: answers role prompts from their content
             self.text_responder: Any = None
             self.expire_urls = False
@@ -356,6 +378,10 @@ class FakeDashScope:
                 raise ApiError(400, "InvalidParameter",
                                f"{model}: illegal media combination {types}")
             ratio = params.get("ratio") or (None if kind == "i2v" else "16:9")
+            if rules["ratios"] is not None and ratio not in rules["ratios"]:
+                raise ApiError(400, "InvalidParameter",
+                               f"The ratio {ratio} is not supported by {model}; it takes "
+                               f"{', '.join(sorted(rules['ratios']))}")
             resolution = params.get("resolution", "1080P")
         else:  # legacy wan2.6
             if "media" in inp:
@@ -377,9 +403,14 @@ class FakeDashScope:
                     w, h = (int(x) for x in size.split("*"))
                 except ValueError:
                     raise ApiError(400, "InvalidParameter", f"bad size {size!r}") from None
-                short = min(w, h)
-                resolution = {720: "720P", 1080: "1080P"}.get(short, f"{short}P")
-                ratio = "16:9" if w > h else "9:16" if h > w else "1:1"
+                tiers: dict[str, dict[str, str]] = rules["sizes"] or {}
+                found = [(r, a) for r, by_ratio in tiers.items() for a, sz in by_ratio.items()
+                         if sz == f"{w}*{h}"]
+                if not found:
+                    raise ApiError(400, "InvalidParameter",
+                                   f"The size is not match: {size} is not one of "
+                                   + ", ".join(sz for v in tiers.values() for sz in v.values()))
+                resolution, ratio = found[0]
         if any(w in prompt for w in self.reject_words):
             raise ApiError(400, "DataInspectionFailed",
                            "Input data may contain inappropriate content.")
@@ -526,7 +557,8 @@ class FakeDashScope:
             if not raw:
                 return default
             try:
-                return time.mktime(time.strptime(raw, "%Y%m%d%H%M%S")) - time.timezone
+                return (calendar.timegm(time.strptime(raw, "%Y%m%d%H%M%S"))
+                        - self.list_tz_hours * 3600)
             except ValueError:
                 raise ApiError(400, "InvalidParameter", f"{name} must be YYYYMMDDhhmmss") \
                     from None
@@ -618,11 +650,18 @@ class FakeDashScope:
                            "parameter to access the model.")
         msgs = body.get("messages") or []
         texts, n_images, video, video_file = [], 0, None, None
+        per_message = (PAGES.get(model) or {}).get("modalities_per_message")
         for m in msgs:
             c = m.get("content")
             if isinstance(c, str):
                 texts.append(c)
                 continue
+            kinds = {MODALITY.get(str(part.get("type")), str(part.get("type")))
+                     for part in c or [] if isinstance(part, dict) and part.get("type") != "text"}
+            if per_message is not None and len(kinds) > per_message:
+                raise ApiError(400, "InvalidParameter",
+                               f"{model} accepts text combined with a single additional "
+                               f"modality per message; got {', '.join(sorted(kinds))}")
             for part in c or []:
                 t = part.get("type")
                 if t == "text":
@@ -657,6 +696,9 @@ class FakeDashScope:
                     {"breakdown": {"logic": 8, "proportion": 8, "physics": 8, "style": 8,
                                    "cast_match": 8, "dialog_attribution": 9},
                      "verdict": "ACCEPT", "critique": "0:01 steady framing; fake review."})
+            elif n_images and any("cast_match" in t for t in texts):  # identity check
+                answer = self.identity_answers.popleft() if self.identity_answers else \
+                    json.dumps({"cast_match": 8, "critique": "0:00 faces match; fake check."})
             else:
                 answer = None
                 if self.text_answers:
@@ -696,8 +738,10 @@ class FakeDashScope:
         if voice not in COSY_VOICES[gen] and not voice.startswith("cosyvoice-"):
             raise ApiError(400, "InvalidParameter", f"voice {voice!r} is not supported by "
                            f"{model}")
-        if cjk2(text) > 20000:
-            raise ApiError(400, "InvalidParameter", "text is longer than 20000 characters")
+        limit = PAGES[model]["text_max"]
+        if cjk2(text) > limit:
+            raise ApiError(400, "InvalidParameter", f"Range of input length should be [1, "
+                           f"{limit}] (Chinese characters count 2)")
         fmt = inp.get("format", "mp3")
         rate = float(inp.get("rate", 1.0))
         if not 0.5 <= rate <= 2.0:

@@ -163,7 +163,9 @@ def test_compile_graph_estimate_and_per_shot_specs(ep, cfg):
     est = storyboard.estimate(sb_bl, bl)
     assert est.duration_by_kind == {"t2v": {"shots": 2, "seconds": 9},
                                     "r2v": {"shots": 2, "seconds": 10}}
-    assert est.cost["total"] == pytest.approx(19 * 0.9)  # happyhorse 720P, 0.9 CNY/s
+    rev = est.cost["review"]  # the reviews of one round are paid calls too
+    assert rev["model"] == "qwen3.5-omni-plus" and rev["cost"] > 0
+    assert est.cost["total"] == pytest.approx(19 * 0.9 + rev["cost"])  # happyhorse 0.9 CNY/s
     assert est.parallel_groups == 2 and not est.over_long_confirm
     long = storyboard.estimate(sb_bl, bl.model_copy(update={"long_confirm_s": 10}))
     assert long.over_long_confirm

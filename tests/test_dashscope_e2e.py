@@ -51,7 +51,11 @@ def test_episode_with_bl_against_fake_server(fake_dashscope, run_env, projects, 
     assert {c["size"] for c in fake_dashscope.image_calls} == {"1184*1568"}
     assert len(fake_dashscope.image_calls) == 2  # Mara, Theo
     est = json.loads((ep / "estimate.json").read_text())
-    assert est["cost"]["total"] == pytest.approx(fake_dashscope.bill_total)
+    # the video lines match the server's bill; the reviews are priced on top of them
+    video = sum(line["cost"] for line in est["cost"]["lines"])
+    assert video == pytest.approx(fake_dashscope.bill_total)
+    tts = (est.get("tts") or {}).get("cost") or 0.0
+    assert est["cost"]["total"] == pytest.approx(video + est["cost"]["review"]["cost"] + tts)
     blob = proc.stdout + proc.stderr + "".join(
         Path(p).read_text(errors="replace") for p in glob.glob(str(ep / "**/*.json*"),
                                                                  recursive=True))

@@ -36,11 +36,13 @@ def review_of(ep, clip, tmp_path, provider="bl", **cfg):
     return review_policy.decide(raw, ctx.cfg.review_threshold, ctx.cfg.review_veto_floor)
 
 
-def test_omni_review_streams_with_clip_and_portraits(fake_dashscope, ep, clip, tmp_path):
+def test_omni_review_streams_the_clip_then_frames_beside_portraits(fake_dashscope, ep, clip,
+                                                                   tmp_path):
     r = review_of(ep, clip, tmp_path)
-    call = fake_dashscope.chat_calls[-1]
+    call, identity = fake_dashscope.chat_calls[-2:]
     assert call["model"] == "qwen3.5-omni-plus" and call["stream"] and call["video"] == "oss"
-    assert call["images"] == 1
+    assert call["images"] == 0  # one non-text modality per message (the omni page)
+    assert identity["video"] is None and identity["images"] == 3 + 1  # frames + portrait
     assert call["video_sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
     assert r.verdict == "ACCEPT" and r.model_verdict == "ACCEPT" and r.score == pytest.approx(
         8.17, abs=0.01)
@@ -83,7 +85,7 @@ def test_vl_model_non_stream_json_mode(fake_dashscope, ep, clip, tmp_path, monke
     assert call["model"] == "qwen3-vl-plus" and not call["stream"] and call["json_mode"]
     assert r.verdict == "ACCEPT"
     line = [json.loads(x) for x in ep.model_calls.read_text().splitlines()][-1]
-    assert line["cost"] is None  # qwen3-vl-plus: no price data, never guessed
+    assert line["cost"] is not None and line["cost"] > 0  # qwen3-vl-plus: 1 / 10 per M tokens
 
 
 def test_text_json_mode_adds_the_word_json(fake_dashscope, ep):

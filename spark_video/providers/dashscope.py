@@ -32,7 +32,7 @@ from typing import Any
 from .. import capabilities
 from ..budget import is_settling, new_intent, read_calls, reserve
 from ..io import atomic_write_bytes
-from ..media import MediaError, canvas_size, probe, run
+from ..media import MediaError, probe, run
 from ..models import ShotSpec
 from ..pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
 from .base import (
@@ -51,11 +51,11 @@ from .dashscope_http import (
 )
 from .http import MODERATION_CODES, HttpTransport, SubmitOutcomeUnknown
 from .openai_compat import (
-    DEFAULT_REVIEW_MODEL,
     DEFAULT_TEXT_MODEL,
     ChatClient,
     ChatReview,
     ChatText,
+    review_model_of,
 )
 
 VIDEO_PATH = "services/aigc/video-generation/video-synthesis"
@@ -64,6 +64,7 @@ COSY_PATH = "services/audio/tts/SpeechSynthesizer"
 T2I_PATH = "services/aigc/text2image/image-synthesis"
 DEFAULT_IMAGE_MODEL = "wan2.6-t2i"
 DEFAULT_IMAGE_EDIT_MODEL = "qwen-image-edit-plus"
+LIST_WINDOW_S = 9 * 3600 + 120  # task-list window around a lost submit's intent line
 TRANSIENT_TASK_CODES = {"InternalError", "ServiceUnavailable", "Throttling", "RequestTimeOut",
                         "InternalError.Algo", "InternalError.Timeout"}
 
@@ -83,9 +84,7 @@ def make(capability: str, name: str, cfg: Any) -> Any:
         if capability == "text":
             return ChatText(chat, _env_or(cfg, "SPARK_VIDEO_TEXT_MODEL", "text_model",
                                           DEFAULT_TEXT_MODEL))
-        model = (os.environ.get("SPARK_VIDEO_REVIEW_MODEL")
-                 or os.environ.get("SPARK_VIDEO_REVIEW_OMNI_MODEL")
-                 or getattr(cfg, "review_model", None) or DEFAULT_REVIEW_MODEL)
+        model = review_model_of(cfg)
         native = DashScopeTransport(settings)
         return ChatReview(chat, model, media_url=native.media_url)
     if capability == "tts":
@@ -219,6 +218,9 @@ class DashScopeVideo:
         elif eff == "r2v":
             refs = list(media)
             frame = first_frame  # wan2.7 only (plan() guarantees)
+            if c.reference_name:  # wan2.6-r2v: the page names reference n `character<n>`
+                sent = _refs_to_names(prompt, [c.reference_name.format(n=i + 1)
+                                               for i in range(len(refs))])
         checked = capabilities.check_request(
             model, eff, shot.duration, spec.resolution, spec.ratio, sent,
             len(refs) + (1 if frame else 0), first_frame=bool(frame and refs))
@@ -250,9 +252,9 @@ class DashScopeVideo:
             if eff == "i2v":
                 inp["img_url"] = url(frame)  # type: ignore[arg-type]
             else:
-                w, h = canvas_size(checked.resolution, checked.ratio or "16:9")
                 params.pop("resolution")
-                params["size"] = f"{w}*{h}"
+                params["size"] = capabilities.video_size(model, checked.resolution,
+                                                         checked.ratio or "16:9")
                 if refs:
                     inp["reference_urls"] = [url(p) for p in refs]
         if seed is not None:
@@ -363,7 +365,10 @@ class DashScopeVideo:
         model = checked.model
         t0 = _parse_ts(intent.get("ts")) or time.time() - 3600
         known = {r.get("task_id") for r in read_calls(ctx.paths.model_calls) if r.get("task_id")}
-        found = [row for row in t.list_tasks(start=t0 - 120, end=time.time() + 120,
+        # which timezone the list's start_time/end_time mean is not documented (we send UTC;
+        # Beijing is UTC+8): a window of +-9 h around the intent holds either reading
+        found = [row for row in t.list_tasks(start=t0 - LIST_WINDOW_S,
+                                             end=max(time.time(), t0) + LIST_WINDOW_S,
                                              model=model)
                  if row.get("task_id") and row["task_id"] not in known]
         if len(found) > 1:  # several unknown tasks: the one that ran exactly this prompt

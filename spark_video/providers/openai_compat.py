@@ -15,14 +15,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ..capabilities import trim_for_context
+from ..budget import ensure_budget
+from ..capabilities import estimate_tokens, page_value, trim_for_context
+from ..media import extract_frame, probe
 from ..models import AXES, Review, ShotSpec
-from ..pricing import price_table
+from ..pricing import price_table, token_cost
 from .base import CallContext, ProviderError
 from .dashscope_http import ConnSettings
 from .http import (
@@ -51,20 +54,23 @@ Answer with ONE JSON object and nothing else:
 "dialog_attribution": n}, "verdict": "ACCEPT" or "REJECT", "critique": "..."}"""
 
 
-def token_cost(model: str, usage: dict[str, Any]) -> float | None:
-    entry = price_table().get(model)
-    if not entry or not entry.prices or not usage:
-        return None
-    prices = {p.type: p.price for p in entry.prices if p.unit == "1M_tokens"}
-    if "input_token" not in prices or "output_token" not in prices:
-        return None
-    pin = int(usage.get("prompt_tokens") or 0)
-    pout = int(usage.get("completion_tokens") or 0)
-    details = usage.get("prompt_tokens_details") or {}
-    audio_in = int(details.get("audio_tokens") or 0) if isinstance(details, dict) else 0
-    cost = (pin - audio_in) * prices["input_token"] + pout * prices["output_token"]
-    cost += audio_in * prices.get("input_token_audio", prices["input_token"])
-    return round(cost / 1e6, 6)
+MEDIA_TOKENS = 1500  # a conservative guess per image or video part, for the budget check
+ANSWER_TOKENS = 2000
+
+
+def chat_estimate(model: str, messages: list[dict[str, Any]]) -> float | None:
+    """A pessimistic cost of one chat call before it is made (None: no price data)."""
+    pin = 0
+    for m in messages:
+        c = m.get("content")
+        for part in [c] if isinstance(c, str) else c or []:
+            if isinstance(part, str):
+                pin += estimate_tokens(part)
+            elif part.get("type") == "text":
+                pin += estimate_tokens(str(part.get("text", "")))
+            else:
+                pin += MEDIA_TOKENS
+    return token_cost(model, {"prompt_tokens": pin, "completion_tokens": ANSWER_TOKENS})
 
 
 def _needs_stream(model: str) -> bool:
@@ -97,6 +103,9 @@ class ChatClient:
                 body["modalities"] = ["text"]
         body.update(extra or {})
         headers = {"X-DashScope-OssResourceResolve": "enable"} if oss else None
+        if getattr(ctx.cfg, "budget", None) is not None:  # tokens count against the cap too
+            ensure_budget(ctx, chat_estimate(model, messages), model=model,
+                          what=f"a {model} call ({prompt_note or 'chat'})")
         with ctx.timed(self.provider, model, "chat/completions",
                        prompt=prompt_note) as rec:
             if stream:
@@ -275,10 +284,13 @@ class ChatReview:
             lines.append(f"Narrative purpose: {s.narrative_purpose}")
         if spec.mood_anchor:
             lines.append(f"Mood anchor: {spec.mood_anchor}")
-        if s.characters:
+        if s.characters and portraits:
             names = ", ".join(s.characters)
             lines.append(f"Characters: {names}. The images after the video are their "
                          f"portraits, in this order: {names}."[: 2000])
+        elif s.characters:
+            lines.append(f"Characters: {', '.join(s.characters)} (identity is checked "
+                         "separately; score cast_match 10 here).")
         if s.dialog:
             lines.append("Dialog: " + " / ".join(f"{d.speaker}: {d.text}" for d in s.dialog))
         else:
@@ -286,33 +298,119 @@ class ChatReview:
         lines.append("Answer in JSON as instructed.")
         return "\n".join(lines)
 
+    def one_modality(self) -> bool:
+        """The model takes text plus a single other modality per message (qwen-omni page)."""
+        return page_value(self.model, "modalities_per_message") == 1
+
+    def _ask(self, ctx: CallContext, content: list[dict[str, Any]], system: str,
+             note: str) -> str:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": content}]
+        return self.chat.chat(ctx, model=self.model, messages=messages,
+                              stream=_needs_stream(self.model),
+                              oss=any(str(c.get(c["type"], {}).get("url", "")).startswith(
+                                  "oss://") for c in content if c["type"] != "text"),
+                              json_mode=not _needs_stream(self.model), prompt_note=note)
+
     def review(self, ctx: CallContext, spec: ShotSpec, clip: Path, *, version: int,
                first_frame: Path | None, portraits: list[Path]) -> Review:
+        """One call with the clip and the portraits; for a model that takes one non-text
+        modality per message (qwen-omni), two: the clip alone (every axis but cast_match),
+        then IDENTITY_FRAMES frames of the clip beside the portraits (cast_match)."""
         base = {"version": version, "shot_id": spec.shot.id, "reviewer": self.model}
+        split = bool(portraits) and self.one_modality()
+        note = f"review {spec.shot.id} v{version}"
         try:
             content: list[dict[str, Any]] = [
                 {"type": "video_url", "video_url": {"url": self._url(clip)}}]
-            for p in portraits:
-                content.append({"type": "image_url", "image_url": {"url": self._url(p)}})
-            content.append({"type": "text", "text": self.brief(ctx, spec, version, portraits)})
-            messages = [{"role": "system", "content": RUBRIC},
-                        {"role": "user", "content": content}]
-            text = self.chat.chat(ctx, model=self.model, messages=messages,
-                                  stream=_needs_stream(self.model),
-                                  oss=any(str(c.get(c["type"], {}).get("url", "")).startswith(
-                                      "oss://") for c in content if c["type"] != "text"),
-                                  json_mode=not _needs_stream(self.model),
-                                  prompt_note=f"review {spec.shot.id} v{version}")
+            if not split:
+                for p in portraits:
+                    content.append({"type": "image_url", "image_url": {"url": self._url(p)}})
+            content.append({"type": "text", "text": self.brief(
+                ctx, spec, version, [] if split else portraits)})
+            text = self._ask(ctx, content, RUBRIC, note)
+            identity = self._identity(ctx, spec, clip, portraits, note) if split else None
         except ProviderError as e:
             return Review(verdict="ERROR", error=str(e), critique="", **base)
         try:
             breakdown, model_verdict, critique = parse_review(text)
+            if identity is not None:
+                score, why = parse_identity(identity)
+                breakdown["cast_match"] = score
+                critique = f"{critique}\nIdentity (frames beside the portraits): {why}".strip()
         except ValueError as e:
             return Review(verdict="ERROR", error=f"unusable review answer: {e}",
                           critique=text[:2000], **base)
         # raw scores: the verdict is decided by review_policy.decide() (REJECT until then)
         return Review(verdict="REJECT", breakdown=breakdown, model_verdict=model_verdict,
                       critique=critique, **base)
+
+    def _identity(self, ctx: CallContext, spec: ShotSpec, clip: Path, portraits: list[Path],
+                  note: str) -> str:
+        """The cast_match call: frames of the clip, then the portraits, all images."""
+        names = ", ".join(spec.shot.characters) or "the cast"
+        with tempfile.TemporaryDirectory(prefix="spark-review-") as d:
+            dur = probe(clip).duration or float(spec.shot.duration)
+            frames = [extract_frame(clip, Path(d) / f"f{i}.png", width=640,
+                                    at=dur * (i + 0.5) / IDENTITY_FRAMES)
+                      for i in range(IDENTITY_FRAMES)]
+            content: list[dict[str, Any]] = [
+                {"type": "image_url", "image_url": {"url": self._url(p)}}
+                for p in [*frames, *portraits]]
+            content.append({"type": "text", "text": (
+                f"The first {len(frames)} images are frames of shot {spec.shot.id}, in time "
+                f"order; the next {len(portraits)} are the portraits of {names}, in this "
+                "order. Does each visible face match its same-named portrait? Answer in JSON "
+                'as instructed.')[:2000]})
+            return self._ask(ctx, content, IDENTITY_RUBRIC, note + " identity")
+
+
+IDENTITY_FRAMES = 3
+
+
+def review_model_of(cfg: Any) -> str:
+    """The review model a DashScope review provider uses (same order as make())."""
+    return (os.environ.get("SPARK_VIDEO_REVIEW_MODEL")
+            or os.environ.get("SPARK_VIDEO_REVIEW_OMNI_MODEL")
+            or getattr(cfg, "review_model", None) or DEFAULT_REVIEW_MODEL)
+
+
+def review_calls(model: str, portraits: int) -> list[list[dict[str, Any]]]:
+    """The messages' shapes one review of a shot sends (text as placeholders): one call, or
+    two for a one-modality model with portraits (clip alone, then frames + portraits)."""
+    text = {"type": "text", "text": RUBRIC + " " * 600}
+    video = {"type": "video_url", "video_url": {"url": ""}}
+    image = {"type": "image_url", "image_url": {"url": ""}}
+    if portraits and page_value(model, "modalities_per_message") == 1:
+        return [[video, text], [*[image] * (IDENTITY_FRAMES + portraits), text]]
+    return [[video, *[image] * portraits, text]]
+
+
+def review_estimate(model: str, portraits: int) -> tuple[int, float | None]:
+    """(calls, cost) of one review round of a shot with `portraits` cast portraits, priced
+    as the budget check prices each call (None: no price data)."""
+    calls = review_calls(model, portraits)
+    costs = [chat_estimate(model, [{"role": "user", "content": c}]) for c in calls]
+    return len(calls), None if any(c is None for c in costs) else round(
+        sum(c for c in costs if c is not None), 6)
+IDENTITY_RUBRIC = """You check cast identity in frames of an AI-generated video clip. Score \
+cast_match 0-10: each visible face matches the same-named portrait; strangers score low; 10 \
+if no face is visible. Answer with ONE JSON object and nothing else:
+{"cast_match": n, "critique": "..."}"""
+
+
+def parse_identity(text: str) -> tuple[float, str]:
+    """(cast_match, critique) from the identity call's answer; ValueError if unusable."""
+    try:
+        obj = extract_json_object(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"identity answer is not JSON ({e.msg})") from e
+    v = obj.get("cast_match")
+    if v is None and isinstance(obj.get("breakdown"), dict):
+        v = obj["breakdown"].get("cast_match")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 10:
+        raise ValueError("identity answer: cast_match is missing or outside 0-10")
+    critique = obj.get("critique") or ""
+    return float(v), critique if isinstance(critique, str) else json.dumps(critique)
 
 
 # --------------------------------------------------------------------------- openai provider

@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import re
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from .answers import AnswerError, json_in, read
 from .io import InputError, atomic_write_json, atomic_write_text, load_model, sha256_file
 from .models import (
     VFX_CHECKS,
@@ -29,7 +32,7 @@ from .paths import EpisodePaths
 from .project import load_lore, load_manifest
 from .providers import get_provider
 from .providers.base import CallContext
-from .roles import REF_RE, _ask, _json, director_caps, ends_with_anchor, raise_problems
+from .roles import REF_RE, _ask, director_caps, ends_with_anchor, raise_problems
 from .storyboard import chain_groups, load_storyboard
 
 WARDROBE = (
@@ -216,20 +219,17 @@ def judge(ctx: CallContext, sb: Storyboard, *, lore: Lore, script: str, directio
                               f"{f.issue}" for f in code]}
 
     def parse(answer: str) -> list[VfxFinding]:
-        obj = _json(answer)
-        items = obj.get("findings") if isinstance(obj, dict) else None
-        if not isinstance(items, list):
-            raise ValueError('expected {"findings": [...]}')
+        obj = json_in(answer)
+        if isinstance(obj, list):  # the findings without their wrapper
+            obj = {"findings": obj}
+        if not isinstance(obj, dict) or not any(str(k).strip().lower() == "findings"
+                                                for k in obj):
+            raise AnswerError(['expected {"findings": [...]} (an empty list when everything '
+                               'passes)'])
+        got = read(_Judged, obj)
         out, problems = [], []
-        for i, it in enumerate(items):
-            if not isinstance(it, dict):
-                problems.append(f"findings[{i}] is not an object")
-                continue
-            try:
-                f = VfxFinding.model_validate({**it, "source": "model"})
-            except ValueError as e:
-                problems.append(f"findings[{i}]: {e}".splitlines()[0])
-                continue
+        for i, f in enumerate(got.findings):
+            f = f.model_copy(update={"source": "model"})
             if f.check not in JUDGED:
                 problems.append(f"findings[{i}].check {f.check!r}: judge only {JUDGED}; "
                                 "code decides the others")
@@ -243,6 +243,13 @@ def judge(ctx: CallContext, sb: Storyboard, *, lore: Lore, script: str, directio
 
     return _ask(ctx, "vfx", "vfx_review", data, parse, json_mode=True,
                 where=ctx.paths.vfx_review)
+
+
+class _Judged(BaseModel):
+    """The text model's answer: its findings (what else it says is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    findings: list[VfxFinding] = Field(default_factory=list)
 
 
 def storyboard_sha(paths: EpisodePaths) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,7 @@ from .models import (
     Storyboard,
     VfxFinding,
     VfxReport,
+    now_iso,
 )
 from .paths import EpisodePaths
 from .project import load_lore, load_manifest
@@ -256,6 +258,49 @@ def storyboard_sha(paths: EpisodePaths) -> str:
     return sha256_file(paths.storyboard)
 
 
+# --------------------------------------------------------------------------- a failed review
+
+
+def failure_file(paths: EpisodePaths) -> Path:
+    """reviews/vfx-review-failed.json: a requested review that produced no report (every ask
+    refused, a provider error). It is no output of the review's job, so it survives the
+    failed job; GATE 2 stays closed while it exists and no report of the storyboard does.
+    A review that succeeds removes it."""
+    return paths.vfx_review_json.with_name("vfx-review-failed.json")
+
+
+def record_failure(paths: EpisodePaths, error: str) -> None:
+    sha = storyboard_sha(paths) if paths.storyboard.exists() else None
+    atomic_write_json(failure_file(paths), {"storyboard_sha256": sha, "error": error[:4000],
+                                            "ts": now_iso()})
+
+
+def review_failure(paths: EpisodePaths) -> str | None:
+    """Why the requested review produced no report (None: it did not fail, or a report of
+    the current storyboard exists since)."""
+    f = failure_file(paths)
+    if not f.exists():
+        return None
+    rep = load_report(paths)
+    if rep is not None and paths.storyboard.exists() and \
+            rep.storyboard_sha256 == storyboard_sha(paths):
+        return None
+    try:
+        error = str(json.loads(f.read_text(encoding="utf-8")).get("error") or "")
+    except (OSError, ValueError, AttributeError):
+        error = ""
+    return error or "no report was written"
+
+
+def failure_hint(paths: EpisodePaths) -> str:
+    """The two ways on after a failed review: retry it, or go on without it."""
+    p, e = paths.project, paths.episode
+    rel = failure_file(paths).relative_to(paths.root)
+    return (f"retry the review: uv run spark-video episode {p} {e} --vfx; or go on without "
+            f"it: delete {rel} and run `uv run spark-video episode {p} {e}` without --vfx "
+            "(and vfx: false in the config)")
+
+
 def review_storyboard(ctx: CallContext) -> VfxReport:
     """Run the whole checklist on the episode's storyboard and write both report files."""
     paths = ctx.paths
@@ -274,6 +319,7 @@ def review_storyboard(ctx: CallContext) -> VfxReport:
                        scenes=len(sb.scenes), reviewer=get_provider("text", ctx.cfg).name)
     atomic_write_json(paths.vfx_review_json, report)
     atomic_write_text(paths.vfx_review, report_markdown(paths, report))
+    failure_file(paths).unlink(missing_ok=True)
     return report
 
 

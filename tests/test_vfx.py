@@ -147,3 +147,69 @@ def test_the_resume_hint_keeps_vfx(ep):
     assert Session(cfg=cfg, paths=ep).resume.endswith(f"{ep.episode} --vfx")
     assert not Session(cfg=cfg.model_copy(update={"vfx": False}), paths=ep).resume.endswith(
         "--vfx")
+
+
+class _Refused:
+    """A text model whose every answer is refused (a letter outside the checklist)."""
+
+    name = "refusing"
+
+    def __init__(self):
+        self.asked = 0
+
+    def complete(self, ctx, **_):
+        self.asked += 1
+        return json.dumps({"findings": [{"id": "WARN-1", "check": "Z", "severity": "WARN",
+                                         "issue": "x"}]})
+
+
+def _vfx_job(ep, tmp_path):
+    from types import SimpleNamespace
+
+    from spark_video import jobs
+    log = tmp_path / "vfx-review.log"
+    smk = SimpleNamespace(config={"project": ep.project, "episode": ep.episode,
+                                  "projects_dir": str(ep.root.parent.parent),
+                                  "provider": "bl", "text_provider": "offline",
+                                  "vfx": True, "role_asks": 2},
+                          log=[str(log)], input={}, output=[str(ep.vfx_review)])
+    return lambda: jobs.run(smk, "vfx_review"), log
+
+
+def test_a_requested_review_that_made_no_report_keeps_gate_2_closed(ep, tmp_path, monkeypatch):
+    from spark_video import roles
+    seeded(ep, defects=False)
+    run, log = _vfx_job(ep, tmp_path)
+    text = _Refused()
+    monkeypatch.setattr(roles, "get_provider", lambda cap, cfg: text)
+    with pytest.raises(SystemExit) as e:
+        run()
+    assert e.value.code == 1 and text.asked == 2
+    assert not ep.vfx_review.exists() and vfx.failure_file(ep).exists()
+    said = log.read_text()
+    assert "the VFX review produced no report" in said and "GATE 2 stays closed" in said
+    assert 'findings[0].check: "Z" is not one of A–R' in said  # what the model was told
+    report = gates.check(ep, "storyboard")
+    (c,) = [c for c in report.checks if c.name == "requested VFX review made a report"]
+    assert not c.ok and not report.passed
+    assert "is not one of A–R" in c.detail
+    assert f"spark-video episode {ep.project} {ep.episode} --vfx" in c.detail  # retry
+    assert "without --vfx" in c.detail and "vfx-review-failed.json" in c.detail  # go on
+    with pytest.raises(gates.GateError, match="requested VFX review made a report"):
+        gates.approve(ep, "storyboard")
+    # the retry that works removes the record, and the report decides again
+    monkeypatch.undo()  # the offline text model answers
+    run()
+    assert ep.vfx_review.exists() and not vfx.failure_file(ep).exists()
+    assert not any(c.name == "requested VFX review made a report"
+                   for c in gates.check(ep, "storyboard").checks)
+
+
+def test_going_on_without_the_failed_review(ep):
+    seeded(ep, defects=False)
+    vfx.record_failure(ep, "the vfx gave no usable answer after 3 tries")
+    assert any(c.name == "requested VFX review made a report" and not c.ok
+               for c in gates.check(ep, "storyboard").checks)
+    vfx.failure_file(ep).unlink()  # what the message says to do
+    assert not any(c.name == "requested VFX review made a report"
+                   for c in gates.check(ep, "storyboard").checks)

@@ -292,11 +292,11 @@ def review_failure(paths: EpisodePaths) -> str | None:
     return error or "no report was written"
 
 
-def failure_hint(paths: EpisodePaths) -> str:
+def failure_hint(paths: EpisodePaths, sep: str = "; ") -> str:
     """The two ways on after a failed review: retry it, or go on without it."""
     p, e = paths.project, paths.episode
     rel = failure_file(paths).relative_to(paths.root)
-    return (f"retry the review: uv run spark-video episode {p} {e} --vfx; or go on without "
+    return (f"retry the review: uv run spark-video episode {p} {e} --vfx{sep}or go on without "
             f"it: delete {rel} and run `uv run spark-video episode {p} {e}` without --vfx "
             "(and vfx: false in the config)")
 

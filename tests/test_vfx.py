@@ -213,3 +213,32 @@ def test_going_on_without_the_failed_review(ep):
     vfx.failure_file(ep).unlink()  # what the message says to do
     assert not any(c.name == "requested VFX review made a report"
                    for c in gates.check(ep, "storyboard").checks)
+
+
+@pytest.mark.slow
+def test_with_vfx_a_review_refused_every_time_renders_nothing(run_env, projects, fake_dashscope):
+    """The issue's run: `--vfx` with a text model whose VFX answers are all refused. The
+    build stops before GATE 2 opens: no stamp, no render job, and the message says why and
+    how to retry or go on."""
+    from conftest import run_cli
+
+    room = WritersRoom()
+    fake_dashscope.text_responder = room
+    bad = json.dumps({"findings": [{"id": "WARN-1", "check": "Z", "severity": "WARN",
+                                    "issue": "x"}]})
+    room.vfx_answers.extend([bad] * 5)
+    env = {**run_env, "SPARK_VIDEO_TEXT_PROVIDER": "openai", "SPARK_VIDEO_ROLE_ASKS": "2",
+           "OPENAI_BASE_URL": fake_dashscope.compatible_base_url, "OPENAI_API_KEY": FAKE_KEY}
+    proc = run_cli(env, "episode", "demo", "032", "--yes", "--vfx")
+    ep = EpisodePaths.of("demo", "032", root=projects)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1, said[-3000:]
+    assert room.asked["vfx"] == 2
+    assert "the VFX review produced no report" in said and "is not one of A–R" in said
+    assert "GATE 2 stays closed" in said and "--vfx" in said and "without --vfx" in said
+    assert ep.storyboard.exists() and not ep.approval("storyboard").exists()
+    assert not list(ep.root.glob("clips/*.mp4")) and not list(ep.root.glob("state/*.json"))
+    # approving by hand is refused too, with the same reason
+    proc = run_cli(env, "approve", "storyboard", "--project", "demo", "--episode", "032")
+    assert proc.returncode != 0 and "requested VFX review made a report" in \
+        proc.stdout + proc.stderr

@@ -496,7 +496,9 @@ def scene_markdown_in(answer: str) -> str:
     # a closing remark after the scene ("Let me know if ...") is not part of it
     body = "\n".join(out)
     paras = re.split(r"\n\s*\n", body)
-    if len(paras) > 1 and "<!--" not in paras[-1] and not re.search(
+    inside_comment = body.rfind("<!--") > body.rfind("-->")
+    if len(paras) > 1 and not inside_comment and "-->" not in paras[-1] \
+            and "<!--" not in paras[-1] and not re.search(
             r"^\s*(?:[-*]|\d+\.|\*\*|Visual\s*:)", paras[-1], re.M | re.I):
         note("ignored the remark after the scene")
         body = "\n\n".join(paras[:-1])

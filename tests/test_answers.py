@@ -150,3 +150,11 @@ def test_json_in_finds_the_json():
 ])
 def test_enum_spellings(given, allowed, want):
     assert answers.enum_value(given, allowed) == want
+
+
+def test_a_scene_keeps_its_check_blocks_and_its_last_paragraph_of_action():
+    md = ("## Scene 3 — lamp room (night)\n**Characters:** Mara\n**Estimated duration:** 15\n"
+          "**Action:** Mara trims the wick.\n**Dialog:**\n- Mara: \"Done.\"\n\n"
+          "<!-- CAST CHECK\nLeads: Mara\n\nNamed NPCs: none\n-->\n")
+    assert answers.scene_markdown_in(md) == md
+    assert answers.scene_markdown_in("```markdown\n" + md + "```\nThat is all.") == md

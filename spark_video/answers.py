@@ -26,7 +26,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 
@@ -175,10 +175,12 @@ LABEL = re.compile(r"^\s*(?:\*\*)?(?:new |rewritten |revised |improved )?(?:vide
 QUOTES = "\"'“”‘’「」『』`"
 
 
-def one_text_in(answer: str, *, key: str = "prompt") -> str:
+def one_text_in(answer: str, *, key: str = "prompt",
+                is_it: Callable[[str], bool] | None = None) -> str:
     """A one-paragraph text answer (the rewritten prompt): without fences, a `Prompt:`
     label, a lead-in line ending in a colon, surrounding quotes, or a JSON wrapper
-    {"prompt": ...}."""
+    {"prompt": ...}. Of several paragraphs, the one `is_it` recognises (the others are
+    the model's remarks); several paragraphs and none recognised is refused."""
     text = unfenced(answer)
     if text.startswith("{"):
         with contextlib.suppress(ValueError):
@@ -192,12 +194,24 @@ def one_text_in(answer: str, *, key: str = "prompt") -> str:
     if len(paras) > 1 and paras[0].rstrip().endswith((":", "：")):
         note("ignored the lead-in line")
         paras = paras[1:]
+    if len(paras) > 1 and is_it is not None:
+        mine = [p for p in paras if is_it(_bare(p))]
+        if len(mine) != 1:
+            raise AnswerError([f"the answer has {len(paras)} paragraphs; answer with the "
+                               f"{key} only, as one paragraph"])
+        note("ignored the remarks around the text")
+        paras = mine
     if paras:
         text = paras[0] if len(paras) > 1 and LABEL.match(paras[0]) else "\n\n".join(paras)
     if LABEL.match(text):
         note("ignored the 'Prompt:' label")
         text = LABEL.sub("", text, count=1)
-    text = text.strip()
+    return _bare(text)
+
+
+def _bare(text: str) -> str:
+    """Without a `Prompt:` label and the quotes around it."""
+    text = LABEL.sub("", text.strip(), count=1).strip()
     while len(text) > 1 and text[0] in QUOTES and text[-1] in QUOTES:
         text = text[1:-1].strip()
     return text

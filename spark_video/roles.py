@@ -461,7 +461,8 @@ def rewrite_prompt(ctx: CallContext, *, shot: Shot, prompt: str, review: Review,
         set(REF_RE["图N"].findall(prompt)))
 
     def parse(answer: str) -> str:
-        p = one_text_in(answer)
+        p = one_text_in(answer, is_it=lambda t: ends_with_anchor(t, mood_anchor)
+                        if mood_anchor else bool(t))
         if not p:
             raise ValueError("empty prompt")
         if mood_anchor and not ends_with_anchor(p, mood_anchor):

@@ -455,6 +455,20 @@ BOLD_SPEAKER = re.compile(r'^(\s*[-*]\s*)\*\*([^*:：]+?)\s*[:：]?\s*\*\*\s*[:�
 PAREN_SPEAKER = re.compile(r'^(\s*[-*]\s*)([^:：(（]+?)\s*[(（][^)）]*[)）]\s*([:：].*)$')
 
 
+DURATION_WORDS = re.compile(r"Suggested duration\s*[:：]\s*(\d+)\s*(?:seconds?|secs?|秒|s\b)",
+                            re.I)
+SCENE_ID = re.compile(r"^(?:s|scene)[\s_-]*0*(\d{1,2})$", re.I)
+
+
+def scene_id(value: object) -> object:
+    """`S1`, `s01`, `Scene 1` as our scene id `S01` (anything else unchanged)."""
+    m = SCENE_ID.match(str(value).strip()) if isinstance(value, str | int) else None
+    if m and f"S{int(m.group(1)):02d}" != value:
+        note(f"read the scene id {shown(value)} as S{int(m.group(1)):02d}")
+        return f"S{int(m.group(1)):02d}"
+    return value
+
+
 def _heading(line: str) -> bool:
     """A scene heading, marked as one (`#`, bold, or a separator after the number), not a
     sentence of prose that starts with "Scene 1"."""
@@ -504,6 +518,10 @@ def scene_markdown_in(answer: str) -> str:
             out.append(f"{p.group(1)}{p.group(2).strip()}{p.group(3)}")
             note("dropped the parenthetical after a speaker's name")
             continue
+        d = DURATION_WORDS.search(ln)
+        if d:
+            ln = DURATION_WORDS.sub(lambda m: f"Suggested duration: {m.group(1)}s", ln)
+            note("read the suggested duration in seconds")
         out.append(ln)
     while out and re.fullmatch(r"\s*(?:-{3,}|\*{3,}|_{3,})?\s*", out[-1]):
         out.pop()

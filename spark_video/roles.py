@@ -17,7 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from .answers import json_in, json_object_in, one_text_in, read, reading, scene_markdown_in
+from .answers import (
+    json_in,
+    json_object_in,
+    one_text_in,
+    read,
+    reading,
+    scene_id,
+    scene_markdown_in,
+)
 from .capabilities import FAMILIES, caps, video_family
 from .io import InputError, atomic_write_text
 from .models import (
@@ -203,6 +211,10 @@ def write_outline(ctx: CallContext, *, premise: str, lore: Lore, cast: Manifest,
 
     def parse(answer: str) -> Outline:
         obj = json_object_in(answer)
+        for sc in next((v for k, v in obj.items() if str(k).strip().lower() == "scenes"
+                        and isinstance(v, list)), []):
+            if isinstance(sc, dict) and "id" in sc:
+                sc["id"] = scene_id(sc["id"])
         if not any(str(k).strip().lower() == "title" and v for k, v in obj.items()):
             obj = {**obj, "title": lore.title}
         out = read(Outline, obj, fill={

@@ -63,6 +63,9 @@ CASES: list[Case] = [
              {**OUTLINE["scenes"][0], "Characters": "Mara"},
              {**OUTLINE["scenes"][1], "characters": "Mara, Theo"}]}),
          check=lambda o: o.scenes[1].characters == ["Mara", "Theo"]),
+    Case("outline", "scene ids as S1 and scene 2",
+         j(_outline(**{"0__id": "S1", "1__id": "scene 2"})),
+         check=lambda o: [s.id for s in o.scenes] == ["S01", "S02"]),
     Case("outline", "a scene number that is not a number", j(_outline(**{"1__num": "two"})),
          refused='scenes[1] (id S02).num: "two" is not a whole number'),
     Case("outline", "no scenes", j({"title": "x"}), refused="scenes: missing; it is required"),
@@ -106,6 +109,13 @@ CASES += [
          "**Action:** Mara 修剪灯芯。风暴摇动玻璃。\n"
          '**Dialog:**\n- Mara：「灯不会等人。」\n',
          check=lambda t: t.startswith("## Scene 1 — 灯塔 (夜)")),
+    Case("screenwriter", "narration beats with durations in words",
+         "## Scene 1 — lamp room (night)\n**Type:** narration\n**Characters:** Mara\n"
+         "**Estimated duration:** 10\n**Backstory:** ten years.\n**Beats:**\n"
+         '1. Narration: "She keeps the lamp."\n   Visual: Mara at the lamp. '
+         "Suggested duration: 5 seconds\n"
+         '2. Narration: "The storm does not care."\n   Visual: waves. Suggested duration: 5秒\n',
+         check=lambda t: t.count("Suggested duration: 5s") == 2),
     Case("screenwriter", "an unknown speaker", SCENE.replace("- Theo:", "- Captain:"),
          refused="unknown character 'Captain'"),
     Case("screenwriter", "no heading", SCENE.split("\n", 1)[1],

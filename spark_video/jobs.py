@@ -157,6 +157,8 @@ def job_scene_json(j: Job) -> None:
 
 
 def job_vfx_review(j: Job) -> None:
+    # recorded before it starts: a review stopped or crashed midway also keeps GATE 2 closed
+    vfx.record_failure(j.paths, "the review started and did not finish (stopped or crashed)")
     try:
         r = vfx.review_storyboard(j.ctx("vfx-review"))
     except Exception as e:  # recorded for GATE 2, which stays closed, then failed as before

@@ -263,9 +263,10 @@ def storyboard_sha(paths: EpisodePaths) -> str:
 
 def failure_file(paths: EpisodePaths) -> Path:
     """reviews/vfx-review-failed.json: a requested review that produced no report (every ask
-    refused, a provider error). It is no output of the review's job, so it survives the
-    failed job; GATE 2 stays closed while it exists and no report of the storyboard does.
-    A review that succeeds removes it."""
+    refused, a provider error, a job stopped midway: the job writes it when it starts). It
+    is no output of the review's job, so it survives the failed job; GATE 2 stays closed
+    while it exists and no report of the storyboard does. A review that succeeds removes
+    it."""
     return paths.vfx_review_json.with_name("vfx-review-failed.json")
 
 

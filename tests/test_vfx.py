@@ -242,3 +242,20 @@ def test_with_vfx_a_review_refused_every_time_renders_nothing(run_env, projects,
     proc = run_cli(env, "approve", "storyboard", "--project", "demo", "--episode", "032")
     assert proc.returncode != 0 and "requested VFX review made a report" in \
         proc.stdout + proc.stderr
+
+
+def test_a_review_stopped_midway_keeps_gate_2_closed(ep, tmp_path, monkeypatch):
+    from spark_video import roles
+
+    seeded(ep, defects=False)
+    run, _ = _vfx_job(ep, tmp_path)
+
+    def killed(cap, cfg):
+        raise KeyboardInterrupt  # the job is stopped while the model is asked
+
+    monkeypatch.setattr(roles, "get_provider", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    (c,) = [c for c in gates.check(ep, "storyboard").checks
+            if c.name == "requested VFX review made a report"]
+    assert not c.ok and "did not finish" in c.detail

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import summaries
+from . import summaries, vfx
 from .io import InputError, atomic_write_json, load_model, sha256_file
 from .models import Approval, BGMConfig, Outline, ShotState, Storyboard, VfxReport, WorkflowConfig
 from .paths import EpisodePaths
@@ -331,7 +331,14 @@ def _check_storyboard(paths: EpisodePaths, r: GateReport, threshold: float) -> N
 
 def _check_vfx_review(paths: EpisodePaths, r: GateReport) -> None:
     """A VFX review of the current storyboard that BLOCKs keeps GATE 2 closed; a review of
-    an older storyboard only warns (the next build with `vfx` on runs it again)."""
+    an older storyboard only warns (the next build with `vfx` on runs it again). A review
+    that was requested and produced no report keeps it closed too: the review is never
+    skipped without the producer saying so."""
+    failed = vfx.review_failure(paths)
+    if failed is not None:
+        r.add("requested VFX review made a report", False,
+              f"it failed: {failed[:600]}; {vfx.failure_hint(paths)}")
+        return
     if not (paths.storyboard.exists() and paths.vfx_review_json.exists()):
         return
     try:

@@ -158,7 +158,18 @@ def job_scene_json(j: Job) -> None:
 
 
 def job_vfx_review(j: Job) -> None:
-    r = vfx.review_storyboard(j.ctx("vfx-review"))
+    # recorded before it starts: a review stopped or crashed midway also keeps GATE 2 closed
+    vfx.record_failure(j.paths, "the review started and did not finish (stopped or crashed)")
+    try:
+        r = vfx.review_storyboard(j.ctx("vfx-review"))
+    except Exception as e:  # recorded for GATE 2, which stays closed, then failed as before
+        why = e.detail if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
+        why = " ".join(why.replace("\n- ", "; ").split())  # one line, for the log's tail
+        vfx.record_failure(j.paths, why)
+        if isinstance(e, EXPECTED):
+            raise InputError(None, f"the VFX review produced no report: {why}\nGATE 2 stays "
+                             f"closed; {vfx.failure_hint(j.paths, sep=chr(10))}") from None
+        raise
     j.log(f"VFX review: {r.verdict}, {len(r.findings)} finding(s)")
 
 

@@ -1,9 +1,10 @@
 """The LLM roles: screenwriter, director and prompt rewrite (the clip ACCEPT rule is in
 review_policy).
 
-Prompts are jinja2 templates in spark_video/prompts; answers are parsed into the pydantic
-models and re-asked with the validation error when they do not parse. The offline text
-provider answers the same prompts deterministically from the structured `data`.
+Prompts are jinja2 templates in spark_video/prompts; answers are read leniently (answers:
+fences, prose, extra keys, enum spellings, numbers as strings) into the pydantic models and
+re-asked with errors naming field, given value and what is allowed when they do not fit.
+The offline text provider answers the same prompts deterministically from the structured `data`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from .answers import (
+    json_in,
+    json_object_in,
+    one_text_in,
+    read,
+    reading,
+    scene_id,
+    scene_markdown_in,
+)
 from .capabilities import FAMILIES, caps, video_family
-from .io import InputError, atomic_write_text, parse_model
+from .io import InputError, atomic_write_text
 from .models import (
     Direction,
     Lore,
@@ -76,8 +86,11 @@ def _prompt_log(ctx: CallContext, role: str, label: str, n: int, system: str,
     return path
 
 
-def _append_answer(path: Path, answer: str, problem: str | None) -> None:
+def _append_answer(path: Path, answer: str, problem: str | None,
+                   notes: list[str] | None = None) -> None:
     extra = f"\n## Answer\n\n{answer}\n"
+    if notes:
+        extra += "\n## Read as\n\n" + "".join(f"- {n}\n" for n in notes)
     if problem:
         extra += f"\n## Refused\n\n{problem}\n"
     with open(path, "a", encoding="utf-8") as fh:
@@ -102,15 +115,16 @@ def _ask(ctx: CallContext, role: str, template: str, data: dict,
                                    json_mode=json_mode, data=data)
         finally:
             ctx.extra.pop("prompt_file", None)
-        try:
-            out = parse(answer)
-        except (InputError, ValueError) as e:
-            last_err = str(e)
-            _append_answer(log, answer, last_err)
-            user = (f"{prompt}\n\nYour previous answer broke these rules:\n{last_err}\n"
-                    "Answer again, in the required format, fixing every point.")
-            continue
-        _append_answer(log, answer, None)
+        with reading() as notes:
+            try:
+                out = parse(answer)
+            except (InputError, ValueError) as e:
+                last_err = e.detail if isinstance(e, InputError) else str(e)
+                _append_answer(log, answer, last_err, notes)
+                user = (f"{prompt}\n\nYour previous answer broke these rules:\n{last_err}\n"
+                        "Answer again, in the required format, fixing every point.")
+                continue
+        _append_answer(log, answer, None, notes)
         return out
     raise InputError(where, f"the {role} gave no usable answer after {asks} tries: {last_err}")
 
@@ -120,24 +134,6 @@ def raise_problems(problems: list[str]) -> None:
     (nothing happens when there are none)."""
     if problems:
         raise ValueError("\n".join(f"- {p}" for p in problems))
-
-
-def _json_object(answer: str) -> dict:
-    obj = _json(answer)
-    if not isinstance(obj, dict):
-        raise ValueError("expected a JSON object")
-    return obj
-
-
-def _json(answer: str) -> object:
-    s = answer.strip()
-    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", s, re.S)
-    if fence:
-        s = fence.group(1)
-    try:
-        return json.loads(s)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not JSON ({e.msg} at line {e.lineno})") from e
 
 
 # --------------------------------------------------------------------------- what roles see
@@ -214,11 +210,16 @@ def write_outline(ctx: CallContext, *, premise: str, lore: Lore, cast: Manifest,
             "scene_count": pacing_scene_count(lore.duration_target_s)}
 
     def parse(answer: str) -> Outline:
-        obj = _json_object(answer)
-        obj = {**obj, "project": ctx.paths.project, "episode": ctx.paths.episode, "mode": mode,
-               "premise": premise, "target_duration_s": lore.duration_target_s}
-        obj.setdefault("title", lore.title)
-        out = parse_model(Outline, obj, ctx.paths.outline)
+        obj = json_object_in(answer)
+        for sc in next((v for k, v in obj.items() if str(k).strip().lower() == "scenes"
+                        and isinstance(v, list)), []):
+            if isinstance(sc, dict) and "id" in sc:
+                sc["id"] = scene_id(sc["id"])
+        if not any(str(k).strip().lower() == "title" and v for k, v in obj.items()):
+            obj = {**obj, "title": lore.title}
+        out = read(Outline, obj, fill={
+            "project": ctx.paths.project, "episode": ctx.paths.episode, "mode": mode,
+            "premise": premise, "target_duration_s": lore.duration_target_s})
         problems = []
         for i, s in enumerate(out.scenes, 1):
             if s.num != i or s.id != f"S{i:02d}":
@@ -257,10 +258,11 @@ def write_scene(ctx: CallContext, *, outline: Outline, num: int, lore: Lore,
     path = ctx.paths.scene_md(num)
 
     def parse(answer: str) -> str:
-        text = answer.strip()
-        fence = re.match(r"^```(?:markdown|md)?\s*(.*?)\s*```$", text, re.S)
-        text = (fence.group(1) if fence else text) + "\n"
-        s = parse_scene_md(text, path)
+        text = scene_markdown_in(answer)
+        try:
+            s = parse_scene_md(text, path)
+        except InputError as e:
+            raise ValueError(e.detail) from None
         problems = []
         if s.num != num:
             problems.append(f"the heading says scene {s.num}, expected {num}")
@@ -307,9 +309,8 @@ def write_direction(ctx: CallContext, *, outline: Outline, script: str, lore: Lo
     scene_ids = {s.id for s in outline.scenes}
 
     def parse(answer: str) -> Direction:
-        obj = _json_object(answer)
-        obj = {**obj, "project": ctx.paths.project, "episode": ctx.paths.episode}
-        d = parse_model(Direction, obj, ctx.paths.direction)
+        d = read(Direction, answer, fill={"project": ctx.paths.project,
+                                          "episode": ctx.paths.episode})
         problems = []
         for m in d.imagery_system.motifs:
             bad = [x for x in m.landings if x not in scene_ids]
@@ -355,7 +356,7 @@ def direct_scene(ctx: CallContext, *, scene_md: str, num: int, lore: Lore, cast:
     only = rewrite_only(notes) if previous else []
 
     def parse(answer: str) -> SceneFragment:
-        frag = parse_model(SceneFragment, _json(answer), out_path)
+        frag = read(SceneFragment, json_in(answer))
         problems = []
         if only and previous:  # keep every other shot exactly as it was
             new = {s.id: s for s in frag.shots}
@@ -472,7 +473,8 @@ def rewrite_prompt(ctx: CallContext, *, shot: Shot, prompt: str, review: Review,
         set(REF_RE["图N"].findall(prompt)))
 
     def parse(answer: str) -> str:
-        p = answer.strip().strip('"')
+        p = one_text_in(answer, is_it=lambda t: ends_with_anchor(t, mood_anchor)
+                        if mood_anchor else bool(t))
         if not p:
             raise ValueError("empty prompt")
         if mood_anchor and not ends_with_anchor(p, mood_anchor):
@@ -495,9 +497,9 @@ def propose_lore(ctx: CallContext, *, premise: str, title: str) -> dict:
     data = {"premise": premise, "title": title}
 
     def parse(answer: str) -> dict:
-        obj = _json_object(answer)
+        obj = json_object_in(answer)
         obj.setdefault("title", title)
-        lore = parse_model(Lore, obj, ctx.paths.project_paths.lore)
+        lore = read(Lore, obj)
         anchor = lore.mood_anchor.strip()
         if not anchor or "\n" in anchor or len(anchor) > 160:
             raise ValueError("mood_anchor must be one line of at most 160 characters")

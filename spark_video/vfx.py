@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from .answers import AnswerError, json_in, read
 from .io import InputError, atomic_write_json, atomic_write_text, load_model, sha256_file
 from .models import (
     VFX_CHECKS,
@@ -24,12 +28,13 @@ from .models import (
     Storyboard,
     VfxFinding,
     VfxReport,
+    now_iso,
 )
 from .paths import EpisodePaths
 from .project import load_lore, load_manifest
 from .providers import get_provider
 from .providers.base import CallContext
-from .roles import REF_RE, _ask, _json, director_caps, ends_with_anchor, raise_problems
+from .roles import REF_RE, _ask, director_caps, ends_with_anchor, raise_problems
 from .storyboard import chain_groups, load_storyboard
 
 WARDROBE = (
@@ -216,20 +221,17 @@ def judge(ctx: CallContext, sb: Storyboard, *, lore: Lore, script: str, directio
                               f"{f.issue}" for f in code]}
 
     def parse(answer: str) -> list[VfxFinding]:
-        obj = _json(answer)
-        items = obj.get("findings") if isinstance(obj, dict) else None
-        if not isinstance(items, list):
-            raise ValueError('expected {"findings": [...]}')
+        obj = json_in(answer)
+        if isinstance(obj, list):  # the findings without their wrapper
+            obj = {"findings": obj}
+        if not isinstance(obj, dict) or not any(str(k).strip().lower() == "findings"
+                                                for k in obj):
+            raise AnswerError(['expected {"findings": [...]} (an empty list when everything '
+                               'passes)'])
+        got = read(_Judged, obj)
         out, problems = [], []
-        for i, it in enumerate(items):
-            if not isinstance(it, dict):
-                problems.append(f"findings[{i}] is not an object")
-                continue
-            try:
-                f = VfxFinding.model_validate({**it, "source": "model"})
-            except ValueError as e:
-                problems.append(f"findings[{i}]: {e}".splitlines()[0])
-                continue
+        for i, f in enumerate(got.findings):
+            f = f.model_copy(update={"source": "model"})
             if f.check not in JUDGED:
                 problems.append(f"findings[{i}].check {f.check!r}: judge only {JUDGED}; "
                                 "code decides the others")
@@ -245,8 +247,59 @@ def judge(ctx: CallContext, sb: Storyboard, *, lore: Lore, script: str, directio
                 where=ctx.paths.vfx_review)
 
 
+class _Judged(BaseModel):
+    """The text model's answer: its findings (what else it says is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    findings: list[VfxFinding] = Field(default_factory=list)
+
+
 def storyboard_sha(paths: EpisodePaths) -> str:
     return sha256_file(paths.storyboard)
+
+
+# --------------------------------------------------------------------------- a failed review
+
+
+def failure_file(paths: EpisodePaths) -> Path:
+    """reviews/vfx-review-failed.json: a requested review that produced no report (every ask
+    refused, a provider error, a job stopped midway: the job writes it when it starts). It
+    is no output of the review's job, so it survives the failed job; GATE 2 stays closed
+    while it exists and no report of the storyboard does. A review that succeeds removes
+    it."""
+    return paths.vfx_review_json.with_name("vfx-review-failed.json")
+
+
+def record_failure(paths: EpisodePaths, error: str) -> None:
+    sha = storyboard_sha(paths) if paths.storyboard.exists() else None
+    atomic_write_json(failure_file(paths), {"storyboard_sha256": sha, "error": error[:4000],
+                                            "ts": now_iso()})
+
+
+def review_failure(paths: EpisodePaths) -> str | None:
+    """Why the requested review produced no report (None: it did not fail, or a report of
+    the current storyboard exists since)."""
+    f = failure_file(paths)
+    if not f.exists():
+        return None
+    rep = load_report(paths)
+    if rep is not None and paths.storyboard.exists() and \
+            rep.storyboard_sha256 == storyboard_sha(paths):
+        return None
+    try:
+        error = str(json.loads(f.read_text(encoding="utf-8")).get("error") or "")
+    except (OSError, ValueError, AttributeError):
+        error = ""
+    return error or "no report was written"
+
+
+def failure_hint(paths: EpisodePaths, sep: str = "; ") -> str:
+    """The two ways on after a failed review: retry it, or go on without it."""
+    p, e = paths.project, paths.episode
+    rel = failure_file(paths).relative_to(paths.root)
+    return (f"retry the review: uv run spark-video episode {p} {e} --vfx{sep}or go on without "
+            f"it: delete {rel} and run `uv run spark-video episode {p} {e}` without --vfx "
+            "(and vfx: false in the config)")
 
 
 def review_storyboard(ctx: CallContext) -> VfxReport:
@@ -267,6 +320,7 @@ def review_storyboard(ctx: CallContext) -> VfxReport:
                        scenes=len(sb.scenes), reviewer=get_provider("text", ctx.cfg).name)
     atomic_write_json(paths.vfx_review_json, report)
     atomic_write_text(paths.vfx_review, report_markdown(paths, report))
+    failure_file(paths).unlink(missing_ok=True)
     return report
 
 

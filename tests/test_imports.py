@@ -4,7 +4,7 @@ Layers, lowest first (a module imports only from its own layer or below; within 
 the graph must stay acyclic):
 
   base      models, paths, io, settings, pricing, redaction, scenefmt, schemas, project,
-            subtitles
+            subtitles, answers (model answers read leniently)
   media     media, sound
   providers providers.*, budget (spend from the call log), capabilities (model limits),
             slots (provider-call slots)
@@ -26,7 +26,7 @@ PKG = Path(__file__).resolve().parent.parent / "spark_video"
 
 LAYERS = {
     "base": ["models", "paths", "io", "settings", "pricing", "redaction", "scenefmt", "schemas",
-             "project", "subtitles", ""],
+             "project", "subtitles", "answers", ""],
     "media": ["media", "sound"],
     "providers": ["providers", "budget", "capabilities", "slots"],
     "policy": ["review_policy", "roles", "art"],

@@ -147,3 +147,115 @@ def test_the_resume_hint_keeps_vfx(ep):
     assert Session(cfg=cfg, paths=ep).resume.endswith(f"{ep.episode} --vfx")
     assert not Session(cfg=cfg.model_copy(update={"vfx": False}), paths=ep).resume.endswith(
         "--vfx")
+
+
+class _Refused:
+    """A text model whose every answer is refused (a letter outside the checklist)."""
+
+    name = "refusing"
+
+    def __init__(self):
+        self.asked = 0
+
+    def complete(self, ctx, **_):
+        self.asked += 1
+        return json.dumps({"findings": [{"id": "WARN-1", "check": "Z", "severity": "WARN",
+                                         "issue": "x"}]})
+
+
+def _vfx_job(ep, tmp_path):
+    from types import SimpleNamespace
+
+    from spark_video import jobs
+    log = tmp_path / "vfx-review.log"
+    smk = SimpleNamespace(config={"project": ep.project, "episode": ep.episode,
+                                  "projects_dir": str(ep.root.parent.parent),
+                                  "provider": "bl", "text_provider": "offline",
+                                  "vfx": True, "role_asks": 2},
+                          log=[str(log)], input={}, output=[str(ep.vfx_review)])
+    return lambda: jobs.run(smk, "vfx_review"), log
+
+
+def test_a_requested_review_that_made_no_report_keeps_gate_2_closed(ep, tmp_path, monkeypatch):
+    from spark_video import roles
+    seeded(ep, defects=False)
+    run, log = _vfx_job(ep, tmp_path)
+    text = _Refused()
+    monkeypatch.setattr(roles, "get_provider", lambda cap, cfg: text)
+    with pytest.raises(SystemExit) as e:
+        run()
+    assert e.value.code == 1 and text.asked == 2
+    assert not ep.vfx_review.exists() and vfx.failure_file(ep).exists()
+    said = log.read_text()
+    assert "the VFX review produced no report" in said and "GATE 2 stays closed" in said
+    assert 'findings[0].check: "Z" is not one of A–R' in said  # what the model was told
+    report = gates.check(ep, "storyboard")
+    (c,) = [c for c in report.checks if c.name == "requested VFX review made a report"]
+    assert not c.ok and not report.passed
+    assert "is not one of A–R" in c.detail
+    assert f"spark-video episode {ep.project} {ep.episode} --vfx" in c.detail  # retry
+    assert "without --vfx" in c.detail and "vfx-review-failed.json" in c.detail  # go on
+    with pytest.raises(gates.GateError, match="requested VFX review made a report"):
+        gates.approve(ep, "storyboard")
+    # the retry that works removes the record, and the report decides again
+    monkeypatch.undo()  # the offline text model answers
+    run()
+    assert ep.vfx_review.exists() and not vfx.failure_file(ep).exists()
+    assert not any(c.name == "requested VFX review made a report"
+                   for c in gates.check(ep, "storyboard").checks)
+
+
+def test_going_on_without_the_failed_review(ep):
+    seeded(ep, defects=False)
+    vfx.record_failure(ep, "the vfx gave no usable answer after 3 tries")
+    assert any(c.name == "requested VFX review made a report" and not c.ok
+               for c in gates.check(ep, "storyboard").checks)
+    vfx.failure_file(ep).unlink()  # what the message says to do
+    assert not any(c.name == "requested VFX review made a report"
+                   for c in gates.check(ep, "storyboard").checks)
+
+
+@pytest.mark.slow
+def test_with_vfx_a_review_refused_every_time_renders_nothing(run_env, projects, fake_dashscope):
+    """The issue's run: `--vfx` with a text model whose VFX answers are all refused. The
+    build stops before GATE 2 opens: no stamp, no render job, and the message says why and
+    how to retry or go on."""
+    from conftest import run_cli
+
+    room = WritersRoom()
+    fake_dashscope.text_responder = room
+    bad = json.dumps({"findings": [{"id": "WARN-1", "check": "Z", "severity": "WARN",
+                                    "issue": "x"}]})
+    room.vfx_answers.extend([bad] * 5)
+    env = {**run_env, "SPARK_VIDEO_TEXT_PROVIDER": "openai", "SPARK_VIDEO_ROLE_ASKS": "2",
+           "OPENAI_BASE_URL": fake_dashscope.compatible_base_url, "OPENAI_API_KEY": FAKE_KEY}
+    proc = run_cli(env, "episode", "demo", "032", "--yes", "--vfx")
+    ep = EpisodePaths.of("demo", "032", root=projects)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1, said[-3000:]
+    assert room.asked["vfx"] == 2
+    assert "the VFX review produced no report" in said and "is not one of A–R" in said
+    assert "GATE 2 stays closed" in said and "--vfx" in said and "without --vfx" in said
+    assert ep.storyboard.exists() and not ep.approval("storyboard").exists()
+    assert not list(ep.root.glob("clips/*.mp4")) and not list(ep.root.glob("state/*.json"))
+    # approving by hand is refused too, with the same reason
+    proc = run_cli(env, "approve", "storyboard", "--project", "demo", "--episode", "032")
+    assert proc.returncode != 0 and "requested VFX review made a report" in \
+        proc.stdout + proc.stderr
+
+
+def test_a_review_stopped_midway_keeps_gate_2_closed(ep, tmp_path, monkeypatch):
+    from spark_video import roles
+
+    seeded(ep, defects=False)
+    run, _ = _vfx_job(ep, tmp_path)
+
+    def killed(cap, cfg):
+        raise KeyboardInterrupt  # the job is stopped while the model is asked
+
+    monkeypatch.setattr(roles, "get_provider", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    (c,) = [c for c in gates.check(ep, "storyboard").checks
+            if c.name == "requested VFX review made a report"]
+    assert not c.ok and "did not finish" in c.detail

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from pydantic import BaseModel, Field
 
+from ..answers import enum_value, json_object_in, key_of, read
 from ..budget import ensure_budget
 from ..capabilities import estimate_tokens, page_value, trim_for_context
 from ..media import extract_frame, probe
@@ -221,45 +222,43 @@ class ChatText:
                                   "context)" if trimmed else ""))
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
-    s = text.strip()
-    fence = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", s, re.S)
-    if fence:
-        s = fence.group(1)
-    elif not s.startswith("{"):
-        a, b = s.find("{"), s.rfind("}")
-        if a < 0 or b <= a:
-            raise ValueError("no JSON object in the answer")
-        s = s[a:b + 1]
-    obj = json.loads(s)
-    if not isinstance(obj, dict):
-        raise ValueError("the answer is not a JSON object")
-    return obj
+Score = Annotated[float, Field(ge=0, le=10)]
+
+
+class _Breakdown(BaseModel):
+    logic: Score
+    proportion: Score
+    physics: Score
+    style: Score
+    cast_match: Score
+    dialog_attribution: Score
+
+
+class _ReviewAnswer(BaseModel):
+    """What the reviewer answers (read leniently: spark_video.answers)."""
+
+    breakdown: _Breakdown
+    verdict: str | None = None
+    critique: str = ""
 
 
 def parse_review(text: str) -> tuple[dict[str, float], str | None, str]:
-    """(breakdown, model verdict, critique) from the reviewer's answer; ValueError if unusable."""
-    try:
-        obj = extract_json_object(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not JSON ({e.msg})") from e
-    bd = obj.get("breakdown")
-    if not isinstance(bd, dict):
-        raise ValueError("no 'breakdown' object")
-    out: dict[str, float] = {}
-    for axis in AXES:
-        v = bd.get(axis)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError(f"axis {axis!r} is missing or not a number")
-        if not 0 <= v <= 10:
-            raise ValueError(f"axis {axis!r}={v} is outside 0-10")
-        out[axis] = float(v)
-    verdict = obj.get("verdict")
+    """(breakdown, model verdict, critique) from the reviewer's answer; ValueError (naming the
+    field, what was given and what is allowed) if unusable."""
+    obj = json_object_in(text)
+    keys = {key_of(k): k for k in obj}
+    if "breakdown" not in keys:
+        wrap = next((keys[k] for k in ("scores", "score", "axes", "ratings") if k in keys
+                     and isinstance(obj[keys[k]], dict)), None)
+        if wrap is not None:  # {"scores": {...}}
+            obj = {**obj, "breakdown": obj.pop(wrap)}
+        elif any(a in keys for a in AXES):  # the six axes at the top level
+            obj = {"breakdown": {k: v for k, v in obj.items() if key_of(k) in AXES},
+                   **{k: v for k, v in obj.items() if key_of(k) not in AXES}}
+    ans = read(_ReviewAnswer, obj)
+    verdict = enum_value(ans.verdict.strip(), ("ACCEPT", "REJECT")) if ans.verdict else None
     verdict = str(verdict).upper() if verdict is not None else None
-    critique = obj.get("critique") or ""
-    if not isinstance(critique, str):
-        critique = json.dumps(critique, ensure_ascii=False)
-    return out, verdict, critique
+    return ans.breakdown.model_dump(), verdict, ans.critique
 
 
 class ChatReview:
@@ -398,19 +397,22 @@ if no face is visible. Answer with ONE JSON object and nothing else:
 {"cast_match": n, "critique": "..."}"""
 
 
+class _IdentityAnswer(BaseModel):
+    """What the identity call answers (read leniently: spark_video.answers)."""
+
+    cast_match: Score
+    critique: str = ""
+
+
 def parse_identity(text: str) -> tuple[float, str]:
-    """(cast_match, critique) from the identity call's answer; ValueError if unusable."""
-    try:
-        obj = extract_json_object(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"identity answer is not JSON ({e.msg})") from e
-    v = obj.get("cast_match")
-    if v is None and isinstance(obj.get("breakdown"), dict):
-        v = obj["breakdown"].get("cast_match")
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 10:
-        raise ValueError("identity answer: cast_match is missing or outside 0-10")
-    critique = obj.get("critique") or ""
-    return float(v), critique if isinstance(critique, str) else json.dumps(critique)
+    """(cast_match, critique) from the identity call's answer; ValueError (naming the field,
+    what was given and what is allowed) if unusable."""
+    obj = json_object_in(text)
+    keys = {key_of(k): k for k in obj}
+    if "cast_match" not in keys and isinstance(obj.get(keys.get("breakdown", "")), dict):
+        obj = {**obj, **obj[keys["breakdown"]]}  # {"breakdown": {"cast_match": n}}
+    ans = read(_IdentityAnswer, obj)
+    return ans.cast_match, ans.critique
 
 
 # --------------------------------------------------------------------------- openai provider

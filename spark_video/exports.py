@@ -312,11 +312,10 @@ def write_jianying_draft(paths: EpisodePaths, otio_path: Path, out: Path) -> Pat
         if not isinstance(item, otio.schema.Clip):
             continue
         rng = video.range_of_child_at_index(k)
-        seg = jy.VideoSegment(
-            material(_file(item.media_reference), jy.VideoMaterial),
-            jy.Timerange(_us(rng.start_time), _us(rng.duration)),
-            source_timerange=jy.Timerange(_us(item.source_range.start_time),
-                                          _us(item.source_range.duration)))
+        mat = material(_file(item.media_reference), jy.VideoMaterial)
+        start, dur = _within(mat, item.source_range)  # a held last frame: played slower
+        seg = jy.VideoSegment(mat, jy.Timerange(_us(rng.start_time), _us(rng.duration)),
+                              source_timerange=jy.Timerange(start, dur))
         nxt = items[k + 1] if k + 1 < len(items) else None
         if isinstance(nxt, otio.schema.Transition):
             seg.add_transition(jy.TransitionType.叠化,
@@ -330,11 +329,11 @@ def write_jianying_draft(paths: EpisodePaths, otio_path: Path, out: Path) -> Pat
                 continue
             src = _file(item.media_reference)
             rng = track.range_of_child_at_index(k)
+            mat = material(src, jy.AudioMaterial)
+            start, dur = _within(mat, item.source_range)
             script.add_segment(jy.AudioSegment(
-                material(src, jy.AudioMaterial),
-                jy.Timerange(_us(rng.start_time), _us(rng.duration)),
-                source_timerange=jy.Timerange(_us(item.source_range.start_time),
-                                              _us(item.source_range.duration)),
+                mat, jy.Timerange(_us(rng.start_time), dur),
+                source_timerange=jy.Timerange(start, dur),
                 volume=gains.get(src, 1.0)), track.name)
     cues = sorted(video.markers, key=lambda m: m.marked_range.start_time.to_seconds())
     if cues:
@@ -360,6 +359,13 @@ def write_jianying_draft(paths: EpisodePaths, otio_path: Path, out: Path) -> Pat
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(tmp_root, ignore_errors=True)
     return out
+
+
+def _within(material, source_range) -> tuple[int, int]:
+    """(start, duration) in µs of a source range, inside the material: the .otio's ranges
+    are whole frames, which can end a few ms past the end of a take or a voice."""
+    start = min(_us(source_range.start_time), max(0, material.duration - 1))
+    return start, max(1, min(_us(source_range.duration), material.duration - start))
 
 
 def _portable(draft_dir: Path) -> None:

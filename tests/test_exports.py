@@ -297,3 +297,19 @@ def test_snakemake_report_holds_the_final_and_the_storyboard(finished_copy, tmp_
     # a report runs no job: nothing was built or rebuilt
     assert "Nothing to be done" in _snakemake(env, finished_copy, "-n").stdout + \
         _snakemake(env, finished_copy, "-n").stderr
+
+
+def test_draft_ranges_stay_inside_their_media():
+    """The .otio's ranges are whole frames: a 2.0 s range of a 1.983 s voice take is cut to
+    the take (pyJianYingDraft refuses a range past its material's end)."""
+    import opentimelineio as otio
+
+    from spark_video import timeline as tlm
+
+    class Material:
+        duration = 1_983_000
+
+    rng = tlm._range(0.0, 2.0, FPS)
+    assert exports._within(Material, rng) == (0, 1_983_000)
+    assert exports._within(Material, tlm._range(0.5, 1.0, FPS)) == (500_000, 1_000_000)
+    assert isinstance(rng, otio.opentime.TimeRange)

@@ -58,7 +58,7 @@ rule final:
         FINAL_OTIO,
         VIEWER,
         EXPORTS,  # --config timelines=... (rules/export.smk)
-        report_extras,
+        REPORT_EXTRAS,
 
 
 rule script:

@@ -5,17 +5,13 @@
 from spark_video import exports as sv_exports  # noqa: E402
 
 
-def _exports_wanted():
-    from spark_video.io import InputError
-
-    try:
-        return sv_exports.requested(config.get("timelines"))
-    except InputError as e:
-        print(f"invalid configuration: {e.detail}", file=sys.stderr)
-        sys.exit(1)
-
-
-EXPORTS = [str(sv_exports.output_path(EP, f)) for f in _exports_wanted()]
+# the formats asked for, each checked (known, its extra installed) before anything runs
+EXPORTS = [str(sv_exports.output_path(EP, f))
+           for f in sv_exports.requested_or_exit(config.get("timelines"))]
+# under `snakemake --report` (which runs no job) the estimate and the VFX review join the
+# final's graph, so the report holds them; a build never asks for them through the final
+# (the VFX review is a paid call that belongs to GATE 2)
+REPORT_EXTRAS = optional(ESTIMATE, EP.vfx_review) if "--report" in sys.argv else []
 
 
 rule export_timeline:
@@ -46,11 +42,3 @@ rule exports:
     input:
         EXPORTS,
 
-
-def report_extras(wildcards):
-    """Under `snakemake --report` (which runs no job) the estimate and the VFX review join
-    the final's graph, so the report holds them; a build never asks for them here (the VFX
-    review is a paid call that belongs to GATE 2, not to the final)."""
-    if "--report" not in sys.argv:
-        return []
-    return optional(ESTIMATE, EP.vfx_review)

@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -81,6 +82,15 @@ def requested(value: object, *, installed=None) -> list[str]:
         if name not in out:
             out.append(name)
     return out
+
+
+def requested_or_exit(value: object) -> list[str]:
+    """`requested`, for the Snakefile: a bad value stops the run with one line."""
+    try:
+        return requested(value)
+    except InputError as e:
+        print(f"invalid configuration: {e.detail}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def output_path(paths: EpisodePaths, name: str) -> Path:

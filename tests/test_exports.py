@@ -313,3 +313,61 @@ def test_draft_ranges_stay_inside_their_media():
     assert exports._within(Material, rng) == (0, 1_983_000)
     assert exports._within(Material, tlm._range(0.5, 1.0, FPS)) == (500_000, 1_000_000)
     assert isinstance(rng, otio.opentime.TimeRange)
+
+
+@pytest.mark.slow
+def test_narration_episode_exports_keep_the_voice_track(projects, tmp_path):
+    """A narration episode: the draft has the narration track (each voice where the cut has
+    it, at the stitch's speech gain) and melt still plays the .mlt as the final."""
+    pytest.importorskip("pyJianYingDraft")
+    import opentimelineio as otio
+    import pyJianYingDraft as jy
+    from conftest import run_cli
+
+    from spark_video.media import file_loudness
+    from spark_video.sound import speech_gain_db
+    from spark_video.timeline import cut_points
+
+    env = offline_env(projects)
+    run_cli(env, "episode", "demo", "002", "--mode", "narration", "--yes", "--premise",
+            "The keepers count the ships that never came. One finally does.", check=True)
+    cmd = [sys.executable, "-m", "snakemake", "-c1", "exports", "--directory", str(REPO),
+           "--config", "project=demo", "episode=002", f"projects_dir={projects}",
+           "timelines=mlt,jianying"]
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    paths = EpisodePaths.of("demo", "002", root=projects)
+    tl = exports.read_cut(paths.final_otio)
+    narration = next(t for t in tl.audio_tracks() if "narration" in t.name)
+    voices = [c for c in narration if isinstance(c, otio.schema.Clip)]
+    assert voices
+    script = jy.DraftFolder(str(paths.final_mp4.parent)).load_template(
+        exports.output_path(paths, "jianying").name)
+    track = next(t for t in script.imported_tracks if t.name == narration.name)
+    assert len(track.segments) == len(voices)
+    segs = {s.material_id: s for s in track.segments}
+    content = json.loads((exports.output_path(paths, "jianying") / "draft_content.json")
+                         .read_text(encoding="utf-8"))
+    by_name = {m["id"]: m["path"].rsplit("/", 1)[-1] for m in content["materials"]["audios"]}
+    volumes = {seg["material_id"]: seg["volume"] for t in content["tracks"]
+               if t["name"] == narration.name for seg in t["segments"]}
+    for voice in voices:
+        src = exports._file(voice.media_reference)
+        mid = next(k for k, v in by_name.items() if v == src.name)
+        start = narration.range_of_child(voice).start_time.to_seconds()
+        assert abs(segs[mid].target_timerange.start / 1e6 - start) <= 1 / FPS
+        want = min(10 ** (speech_gain_db(file_loudness(src).integrated) / 20), 6.0)
+        assert abs(volumes[mid] - want) < 1e-3, (src, volumes[mid], want)
+    melt = shutil.which("melt")
+    if melt is None:
+        pytest.skip("melt is not installed (apt-get install melt)")
+    rendered = tmp_path / "melt.mp4"
+    subprocess.run([melt, "-quiet", str(exports.output_path(paths, "mlt")), "-consumer",
+                    f"avformat:{rendered}", "vcodec=libx264", "acodec=aac", "real_time=-1"],
+                   check=True, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
+    final, ours = _frames(paths.final_mp4), _frames(rendered)
+    assert abs(len(ours) - len(final)) <= 1, (len(ours), len(final))
+    for t in cut_points(paths.final_otio)[1:]:
+        offs = cut_offsets(final, ours, round(t * FPS), 6)
+        assert all(abs(o) <= 1 for o in offs), (t, offs)
+    print(f"narration episode: melt {len(ours)} frames, final {len(final)}")

@@ -10,6 +10,10 @@ min_version("9.25")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+# `snakemake --report report.zip`: the results of each stage (report/*.rst captions)
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/checks.smk"
 include: "rules/cast.smk"
@@ -19,6 +23,7 @@ include: "rules/render.smk"
 include: "rules/stitch.smk"
 include: "rules/viewer.smk"
 include: "rules/gates.smk"
+include: "rules/export.smk"
 
 
 # provider keys (only those the configured providers read): checked before any job starts,
@@ -52,6 +57,8 @@ rule final:
         FINAL_MP4,
         FINAL_OTIO,
         VIEWER,
+        EXPORTS,  # --config timelines=... (rules/export.smk)
+        REPORT_EXTRAS,
 
 
 rule script:

@@ -24,7 +24,7 @@ rule render_clip:
 
 rule shots_state:
     output:
-        SHOTS_STATE,
+        report(SHOTS_STATE, caption="../report/shots.rst", category="Clips"),
     input:
         all_clips,
     log:

@@ -17,8 +17,8 @@ rule narration:
 
 rule stitch:
     output:
-        mp4=FINAL_MP4,
-        srt=FINAL_SRT,
+        mp4=report(FINAL_MP4, caption="../report/final.rst", category="Final"),
+        srt=report(FINAL_SRT, caption="../report/srt.rst", category="Final"),
         otio=FINAL_OTIO,
     input:
         unpack(stitch_inputs),

@@ -45,7 +45,7 @@ rule scene_json:
 
 checkpoint compile_storyboard:
     output:
-        STORYBOARD,
+        report(STORYBOARD, caption="../report/storyboard.rst", category="Storyboard"),
     input:
         scenes=scene_jsons,
         manifests=frozen("storyboard", MANIFESTS),
@@ -60,7 +60,7 @@ checkpoint compile_storyboard:
 
 rule estimate:
     output:
-        ESTIMATE,
+        report(ESTIMATE, caption="../report/estimate.rst", category="Storyboard"),
     input:
         STORYBOARD,
         lambda wc: checked(STORYBOARD),
@@ -72,7 +72,7 @@ rule estimate:
 
 rule vfx_review:
     output:
-        md=f"{E}/reviews/vfx-review.md",
+        md=report(f"{E}/reviews/vfx-review.md", caption="../report/vfx.rst", category="Storyboard"),
         json=f"{E}/reviews/vfx-review.json",
     input:
         storyboard=STORYBOARD,

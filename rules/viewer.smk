@@ -5,7 +5,7 @@
 
 rule build_viewer:
     output:
-        VIEWER,
+        report(VIEWER, caption="../report/viewer.rst", category="Final"),
     input:
         unpack(viewer_inputs),
     log:

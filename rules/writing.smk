@@ -39,7 +39,7 @@ rule scene_md:
 
 rule script_md:
     output:
-        SCRIPT,
+        report(SCRIPT, caption="../report/script.rst", category="Script"),
     input:
         scene_mds,
     log:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import art, gates, roles, storyboard, vfx
+from . import art, exports, gates, roles, storyboard, vfx
 from .inputcheck import check, source_of
 from .io import InputError, atomic_write_json, atomic_write_text, load_model, read_text_checked
 from .media import MediaError, make_poster
@@ -244,6 +244,14 @@ def job_check_input(j: Job) -> None:
     check(j.paths, source)
     atomic_write_text(j.output(), "ok\n")
     j.log(f"{source} is fine now")
+
+
+def job_export_timeline(j: Job) -> None:
+    j.log(f"export: {exports.write_timeline(j.paths, Path(j.smk.input.otio), j.output())}")
+
+
+def job_jianying_draft(j: Job) -> None:
+    j.log(f"draft: {exports.write_jianying_draft(j.paths, Path(j.smk.input.otio), j.output())}")
 
 
 def gates_require(j: Job, gate: str) -> None:

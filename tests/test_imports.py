@@ -11,7 +11,8 @@ the graph must stay acyclic):
   policy    review_policy, roles, art (cards and reference images)
   stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline,
             escalation (an escalated shot back to the director), vfx (the VFX review),
-            inputcheck (user-editable files checked before the jobs that read them)
+            inputcheck (user-editable files checked before the jobs that read them),
+            exports (the cut as NLE timelines, MLT XML and a Jianying draft)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot
 """
@@ -32,7 +33,7 @@ LAYERS = {
     "policy": ["review_policy", "roles", "art"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
                "summaries", "timeline", "escalation", "vfx", "frozen",
-               "inputcheck"],
+               "inputcheck", "exports"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot"],
 }

@@ -33,11 +33,11 @@ only. The final mp4 and srt are written to temporary files and renamed into plac
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -126,6 +126,9 @@ class StitchResult(BaseModel):
     elapsed_s: float = 0.0
     passes: int = 1
     reels: int = 1
+    reels_made: list[int] = Field(default_factory=list, description="reels encoded again (1-based)")
+    speech_made: list[int] = Field(default_factory=list)
+    mix_made: bool = True
 
 
 # --------------------------------------------------------------------------- plan
@@ -510,8 +513,10 @@ def shot_frames(plan: Plan) -> list[int]:
 
 
 def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
-    """Cut the plan into reels of about `shots_per_reel` shots. A reel change is placed only
-    at a shot longer than two crossfades, so its head and tail never touch."""
+    """Cut the plan into reels of `shots_per_reel` shots, by shot index: reel k starts at
+    shot k·N, so a new take of one shot (any length) moves no reel's boundary. Only when the
+    shot at a boundary is not longer than two crossfades (its head and tail would touch)
+    does that boundary move on to the next shot that is."""
     n, fps, c = len(plan.segments), plan.fps, plan.crossfade
     if n == 0:
         return []
@@ -526,9 +531,13 @@ def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
         sstarts.append(sstarts[-1] + samples[k] - cs)
     total_frames = _frames(plan.duration, fps)
     total_samples = int(round(plan.duration * SR))
+    step = max(1, shots_per_reel or REEL_SHOTS)
     borders = [0]
-    for k in range(1, n):
-        if k - borders[-1] >= max(1, shots_per_reel or REEL_SHOTS) and frames[k] > 2 * cf:
+    for m in range(1, math.ceil(n / step)):
+        k = m * step
+        while k < n and frames[k] <= 2 * cf:
+            k += 1
+        if k < n and k > borders[-1]:
             borders.append(k)
     borders.append(n)
     reels = []
@@ -687,25 +696,44 @@ def _voices(plan: Plan, reel: Reel) -> list[AudioStream]:
 
 def _reel_picture(plan: Plan, reel: Reel, v: VideoStream,
                   subtitles_file: str | None) -> VideoStream:
-    """What applies to the whole cut's picture (fades from and to black, burned subtitles),
-    applied to the reel on the cut's own clock."""
+    """What applies to the whole cut's picture, applied to one reel: the fades from and to
+    black on the reel's own clock (the cut's clock only when a fade crosses a reel
+    boundary), the burned subtitles from the reel's own SRT (`reel_srt`, reel times). So a
+    reel's picture depends on its own shots only, not on where the cut places it."""
     fps, total = plan.fps, plan.duration
-    t0, t1 = float(reel.frame0 / fps), float((reel.frame0 + reel.frames) / fps)
-    fade_in = plan.fade_in > 0 and t0 < plan.fade_in
-    fade_out = plan.fade_out > 0 and t1 > total - plan.fade_out
-    shift = reel.frame0 and (fade_in or fade_out or subtitles_file)
-    if shift:
-        v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
-    if fade_in:
+    t0 = float(reel.frame0 / fps)
+    t1 = float((reel.frame0 + reel.frames) / fps)
+    if plan.fade_in > 0 and t0 < plan.fade_in:
+        if reel.frame0:
+            v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
         v = v.fade(type="in", duration=round(plan.fade_in, 6))
-    if fade_out:
-        v = v.fade(type="out", start_time=round(total - plan.fade_out, 6),
-                   duration=round(plan.fade_out, 6))
+        if reel.frame0:
+            v = v.setpts(expr="PTS-STARTPTS")
+    if plan.fade_out > 0 and t1 > total - plan.fade_out:
+        local = round(total - plan.fade_out - t0, 6)
+        if local >= 0:
+            v = v.fade(type="out", start_time=local, duration=round(plan.fade_out, 6))
+        else:
+            v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
+            v = v.fade(type="out", start_time=round(total - plan.fade_out, 6),
+                       duration=round(plan.fade_out, 6))
+            v = v.setpts(expr="PTS-STARTPTS")
     if subtitles_file:
         v = v.subtitles(filename=subtitles_file, force_style=SUB_STYLE)
-    if shift:
-        v = v.setpts(expr="PTS-STARTPTS")
     return v.tpad(stop_mode="clone", stop_duration=1).trim(end_frame=reel.frames)
+
+
+def reel_cues(plan: Plan, reel: Reel, cues: list[subtitles.Cue]) -> list[subtitles.Cue]:
+    """The cues seen in the reel, on the reel's clock (cut at its edges)."""
+    t0 = float(reel.frame0 / plan.fps)
+    t1 = float((reel.frame0 + reel.frames) / plan.fps)
+    out = []
+    for cue in cues:
+        a, b = max(cue.start, t0), min(cue.end, t1)
+        if b - a > 1e-6:
+            out.append(cue.model_copy(update={"start": round(a - t0, 6),
+                                              "end": round(b - t0, 6)}))
+    return subtitles.number(out)
 
 
 def reel_picture(plan: Plan, reel: Reel, subtitles_file: str | None = None) -> VideoStream:
@@ -952,55 +980,210 @@ def mix_gains(plan: Plan, speech_bus: Path) -> tuple[media.Loudness, float, list
 
 PICTURE_SHARE = 0.97  # of the progress bar: the reels' pictures; the rest is the muxing
 
+# --------------------------------------------------------------------------- build targets
+# Every part of the cut is a file in final/ with a key beside it (the hash of the ffmpeg
+# arguments that make it, the version -- size, mtime -- of every file they read, and this
+# code): a part whose key has not changed is not made again. A music change remakes the
+# master and the mux only; a new take remakes the reel that shows the shot (and its speech);
+# a narration change its reel's speech and the master. Deleting final/ remakes everything.
 
-def render_speech(plan: Plan, reels: list[Reel], tdir: Path, name: str) -> Path:
-    """The whole cut's speech bus, one audio-only ffmpeg process per reel, appended to one
-    raw float file (sample-exact; the loudness passes and the sound pass read it)."""
-    bus = tdir / "speech.f32"
-    with bus.open("wb") as out:
-        for reel in reels:
-            pcm = tdir / "reel.f32"
-            run_ffmpeg_progress(
-                _args(ffmpeg.output(reel_speech(plan, reel), filename=str(pcm),
-                                    acodec="pcm_f32le", **PCM)),
-                expected_s=0, progress=None, cwd=tdir,
-                what=f"mixing the speech of {name} (shots {reel.first + 1}-{reel.stop})")
-            with pcm.open("rb") as fh:
-                shutil.copyfileobj(fh, out, 1 << 20)
-            pcm.unlink()
-    return bus
+_CODE_KEY: list[str] = []
 
 
-def render_pictures(plan: Plan, reels: list[Reel], tdir: Path, subtitles_file: str | None,
-                    report: Callable[[float], None], name: str) -> Path:
-    """Every reel's picture (one ffmpeg process each), encoded with the final settings;
-    returns the concat list that joins them."""
+def _code_key() -> str:
+    """This module's and sound's source: a change to the code that makes a part remakes it."""
+    if not _CODE_KEY:
+        h = hashlib.sha256()
+        for mod in (__file__, sound.__file__, subtitles.__file__):
+            h.update(Path(mod).read_bytes())
+        _CODE_KEY.append(h.hexdigest())
+    return _CODE_KEY[0]
+
+
+def _inputs_of(args: list[str]) -> list[str]:
+    files = []
+    for i, a in enumerate(args[:-1]):
+        if a == "-i":
+            name = args[i + 1]
+            files += name[len("concat:"):].split("|") if name.startswith("concat:") else [name]
+    return files
+
+
+def part_key(args: list[str], extra: str = "") -> str:
+    """The key of a part: its ffmpeg arguments, every input file's version, the code."""
+    h = hashlib.sha256(_code_key().encode())
+    h.update(json.dumps(args).encode())
+    for f in _inputs_of(args):
+        st = os.stat(f)
+        h.update(f"\0{f}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    h.update(extra.encode())
+    return h.hexdigest()[:32]
+
+
+def _current(path: Path, key: str) -> bool:
+    keyf = path.with_name(path.name + ".key")
+    try:
+        return path.is_file() and keyf.read_text(encoding="utf-8") == key
+    except OSError:
+        return False
+
+
+def _make(path: Path, key: str, args_for: Callable[[Path], list[str]], *, what: str,
+          expected_s: float = 0, progress: Callable[[float], None] | None = None) -> None:
+    """Run ffmpeg into a partial file beside `path`, then rename it and write its key."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    keyf = path.with_name(path.name + ".key")
+    keyf.unlink(missing_ok=True)
+    try:
+        run_ffmpeg_progress(args_for(tmp), expected_s=expected_s, what=what,
+                            progress=progress, cwd=path.parent)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_write_text(keyf, key)
+
+
+def reels_dir(paths: EpisodePaths) -> Path:
+    return paths.final_mp4.parent.resolve() / "reels"
+
+
+def sound_dir(paths: EpisodePaths) -> Path:
+    return paths.final_mp4.parent.resolve() / "sound"
+
+
+def reel_name(reel: Reel) -> str:
+    return f"reel-{reel.index + 1:02d}"
+
+
+@dataclass
+class Built:
+    """What one stitch made again (the rest was up to date)."""
+    reels: list[int] = field(default_factory=list)
+    speech: list[int] = field(default_factory=list)
+    mix: bool = False
+    passes: int = 0
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def build_reel_picture(plan: Plan, reel: Reel, n_reels: int, cues: list[subtitles.Cue],
+                       burn: bool, folder: Path, report: Callable[[float], None],
+                       name: str) -> bool:
+    """final/reels/reel-NN.mp4 (picture only), made again only when its key changed."""
+    mp4 = folder / f"{reel_name(reel)}.mp4"
+    local = reel_cues(plan, reel, cues) if burn else []
+    srt_text = subtitles.to_srt(local) if local else ""
+    sub_name = f"{reel_name(reel)}.srt" if local else None
+
+    def args_for(out: Path) -> list[str]:
+        return _args(ffmpeg.output(reel_picture(plan, reel, sub_name), filename=str(out),
+                                   an=True, f="mp4", **video_options(plan.fps)))
+
+    key = part_key(args_for(folder / f".{reel_name(reel)}.partial.mp4"), srt_text)
+    if _current(mp4, key):
+        return False
+    if sub_name:
+        atomic_write_text(folder / sub_name, srt_text)
+    t0, length = float(reel.frame0 / plan.fps), float(reel.frames / plan.fps)
     total = plan.duration
-    listing = tdir / "reels.txt"
-    names = []
-    for reel in reels:
-        mp4 = tdir / f"reel{reel.index:04d}.mp4"
-        t0, length = float(reel.frame0 / plan.fps), float(reel.frames / plan.fps)
 
-        def part(f: float, t0: float = t0, length: float = length) -> None:
-            report(PICTURE_SHARE * min(1.0, (t0 + f * length) / total))
+    def part(f: float) -> None:
+        report(PICTURE_SHARE * min(1.0, (t0 + f * length) / total))
 
-        out = ffmpeg.output(reel_picture(plan, reel, subtitles_file), filename=str(mp4),
-                            an=True, f="mp4", **video_options(plan.fps))
-        run_ffmpeg_progress(_args(out), expected_s=length, progress=part, cwd=tdir,
-                            what=f"stitching {name} (shots {reel.first + 1}-{reel.stop})")
-        names.append(mp4.name)
-    listing.write_text("".join(f"file '{m}'\n" for m in names), encoding="utf-8")
-    return listing
+    _say(f"reel {reel.index + 1} of {n_reels}: picture (shots {reel.first + 1}-{reel.stop})")
+    _make(mp4, key, args_for, expected_s=length, progress=part,
+          what=f"stitching {name}, reel {reel.index + 1} of {n_reels} "
+               f"(shots {reel.first + 1}-{reel.stop})")
+    return True
 
 
-def render_sound(plan: Plan, bus: Path, out: Path, speech_gain_db: float,
-                 music_gains: list[float], name: str) -> None:
-    """The finished sound of the whole cut (gain, music, ducking, fades, limiter) → AAC."""
-    mix = master_sound(plan, _bus(bus), speech_gain_db=speech_gain_db, music_gains=music_gains)
-    run_ffmpeg_progress(_args(ffmpeg.output(mix, filename=str(out), f="mp4",
-                                            **audio_options())),
-                        expected_s=0, progress=None, what=f"mixing the sound of {name}")
+def build_reel_speech(plan: Plan, reel: Reel, n_reels: int, folder: Path, name: str) -> bool:
+    """final/sound/speech-NN.f32: the reel's speech bus (clip sound + narration)."""
+    pcm = folder / f"speech-{reel.index + 1:02d}.f32"
+
+    def args_for(out: Path) -> list[str]:
+        return _args(ffmpeg.output(reel_speech(plan, reel), filename=str(out),
+                                   acodec="pcm_f32le", **PCM))
+
+    key = part_key(args_for(folder / f".speech-{reel.index + 1:02d}.partial.f32"))
+    if _current(pcm, key):
+        return False
+    _say(f"reel {reel.index + 1} of {n_reels}: speech")
+    _make(pcm, key, args_for, what=f"mixing the speech of {name} (shots {reel.first + 1}-"
+                                   f"{reel.stop})")
+    return True
+
+
+def speech_bus(paths: EpisodePaths, reels: list[Reel]) -> Path:
+    """The whole cut's speech bus: the reels' speech files one after the other (ffmpeg's
+    concat protocol reads them as one raw stream; nothing is copied)."""
+    folder = sound_dir(paths)
+    return Path("concat:" + "|".join(str(folder / f"speech-{r.index + 1:02d}.f32")
+                                     for r in reels))
+
+
+def _bus_key(bus: Path) -> str:
+    return part_key(["-i", str(bus)])
+
+
+def _cached_json(path: Path, key: str) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("key") == key else None
+
+
+def cached_mix_gains(plan: Plan, bus: Path, folder: Path
+                     ) -> tuple[media.Loudness, float, list[float], int]:
+    """mix_gains, kept in final/sound/mix.json under the key of everything it reads (the
+    speech bus, the music runs and tracks, the volume): a stitch that changed none of it
+    runs no loudness pass."""
+    music = [(str(r.track.resolve()), os.stat(r.track).st_mtime_ns, r.start, r.end,
+              r.fade_in, r.fade_out) for r in plan.music]
+    key = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.bgm.volume, plan.fade_in,
+                                     plan.fade_out, plan.duration]).encode()).hexdigest()[:32]
+    store = folder / "mix.json"
+    got = _cached_json(store, key)
+    if got is not None:
+        sp = got["speech"]
+        return (media.Loudness(sp[0], sp[1], sp[2]), got["speech_gain"], got["music_gains"], 0)
+    speech, sgain, mgains, passes = mix_gains(plan, bus)
+    atomic_write_text(store, json.dumps({"key": key, "speech": [speech.integrated,
+                                                                speech.true_peak, speech.lra],
+                                         "speech_gain": sgain, "music_gains": mgains}))
+    return speech, sgain, mgains, passes
+
+
+def build_master(plan: Plan, bus: Path, folder: Path, sgain: float, mgains: list[float],
+                 name: str) -> tuple[Path, int]:
+    """final/sound/master.m4a: the finished sound (gain, music ducked under the speech,
+    fades, limiter) in AAC. Its true peak is measured on the encoded AAC (the encoder
+    overshoots the limiter's ceiling); over TRUE_PEAK_MAX_DBTP it is encoded again, lower
+    by the excess. Returns the file and the passes run (0: it was up to date)."""
+    m4a = folder / "master.m4a"
+    trim = 0.0
+    passes = 0
+    for _ in range(4):
+        def args_for(out: Path, trim: float = trim) -> list[str]:
+            mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
+            if trim:
+                mix = mix.volume(volume=f"{trim:.2f}dB")
+            return _args(ffmpeg.output(mix, filename=str(out), f="mp4", **audio_options()))
+
+        key = part_key(args_for(folder / ".master.partial.m4a"))
+        if not _current(m4a, key):
+            _make(m4a, key, args_for, what=f"mixing the sound of {name}")
+            passes += 1
+        tp = media.file_loudness(m4a).true_peak
+        if not math.isfinite(tp) or tp <= sound.TRUE_PEAK_MAX_DBTP:
+            return m4a, passes
+        trim -= round(tp - sound.TRUE_PEAK_MAX_DBTP + 0.2, 2)
+    raise StitchError(f"{m4a}: true peak {tp:.2f} dBTP stays over "
+                      f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
 
 
 def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
@@ -1009,8 +1192,10 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                    tts: Any = None, shots_per_reel: int | None = None) -> StitchResult:
     """Stitch the episode into paths.final_mp4 (+ paths.final_srt). See the module docstring.
 
-    `tts`: narrate with this TTS provider first (direct callers and tests; the Snakemake
-    build narrates in its own per-shot rule, before the stitch).
+    Every part (reel picture, reel speech, master sound) is kept in final/ and made again
+    only when its key changed; the final is then a mux (stream copy) of the reels and the
+    master. `tts`: narrate with this TTS provider first (direct callers and tests; the
+    Snakemake build narrates in its own per-shot rule, before the stitch).
     """
     t0 = time.monotonic()
     if tts is not None:
@@ -1021,51 +1206,64 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     srt_text = subtitles.to_srt(cues)
     reels = plan_reels(plan, shots_per_reel or REEL_SHOTS)
 
-    # absolute: ffmpeg runs in a temporary directory (for the subtitles file), so no path
+    # absolute: ffmpeg runs in the reels' folder (for the subtitles files), so no path
     # handed to it may depend on the caller's working directory (a relative projects_dir)
     final = paths.final_mp4.resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
+    rdir, sdir = reels_dir(paths), sound_dir(paths)
+    for d in (rdir, sdir):
+        d.mkdir(parents=True, exist_ok=True)
+    _drop_stale(rdir, sdir, len(reels))
     report = progress or _default_progress()
-    with tempfile.TemporaryDirectory(prefix="spark-stitch-") as td:
-        tdir = Path(td)
-        sub_name = None
-        if burn and cues:
-            (tdir / "subs.srt").write_text(srt_text, encoding="utf-8")
-            sub_name = "subs.srt"
-        bus = render_speech(plan, reels, tdir, paths.name)
-        speech, sgain, mgains, passes = mix_gains(plan, bus)
-        listing, sound_mp4 = _render_picture_and_sound(plan, reels, bus, tdir, sub_name,
-                                                       report, sgain, mgains, paths.name)
-        _mux(plan, listing, sound_mp4, final, tdir, report, paths.name)
-    atomic_write_text(paths.final_srt.resolve(), srt_text)
-    return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
-                   passes=2 * len(reels) + passes + 2, reels=len(reels))
-
-
-def _render_picture_and_sound(plan: Plan, reels: list[Reel], bus: Path, tdir: Path,
-                              sub_name: str | None, report: Callable[[float], None],
-                              sgain: float, mgains: list[float], name: str
-                              ) -> tuple[Path, Path]:
-    """The picture reels and the sound pass, side by side (as inside the old one-pass
-    stitch): the reels' concat listing and the mixed sound file."""
-    sound_mp4 = tdir / "sound.mp4"
+    built = Built()
     failed: list[BaseException] = []
+    sound_out: list[Any] = []
 
-    def mix() -> None:
+    def make_sound() -> None:
         try:
-            render_sound(plan, bus, sound_mp4, sgain, mgains, name)
+            for reel in reels:
+                if build_reel_speech(plan, reel, len(reels), sdir, paths.name):
+                    built.speech.append(reel.index)
+            bus = speech_bus(paths, reels)
+            speech, sgain, mgains, passes = cached_mix_gains(plan, bus, sdir)
+            m4a, mpasses = build_master(plan, bus, sdir, sgain, mgains, paths.name)
+            built.mix = mpasses > 0
+            built.passes += passes + mpasses + len(built.speech)
+            sound_out.extend([speech, m4a])
         except BaseException as e:  # noqa: BLE001 - re-raised below, in this thread
             failed.append(e)
 
-    mixer = threading.Thread(target=mix, name="stitch-sound")
+    mixer = threading.Thread(target=make_sound, name="stitch-sound")
     mixer.start()
     try:
-        listing = render_pictures(plan, reels, tdir, sub_name, report, name)
+        for reel in reels:
+            if build_reel_picture(plan, reel, len(reels), cues, burn, rdir, report, paths.name):
+                built.reels.append(reel.index)
     finally:
         mixer.join()
     if failed:
         raise failed[0]
-    return listing, sound_mp4
+    speech, m4a = sound_out
+    if built.mix:
+        _say("mix")
+    _say("mux")
+    listing = rdir / "reels.txt"
+    atomic_write_text(listing, "".join(f"file '{reel_name(r)}.mp4'\n" for r in reels))
+    _mux(plan, listing, m4a, final, rdir, report, paths.name)
+    atomic_write_text(paths.final_srt.resolve(), srt_text)
+    _say(f"stitched {paths.name}: {len(built.reels)} of {len(reels)} reel(s) made again"
+         f"{', the mix' if built.mix else ''}, the mux")
+    return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
+                   passes=len(built.reels) + built.passes + 1, reels=len(reels),
+                   rebuilt=built)
+
+
+def _drop_stale(rdir: Path, sdir: Path, count: int) -> None:
+    """Reels past the cut's end (the storyboard lost shots) are removed."""
+    for folder, prefix in ((rdir, "reel-"), (sdir, "speech-")):
+        for p in folder.glob(f"{prefix}*"):
+            num = p.name[len(prefix):].split(".")[0]
+            if num.isdigit() and int(num) > count:
+                p.unlink(missing_ok=True)
 
 
 def _mux(plan: Plan, listing: Path, sound_mp4: Path, final: Path, tdir: Path,
@@ -1089,7 +1287,7 @@ def _mux(plan: Plan, listing: Path, sound_mp4: Path, final: Path, tdir: Path,
 
 
 def _result(paths: EpisodePaths, plan: Plan, cues: list, speech: media.Loudness, *,
-            elapsed_s: float, passes: int, reels: int) -> StitchResult:
+            elapsed_s: float, passes: int, reels: int, rebuilt: Built) -> StitchResult:
     speech_present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
     return StitchResult(
         final_path=str(paths.final_mp4), srt_path=str(paths.final_srt),
@@ -1110,6 +1308,8 @@ def _result(paths: EpisodePaths, plan: Plan, cues: list, speech: media.Loudness,
                             span_end=round(s.span_end, 3), clips=[str(c.path) for c in s.clips],
                             narration=s.narration) for s in plan.segments],
         elapsed_s=round(elapsed_s, 2), passes=passes, reels=reels,
+        reels_made=[i + 1 for i in rebuilt.reels], speech_made=[i + 1 for i in rebuilt.speech],
+        mix_made=rebuilt.mix,
     )
 
 

@@ -941,43 +941,6 @@ def measure_speech(plan: Plan, speech: Path) -> media.Loudness:
     return _loudness(_master_fades(plan, _bus(speech)), "measuring the speech loudness")
 
 
-def measure_master(plan: Plan, speech: Path, speech_gain_db: float,
-                   music_gains: list[float]) -> media.Loudness:
-    """Loudness of the finished mix (after ducking, fades and the limiter): audio only."""
-    return _loudness(master_sound(plan, _bus(speech), speech_gain_db=speech_gain_db,
-                                  music_gains=music_gains), "measuring the mix loudness")
-
-
-def mix_gains(plan: Plan, speech_bus: Path) -> tuple[media.Loudness, float, list[float], int]:
-    """Speech and music gains that put the finished mix at -16 LUFS: measure the speech bus,
-    then correct for what the limiter (and the music) did. Returns (speech loudness, speech
-    gain, music gains, audio passes run)."""
-    speech = measure_speech(plan, speech_bus)
-    present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
-    sgain = sound.speech_gain_db(speech.integrated)
-    tracks = [media.file_loudness(r.track) for r in plan.music]
-    mgains = [sound.music_gain_db(t.integrated, plan.bgm.volume, present) for t in tracks]
-    passes = 1
-    if not present and not plan.music:
-        return speech, sgain, mgains, passes
-    # if even the sum of all peaks stays under the limiter, the limiter will not touch the
-    # mix and the gains are already right: no need to measure the mix
-    peak = (10 ** ((speech.true_peak + sgain) / 20) if present else 0.0) + sum(
-        10 ** ((t.true_peak + m) / 20) for t, m in zip(tracks, mgains, strict=True))
-    if peak > 0 and 20 * math.log10(peak) <= sound.LIMIT_DBFS - 0.5:
-        return speech, sgain, mgains, passes
-    for _ in range(2):
-        got = measure_master(plan, speech_bus, sgain, mgains).integrated
-        passes += 1
-        if not math.isfinite(got) or abs(got - sound.VOICE_LUFS) <= MIX_TOLERANCE_LU:
-            break
-        delta = max(-6.0, min(6.0, sound.VOICE_LUFS - got))
-        if present:
-            sgain += delta
-        mgains = [m + delta for m in mgains]
-    return speech, sgain, mgains, passes
-
-
 PICTURE_SHARE = 0.97  # of the progress bar: the reels' pictures; the rest is the muxing
 
 # --------------------------------------------------------------------------- build targets
@@ -1064,9 +1027,21 @@ class Built:
     passes: int = 0
 
 
+EVENTS_ENV = "SPARK_VIDEO_EVENTS"  # the job events file of `spark-video`'s progress view
+
+
 def _say(line: str) -> None:
+    """What the stitch is making now: to the job's stderr, and as a `stage` event to the
+    progress view of the `spark-video` command that runs the build (build.Progress)."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+    events = os.environ.get(EVENTS_ENV)
+    if events:
+        try:
+            with open(events, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"event": "stage", "text": f"stitch: {line}"}) + "\n")
+        except OSError:
+            pass
 
 
 def build_reel_picture(plan: Plan, reel: Reel, n_reels: int, cues: list[subtitles.Cue],
@@ -1137,38 +1112,50 @@ def _cached_json(path: Path, key: str) -> dict | None:
     return data if isinstance(data, dict) and data.get("key") == key else None
 
 
-def cached_mix_gains(plan: Plan, bus: Path, folder: Path
-                     ) -> tuple[media.Loudness, float, list[float], int]:
-    """mix_gains, kept in final/sound/mix.json under the key of everything it reads (the
-    speech bus, the music runs and tracks, the volume): a stitch that changed none of it
-    runs no loudness pass."""
-    music = [(str(r.track.resolve()), os.stat(r.track).st_mtime_ns, r.start, r.end,
-              r.fade_in, r.fade_out) for r in plan.music]
-    key = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.bgm.volume, plan.fade_in,
-                                     plan.fade_out, plan.duration]).encode()).hexdigest()[:32]
-    store = folder / "mix.json"
+def cached_speech_loudness(plan: Plan, bus: Path, folder: Path) -> media.Loudness:
+    """measure_speech, kept in final/sound/speech.json under the speech bus's key (and the
+    master fades): a music change measures no speech again."""
+    key = hashlib.sha256(json.dumps([_bus_key(bus), plan.fade_in, plan.fade_out,
+                                     plan.duration]).encode()).hexdigest()[:32]
+    store = folder / "speech.json"
     got = _cached_json(store, key)
     if got is not None:
-        sp = got["speech"]
-        return (media.Loudness(sp[0], sp[1], sp[2]), got["speech_gain"], got["music_gains"], 0)
-    speech, sgain, mgains, passes = mix_gains(plan, bus)
-    atomic_write_text(store, json.dumps({"key": key, "speech": [speech.integrated,
-                                                                speech.true_peak, speech.lra],
-                                         "speech_gain": sgain, "music_gains": mgains}))
-    return speech, sgain, mgains, passes
+        return media.Loudness(*got["loudness"])
+    speech = measure_speech(plan, bus)
+    atomic_write_text(store, json.dumps({"key": key, "loudness": [
+        speech.integrated, speech.true_peak, speech.lra]}))
+    return speech
 
 
-def build_master(plan: Plan, bus: Path, folder: Path, sgain: float, mgains: list[float],
+def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
                  name: str) -> tuple[Path, int]:
-    """final/sound/master.m4a: the finished sound (gain, music ducked under the speech,
-    fades, limiter) in AAC. Its true peak is measured on the encoded AAC (the encoder
-    overshoots the limiter's ceiling); over TRUE_PEAK_MAX_DBTP it is encoded again, lower
-    by the excess. Returns the file and the passes run (0: it was up to date)."""
+    """final/sound/master.m4a: the finished sound (speech gain, music ducked under the
+    speech, fades, limiter) in AAC. Gains first from the speech's and the tracks'
+    loudness; then the encoded AAC itself is measured, as a player decodes it: its
+    integrated loudness is brought to -16 LUFS (the limiter and the music move it) and its
+    true peak under TRUE_PEAK_MAX_DBTP (the AAC encoder overshoots the limiter's ceiling),
+    each by encoding again. Returns the file and the encodes run (0: it was up to date)."""
     m4a = folder / "master.m4a"
-    trim = 0.0
+    present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
+    # the gains found last time for the same speech, music and volume (final/sound/mix.json)
+    music = [(str(r.track.resolve()), os.stat(r.track).st_mtime_ns, r.start, r.end,
+              r.fade_in, r.fade_out) for r in plan.music]
+    mix_key = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.bgm.volume, plan.fade_in,
+                                         plan.fade_out, plan.duration]).encode()).hexdigest()
+    store = folder / "mix.json"
+    known = _cached_json(store, mix_key[:32])
+    if known is not None:
+        sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
+    else:
+        sgain = sound.speech_gain_db(speech.integrated)
+        tracks = [media.file_loudness(r.track) for r in plan.music]
+        mgains = [sound.music_gain_db(t.integrated, plan.bgm.volume, present) for t in tracks]
+        trim = 0.0
     passes = 0
-    for _ in range(4):
-        def args_for(out: Path, trim: float = trim) -> list[str]:
+    got = media.Loudness(float("nan"), float("nan"))
+    for _ in range(5):
+        def args_for(out: Path, sgain: float = sgain, mgains: list[float] = mgains,
+                     trim: float = trim) -> list[str]:
             mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
             if trim:
                 mix = mix.volume(volume=f"{trim:.2f}dB")
@@ -1178,11 +1165,24 @@ def build_master(plan: Plan, bus: Path, folder: Path, sgain: float, mgains: list
         if not _current(m4a, key):
             _make(m4a, key, args_for, what=f"mixing the sound of {name}")
             passes += 1
-        tp = media.file_loudness(m4a).true_peak
-        if not math.isfinite(tp) or tp <= sound.TRUE_PEAK_MAX_DBTP:
+        got = media.file_loudness(m4a)
+        if math.isfinite(got.true_peak) and got.true_peak > sound.TRUE_PEAK_MAX_DBTP:
+            trim -= round(got.true_peak - sound.TRUE_PEAK_MAX_DBTP + 0.2, 2)
+            continue
+        off = sound.VOICE_LUFS - got.integrated
+        if trim or not (present or plan.music) or not math.isfinite(off) \
+                or abs(off) <= MIX_TOLERANCE_LU:
+            atomic_write_text(store, json.dumps({"key": mix_key[:32], "speech_gain": sgain,
+                                                 "music_gains": mgains, "trim": trim}))
             return m4a, passes
-        trim -= round(tp - sound.TRUE_PEAK_MAX_DBTP + 0.2, 2)
-    raise StitchError(f"{m4a}: true peak {tp:.2f} dBTP stays over "
+        delta = round(max(-6.0, min(6.0, off)), 2)
+        sgain = sgain + delta if present else sgain
+        mgains = [m + delta for m in mgains]
+    if not math.isfinite(got.true_peak) or got.true_peak <= sound.TRUE_PEAK_MAX_DBTP:
+        atomic_write_text(store, json.dumps({"key": mix_key[:32], "speech_gain": sgain,
+                                             "music_gains": mgains, "trim": trim}))
+        return m4a, passes
+    raise StitchError(f"{m4a}: true peak {got.true_peak:.2f} dBTP stays over "
                       f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
 
 
@@ -1224,10 +1224,10 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                 if build_reel_speech(plan, reel, len(reels), sdir, paths.name):
                     built.speech.append(reel.index)
             bus = speech_bus(paths, reels)
-            speech, sgain, mgains, passes = cached_mix_gains(plan, bus, sdir)
-            m4a, mpasses = build_master(plan, bus, sdir, sgain, mgains, paths.name)
+            speech = cached_speech_loudness(plan, bus, sdir)
+            m4a, mpasses = build_master(plan, bus, sdir, speech, paths.name)
             built.mix = mpasses > 0
-            built.passes += passes + mpasses + len(built.speech)
+            built.passes += mpasses + len(built.speech)
             sound_out.extend([speech, m4a])
         except BaseException as e:  # noqa: BLE001 - re-raised below, in this thread
             failed.append(e)

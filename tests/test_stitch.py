@@ -831,3 +831,32 @@ def test_incremental_final_equals_a_from_scratch_stitch(tmp_path):
     atomic_write_json(paths.storyboard, board)
     res = _assert_equal_to_scratch(paths, conf, tts, 3)
     assert res.reels_made == [1] and 1 in res.speech_made
+
+
+@pytest.mark.parametrize("music", [True, False])
+@pytest.mark.parametrize("narration", [True, False])
+def test_true_peak_of_every_final_on_the_encoded_aac(tmp_path, music, narration):
+    """At the bench's level (test-pattern clips with a tone each, a dialog line, pink-noise
+    music): the final's true peak, measured on its AAC as a player decodes it, is at most
+    -1 dBTP, and speech sits at -16 LUFS when there is any."""
+    shots = []
+    for i in range(1, 5):
+        if narration and i % 2 == 0:
+            shots.append(shot(f"S01-{i:03d}", role="narration",
+                              narration_text=f"[2.{i}s] Line {i}."))
+        else:
+            shots.append(shot(f"S01-{i:03d}", dialog=[{"speaker": "Ann", "text": f"Hi {i}."}]))
+    paths = episode(tmp_path, shots, mode="narration" if narration else "drama")
+    for i, s in enumerate(shots):
+        make_clip(paths.clip(s["id"]), 3.0, freq=300 + 40 * i, amp=0.1)
+    if music:
+        track = paths.project_paths.bgm_dir / "theme.wav"
+        track.parent.mkdir(parents=True, exist_ok=True)
+        ff("-f", "lavfi", "-i", "anoisesrc=color=pink:sample_rate=48000:duration=30:seed=3",
+           "-af", "lowpass=f=600,volume=0.3", "-ac", "2", str(track))
+        atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global",
+                                                      track="theme", volume=1.0))
+    stitch_episode(paths, cfg(crossfade=0.5), tts=FakeTTS(), **QUIET)
+    got = loudness(paths.final_mp4)
+    assert got.true_peak <= sound.TRUE_PEAK_MAX_DBTP, got
+    assert abs(got.integrated - sound.VOICE_LUFS) <= 0.5, got

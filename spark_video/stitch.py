@@ -298,9 +298,26 @@ def _probe_footage(paths: EpisodePaths, sb: Storyboard) -> list[list[ClipIn]]:
     takes = paths.continuation_takes([s.id for s in sb.shots])
     files = [[paths.clip(s.id), *([takes[s.id]] if s.id in takes else [])] for s in sb.shots]
 
+    store = paths.final_mp4.parent / "reels" / "probes.json"
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    seen: dict[str, Any] = {}
+
     def look(shot_id: str, f: Path) -> ClipIn:
         try:
-            info = probe(f)
+            st = f.stat()
+            sig = f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+            row = known.get(sig) if isinstance(known, dict) else None
+            if isinstance(row, dict):
+                try:
+                    info = MediaInfo(path=f, **row)
+                except TypeError:
+                    info = probe(f)
+            else:
+                info = probe(f)
+            seen[sig] = {k: v for k, v in vars(info).items() if k != "path"}
         except MediaError as e:
             raise StitchError(f"shot {shot_id}: {e}; re-render it with "
                               f"`spark-video render --shot {shot_id}`") from None
@@ -312,7 +329,11 @@ def _probe_footage(paths: EpisodePaths, sb: Storyboard) -> list[list[ClipIn]]:
     with ThreadPoolExecutor(max_workers=PROBES_AT_ONCE) as pool:
         futures = [[pool.submit(look, s.id, f) for f in fs]
                    for s, fs in zip(sb.shots, files, strict=True)]
-        return [[fu.result() for fu in fs] for fs in futures]
+        footage = [[fu.result() for fu in fs] for fs in futures]
+    if seen != known:  # every clip's probe, kept by file version: a re-stitch probes none
+        store.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(store, json.dumps(seen))
+    return footage
 
 
 def _segments(sb: Storyboard, footage: list[list[ClipIn]], fps: Fraction,
@@ -1030,13 +1051,13 @@ class Built:
 EVENTS_ENV = "SPARK_VIDEO_EVENTS"  # the job events file of `spark-video`'s progress view
 
 
-def _say(line: str) -> None:
+def _say(line: str, *, event: bool = True) -> None:
     """What the stitch is making now: to the job's stderr, and as a `stage` event to the
     progress view of the `spark-video` command that runs the build (build.Progress)."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
     events = os.environ.get(EVENTS_ENV)
-    if events:
+    if events and event:
         try:
             with open(events, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"event": "stage", "text": f"stitch: {line}"}) + "\n")
@@ -1143,9 +1164,21 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
     mix_key = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.bgm.volume, plan.fade_in,
                                          plan.fade_out, plan.duration]).encode()).hexdigest()
     store = folder / "mix.json"
+    base = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.fade_in, plan.fade_out,
+                                      plan.duration]).encode()).hexdigest()[:32]
     known = _cached_json(store, mix_key[:32])
+    try:
+        last = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        last = None
     if known is not None:
         sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
+    elif isinstance(last, dict) and last.get("base") == base and last.get("volume", 0) > 0 \
+            and plan.bgm.volume > 0:
+        # only the music volume changed: the last gains, the music moved by the change
+        step = 20 * math.log10(plan.bgm.volume / last["volume"])
+        sgain, trim = last["speech_gain"], last["trim"]
+        mgains = [m + step for m in last["music_gains"]]
     else:
         sgain = sound.speech_gain_db(speech.integrated)
         tracks = [media.file_loudness(r.track) for r in plan.music]
@@ -1172,14 +1205,17 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
         off = sound.VOICE_LUFS - got.integrated
         if trim or not (present or plan.music) or not math.isfinite(off) \
                 or abs(off) <= MIX_TOLERANCE_LU:
-            atomic_write_text(store, json.dumps({"key": mix_key[:32], "speech_gain": sgain,
+            atomic_write_text(store, json.dumps({"key": mix_key[:32], "base": base,
+                                                 "volume": plan.bgm.volume,
+                                                 "speech_gain": sgain,
                                                  "music_gains": mgains, "trim": trim}))
             return m4a, passes
         delta = round(max(-6.0, min(6.0, off)), 2)
         sgain = sgain + delta if present else sgain
         mgains = [m + delta for m in mgains]
     if not math.isfinite(got.true_peak) or got.true_peak <= sound.TRUE_PEAK_MAX_DBTP:
-        atomic_write_text(store, json.dumps({"key": mix_key[:32], "speech_gain": sgain,
+        atomic_write_text(store, json.dumps({"key": mix_key[:32], "base": base,
+                                             "volume": plan.bgm.volume, "speech_gain": sgain,
                                              "music_gains": mgains, "trim": trim}))
         return m4a, passes
     raise StitchError(f"{m4a}: true peak {got.true_peak:.2f} dBTP stays over "
@@ -1251,7 +1287,7 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     _mux(plan, listing, m4a, final, rdir, report, paths.name)
     atomic_write_text(paths.final_srt.resolve(), srt_text)
     _say(f"stitched {paths.name}: {len(built.reels)} of {len(reels)} reel(s) made again"
-         f"{', the mix' if built.mix else ''}, the mux")
+         f"{', the mix' if built.mix else ''}, the mux", event=False)
     return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
                    passes=len(built.reels) + built.passes + 1, reels=len(reels),
                    rebuilt=built)

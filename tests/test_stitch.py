@@ -860,3 +860,30 @@ def test_true_peak_of_every_final_on_the_encoded_aac(tmp_path, music, narration)
     got = loudness(paths.final_mp4)
     assert got.true_peak <= sound.TRUE_PEAK_MAX_DBTP, got
     assert abs(got.integrated - sound.VOICE_LUFS) <= 0.5, got
+
+
+def test_the_progress_view_is_told_what_is_made_again(tmp_path, monkeypatch):
+    """Stage events (the `spark-video` progress view) name each reel made, the mix and the
+    mux; a stitch with nothing changed makes no reel and no mix again, only the mux."""
+    paths = _music_episode(tmp_path)
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm"))
+    events = tmp_path / "events.jsonl"
+    monkeypatch.setenv("SPARK_VIDEO_EVENTS", str(events))
+    first = stitch_episode(paths, cfg(crossfade=0.5), shots_per_reel=1, **QUIET)
+    said = [json.loads(line)["text"] for line in events.read_text().splitlines()]
+    assert first.reels == 3 and first.reels_made == [1, 2, 3]
+    assert "stitch: reel 2 of 3: picture (shots 2-2)" in said
+    assert said[-2:] == ["stitch: mix", "stitch: mux"]
+    events.unlink()
+    again = stitch_episode(paths, cfg(crossfade=0.5), shots_per_reel=1, **QUIET)
+    assert (again.reels_made, again.speech_made, again.mix_made) == ([], [], False)
+    assert [json.loads(line)["text"] for line in events.read_text().splitlines()] == [
+        "stitch: mux"]
+    # a mix change: the mix and the mux, no reel
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm",
+                                                  volume=0.5))
+    events.unlink()
+    third = stitch_episode(paths, cfg(crossfade=0.5), shots_per_reel=1, **QUIET)
+    assert (third.reels_made, third.mix_made) == ([], True)
+    assert [json.loads(line)["text"] for line in events.read_text().splitlines()] == [
+        "stitch: mix", "stitch: mux"]

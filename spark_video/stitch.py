@@ -6,28 +6,34 @@ fitting (speed-up ≤1.8×, freeze or cut so the shot lasts [TTS, TTS + 1 s]), c
 between shots, music runs (global, or per scene with crossfades at scene boundaries). The
 SRT is written from the same plan, so cues match the cut.
 
-The render is cut into reels of about `REEL_SHOTS` shots (`plan_reels`), so no ffmpeg
-process holds more than a reel's clips open and the peak memory does not grow with the
-episode. A reel change falls in the plain body of a shot, just after its crossfade in: the
-reel before renders that crossfade (with the head of the next reel's first shot), so every
-transition, continuation join and narration fit is rendered whole inside one reel.
+The render is cut into reels of `REEL_SHOTS` shots by shot index (`plan_reels`), so no
+ffmpeg process holds more than a reel's clips open, the peak memory does not grow with the
+episode, and a new take moves no reel boundary. A reel change falls in the plain body of a
+shot, just after its crossfade in: the reel before renders that crossfade (with the head of
+the next reel's first shot), so every transition, continuation join and narration fit is
+rendered whole inside one reel.
 
-1. The speech bus, one audio-only pass per reel (clip sound joined by `acrossfade`, or
-   `concat` for hard cuts; narration laid in at sample-exact offsets, a voice that starts in
-   the reel before coming in part-way), appended to one raw float file.
-2. Its loudness, then, only if the limiter could act, the finished mix's (audio only, from
-   that file), so the gains that put speech at -16 LUFS and music at -30 LUFS are exact.
-3. Beside the pictures, one sound pass: speech gain, music ducked under the speech with
-   `sidechaincompress`, master fades, a true-peak limiter, AAC.
-4. The pictures, one pass per reel: every clip decoded once, letterboxed onto the canvas at
-   a constant frame rate, joined by local alpha-fade transitions + `concat`, with the fades
-   from and to black and the burned subtitles applied on the cut's own clock; encoded with
-   the final settings (libx264 veryfast).
-5. The reels joined by the concat demuxer with a stream copy (packets put back on the frame
-   grid), muxed with the sound.
+Every part is a file kept in final/ with a key beside it (`part_key`: the ffmpeg arguments
+that make it, the size and mtime of every file they read, this code); a part whose key has
+not changed is not made again:
 
-Nothing in clips/ is ever written: re-stitching after a music change re-runs this function
-only. The final mp4 and srt are written to temporary files and renamed into place.
+1. final/sound/speech-NN.f32: each reel's speech bus, audio only (clip sound joined by
+   `acrossfade`, or `concat` for hard cuts; narration laid in at sample-exact offsets, a
+   voice that starts in the reel before coming in part-way). Read as one stream through
+   ffmpeg's concat protocol; its loudness is kept in speech.json.
+2. final/sound/master.m4a: speech gain, music ducked under the speech with
+   `sidechaincompress`, master fades, a true-peak limiter, AAC; the encoded AAC is measured
+   (integrated, true peak) and encoded again only when off (-16 LUFS, <= -1 dBTP); the
+   gains found are kept in mix.json.
+3. final/reels/reel-NN.mp4, beside the sound: every clip decoded once, letterboxed onto the
+   canvas at a constant frame rate, joined by local alpha-fade transitions + `concat`, the
+   fades from and to black and the burned subtitles (the reel's own SRT) on the reel's own
+   clock; encoded with the final settings (libx264 veryfast).
+4. The reels joined by the concat demuxer with a stream copy (packets put back on the frame
+   grid), muxed with the master: no picture is encoded for the final itself.
+
+Nothing in clips/ is ever written: a music change remakes the master and the mux only. The
+final mp4 and srt are written to temporary files and renamed into place.
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ each shot has a dialog line), a global music track, and then times, in the same 
 
   plain   one ffmpeg re-encode of a file of the final cut's length (the stitched mp4 itself)
           with the stitch's own encoder settings (libx264 veryfast + AAC);
-  stitch  `stitch_episode()` end to end: plan, loudness passes, the one a/v pass, SRT.
+  first   `stitch_episode()` end to end on the fresh episode: plan, reels, sound, mux, SRT;
+  mix     the stitch again after a music volume change (bgm-config.json): no picture;
+  take    the stitch again after a new take of one shot in the middle of the cut.
 
-and prints both times and stitch / plain, for each clip count. The stitch runs in a child
+and prints every time and its ratio to plain, for each clip count. The stitch runs in a child
 process; its peak memory is the largest resident set of that process tree (the ffmpeg
 children included), from wait4. The summary gives the peak at the largest count divided by
 the peak at the smallest. The best of --repeat runs is taken for each time.
@@ -87,6 +89,19 @@ def build_episode(root: Path, n: int, seconds: float, size: str, music: bool) ->
     return paths
 
 
+def new_take(paths: EpisodePaths, n: int, seconds: float, size: str) -> str:
+    """A new take of the middle shot: another picture and tone, same length (as a render)."""
+    w, h = (int(x) for x in size.split("x"))
+    i = n // 2
+    sid = f"S{i // 10 + 1:02d}-{i % 10 + 1:03d}"
+    ff("-f", "lavfi", "-i", f"smptebars=size={w}x{h}:rate=24:duration={seconds}",
+       "-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={seconds}",
+       "-filter_complex", "[1:a]volume=0.1[a]", "-map", "0:v", "-map", "[a]",
+       "-c:a", "aac", "-b:a", "128k", "-c:v", "libx264", "-preset", "ultrafast",
+       "-pix_fmt", "yuv420p", str(paths.clip(sid)))
+    return sid
+
+
 def _run_measured(cmd: list[str], env: dict[str, str] | None = None
                   ) -> tuple[float, int, str, float]:
     """Run `cmd`, return (wall seconds, peak RSS in bytes of the largest process in its tree,
@@ -131,33 +146,47 @@ def measure(n: int, a: argparse.Namespace, tmp: Path) -> dict[str, float]:
     env = dict(os.environ)
     if a.impl:  # measure another checkout's stitch (e.g. the code before a change)
         env["STITCH_BENCH_IMPL"] = str(Path(a.impl).resolve())
-    stitch_times, plain_times, stitch_peaks, plain_peaks = [], [], [], []
-    stitch_cpu, plain_cpu = [], []
+    child = [sys.executable, str(Path(__file__).resolve()), "--child", str(root),
+             "--crossfade", str(a.crossfade)]
+    times: dict[str, list[float]] = {"first": [], "mix": [], "take": []}
+    peaks: list[int] = []
+    plain_times, plain_peaks, cpu = [], [], []
     info: dict = {}
-    for _ in range(max(1, a.repeat)):
-        _, peak, out, cpu = _run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
-                                      str(root), "--crossfade", str(a.crossfade)], env=env)
+    for rep in range(max(1, a.repeat)):
+        if rep:  # every repeat starts from nothing built
+            shutil.rmtree(paths.final_mp4.parent, ignore_errors=True)
+        _, peak, out, c = _run_measured(child, env=env)
         info = json.loads(out.strip().splitlines()[-1])
-        stitch_times.append(info["elapsed"])
-        stitch_peaks.append(peak)
-        stitch_cpu.append(cpu)
+        times["first"].append(info["elapsed"])
+        peaks.append(peak)
+        cpu.append(c)
         fps = Fraction(info["result"]["fps"]).limit_denominator(1001)
-        wall, ppeak, pcpu = plain_reencode(paths.final_mp4, tmp / "plain.mp4", fps)
+        wall, ppeak, _ = plain_reencode(paths.final_mp4, tmp / "plain.mp4", fps)
         plain_times.append(wall)
-        plain_cpu.append(pcpu)
         plain_peaks.append(ppeak)
+        if not a.no_music:  # a mix-only change: the music 20 % quieter
+            bgm = BGMConfig(enabled=True, mode="global", track="theme",
+                            volume=0.2 if rep % 2 == 0 else 0.25)
+            atomic_write_json(paths.bgm_config, bgm)
+            _, peak, out, _ = _run_measured(child, env=env)
+            times["mix"].append(json.loads(out.strip().splitlines()[-1])["elapsed"])
+            peaks.append(peak)
+        new_take(paths, n, a.seconds, a.size)
+        _, peak, out, _ = _run_measured(child, env=env)
+        times["take"].append(json.loads(out.strip().splitlines()[-1])["elapsed"])
+        peaks.append(peak)
     r = info["result"]
     final_len = exact_duration(paths.final_mp4)
-    stitch_s, plain_s = min(stitch_times), min(plain_times)
+    plain_s = min(plain_times)
     print(f"[{n} clips] final cut {final_len:.2f} s ({r['width']}x{r['height']} @ "
           f"{r['fps']:g} fps, {r['shots_count']} shots, crossfade {r['crossfade']:g} s, music "
           f"{r['bgm_mode']}, {r['passes']} ffmpeg passes)")
+    ratios = {k: min(v) / plain_s for k, v in times.items() if v}
     print(f"[{n} clips] plain re-encode {plain_s:.2f} s (peak {max(plain_peaks) / 2**20:.0f} MB)"
-          f" | stitch {stitch_s:.2f} s (peak {max(stitch_peaks) / 2**20:.0f} MB) | "
-          f"ratio stitch / plain {stitch_s / plain_s:.2f} (CPU time {min(stitch_cpu):.1f} s / "
-          f"{min(plain_cpu):.1f} s = {min(stitch_cpu) / min(plain_cpu):.2f})", flush=True)
+          + "".join(f" | {k} {min(times[k]):.2f} s = {ratios[k]:.2f}x" for k in ratios)
+          + f" | stitch peak {max(peaks) / 2**20:.0f} MB", flush=True)
     shutil.rmtree(root, ignore_errors=True)
-    return {"ratio": stitch_s / plain_s, "peak": max(stitch_peaks)}
+    return {"ratios": ratios, "peak": max(peaks)}
 
 
 def main() -> int:
@@ -182,8 +211,9 @@ def main() -> int:
         got = {n: measure(n, a, tmp) for n in counts}
         print("summary:")
         for n, m in got.items():
-            print(f"  {n:4d} clips: stitch / plain re-encode {m['ratio']:.2f}, "
-                  f"peak memory {m['peak'] / 2**20:.0f} MB")
+            print(f"  {n:4d} clips: " + ", ".join(f"{k} / plain {v:.2f}"
+                                                for k, v in m["ratios"].items())
+                  + f", peak memory {m['peak'] / 2**20:.0f} MB")
         if len(counts) > 1:
             lo, hi = counts[0], counts[-1]
             print(f"  peak memory {hi} clips / {lo} clips: "

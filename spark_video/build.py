@@ -146,6 +146,10 @@ class Progress:
                         self._print(f"  {line}")
         elif kind == "job_error":
             self.running.discard(ev["jobid"])
+        elif kind == "stage":  # a job's own step (the stitch: "reel 3 of 12", "mix", "mux")
+            self.stage = str(ev.get("text", ""))[:120]
+            if not self.live:
+                self._print(f"  {self.stage}")
 
     def _verdict(self, shot: str) -> str | None:
         try:

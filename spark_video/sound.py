@@ -24,6 +24,7 @@ from .paths import AUDIO_EXTS, EpisodePaths
 VOICE_LUFS = -16.0
 MUSIC_LUFS = -30.0
 TRUE_PEAK_DBTP = -1.5
+TRUE_PEAK_MAX_DBTP = -1.0  # every final, measured on its encoded AAC (stitch.build_master)
 LIMIT_DBFS = -2.0  # limiter ceiling at 192 kHz: 0.5 dB of margin for the AAC encoder
 DEFAULT_VOLUME = 0.25
 

@@ -6,38 +6,44 @@ fitting (speed-up ≤1.8×, freeze or cut so the shot lasts [TTS, TTS + 1 s]), c
 between shots, music runs (global, or per scene with crossfades at scene boundaries). The
 SRT is written from the same plan, so cues match the cut.
 
-The render is cut into reels of about `REEL_SHOTS` shots (`plan_reels`), so no ffmpeg
-process holds more than a reel's clips open and the peak memory does not grow with the
-episode. A reel change falls in the plain body of a shot, just after its crossfade in: the
-reel before renders that crossfade (with the head of the next reel's first shot), so every
-transition, continuation join and narration fit is rendered whole inside one reel.
+The render is cut into reels of `REEL_SHOTS` shots by shot index (`plan_reels`), so no
+ffmpeg process holds more than a reel's clips open, the peak memory does not grow with the
+episode, and a new take moves no reel boundary. A reel change falls in the plain body of a
+shot, just after its crossfade in: the reel before renders that crossfade (with the head of
+the next reel's first shot), so every transition, continuation join and narration fit is
+rendered whole inside one reel.
 
-1. The speech bus, one audio-only pass per reel (clip sound joined by `acrossfade`, or
-   `concat` for hard cuts; narration laid in at sample-exact offsets, a voice that starts in
-   the reel before coming in part-way), appended to one raw float file.
-2. Its loudness, then, only if the limiter could act, the finished mix's (audio only, from
-   that file), so the gains that put speech at -16 LUFS and music at -30 LUFS are exact.
-3. Beside the pictures, one sound pass: speech gain, music ducked under the speech with
-   `sidechaincompress`, master fades, a true-peak limiter, AAC.
-4. The pictures, one pass per reel: every clip decoded once, letterboxed onto the canvas at
-   a constant frame rate, joined by local alpha-fade transitions + `concat`, with the fades
-   from and to black and the burned subtitles applied on the cut's own clock; encoded with
-   the final settings (libx264 veryfast).
-5. The reels joined by the concat demuxer with a stream copy (packets put back on the frame
-   grid), muxed with the sound.
+Every part is a file kept in final/ with a key beside it (`part_key`: the ffmpeg arguments
+that make it, the size and mtime of every file they read, this code); a part whose key has
+not changed is not made again:
 
-Nothing in clips/ is ever written: re-stitching after a music change re-runs this function
-only. The final mp4 and srt are written to temporary files and renamed into place.
+1. final/sound/speech-NN.f32: each reel's speech bus, audio only (clip sound joined by
+   `acrossfade`, or `concat` for hard cuts; narration laid in at sample-exact offsets, a
+   voice that starts in the reel before coming in part-way). Read as one stream through
+   ffmpeg's concat protocol; its loudness is kept in speech.json.
+2. final/sound/master.m4a: speech gain, music ducked under the speech with
+   `sidechaincompress`, master fades, a true-peak limiter, AAC; the encoded AAC is measured
+   (integrated, true peak) and encoded again only when off (-16 LUFS, <= -1 dBTP); the
+   gains found are kept in mix.json.
+3. final/reels/reel-NN.mp4, beside the sound: every clip decoded once, letterboxed onto the
+   canvas at a constant frame rate, joined by local alpha-fade transitions + `concat`, the
+   fades from and to black and the burned subtitles (the reel's own SRT) on the reel's own
+   clock; encoded with the final settings (libx264 veryfast).
+4. The reels joined by the concat demuxer with a stream copy (packets put back on the frame
+   grid), muxed with the master: no picture is encoded for the final itself.
+
+Nothing in clips/ is ever written: a music change remakes the master and the mux only. The
+final mp4 and srt are written to temporary files and renamed into place.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -126,6 +132,9 @@ class StitchResult(BaseModel):
     elapsed_s: float = 0.0
     passes: int = 1
     reels: int = 1
+    reels_made: list[int] = Field(default_factory=list, description="reels encoded again (1-based)")
+    speech_made: list[int] = Field(default_factory=list)
+    mix_made: bool = True
 
 
 # --------------------------------------------------------------------------- plan
@@ -295,9 +304,26 @@ def _probe_footage(paths: EpisodePaths, sb: Storyboard) -> list[list[ClipIn]]:
     takes = paths.continuation_takes([s.id for s in sb.shots])
     files = [[paths.clip(s.id), *([takes[s.id]] if s.id in takes else [])] for s in sb.shots]
 
+    store = paths.final_mp4.parent / "reels" / "probes.json"
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    seen: dict[str, Any] = {}
+
     def look(shot_id: str, f: Path) -> ClipIn:
         try:
-            info = probe(f)
+            st = f.stat()
+            sig = f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+            row = known.get(sig) if isinstance(known, dict) else None
+            if isinstance(row, dict):
+                try:
+                    info = MediaInfo(path=f, **row)
+                except TypeError:
+                    info = probe(f)
+            else:
+                info = probe(f)
+            seen[sig] = {k: v for k, v in vars(info).items() if k != "path"}
         except MediaError as e:
             raise StitchError(f"shot {shot_id}: {e}; re-render it with "
                               f"`spark-video render --shot {shot_id}`") from None
@@ -309,7 +335,11 @@ def _probe_footage(paths: EpisodePaths, sb: Storyboard) -> list[list[ClipIn]]:
     with ThreadPoolExecutor(max_workers=PROBES_AT_ONCE) as pool:
         futures = [[pool.submit(look, s.id, f) for f in fs]
                    for s, fs in zip(sb.shots, files, strict=True)]
-        return [[fu.result() for fu in fs] for fs in futures]
+        footage = [[fu.result() for fu in fs] for fs in futures]
+    if seen != known:  # every clip's probe, kept by file version: a re-stitch probes none
+        store.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(store, json.dumps(seen))
+    return footage
 
 
 def _segments(sb: Storyboard, footage: list[list[ClipIn]], fps: Fraction,
@@ -510,8 +540,10 @@ def shot_frames(plan: Plan) -> list[int]:
 
 
 def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
-    """Cut the plan into reels of about `shots_per_reel` shots. A reel change is placed only
-    at a shot longer than two crossfades, so its head and tail never touch."""
+    """Cut the plan into reels of `shots_per_reel` shots, by shot index: reel k starts at
+    shot k·N, so a new take of one shot (any length) moves no reel's boundary. Only when the
+    shot at a boundary is not longer than two crossfades (its head and tail would touch)
+    does that boundary move on to the next shot that is."""
     n, fps, c = len(plan.segments), plan.fps, plan.crossfade
     if n == 0:
         return []
@@ -526,9 +558,13 @@ def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
         sstarts.append(sstarts[-1] + samples[k] - cs)
     total_frames = _frames(plan.duration, fps)
     total_samples = int(round(plan.duration * SR))
+    step = max(1, shots_per_reel or REEL_SHOTS)
     borders = [0]
-    for k in range(1, n):
-        if k - borders[-1] >= max(1, shots_per_reel or REEL_SHOTS) and frames[k] > 2 * cf:
+    for m in range(1, math.ceil(n / step)):
+        k = m * step
+        while k < n and frames[k] <= 2 * cf:
+            k += 1
+        if k < n and k > borders[-1]:
             borders.append(k)
     borders.append(n)
     reels = []
@@ -630,7 +666,8 @@ def _join_pictures(plan: Plan, reel: Reel, shots: list[VideoStream]) -> VideoStr
         return ff.concat(*shots, n=len(shots), v=1, a=0).video(0) if len(shots) > 1 \
             else shots[0]
     cf = _frames(c, fps)
-    lens = [shot_frames(plan)[k] for k in reel.shots(n, True)]
+    every = shot_frames(plan)
+    lens = [every[k] for k in reel.shots(n, True)]
     if reel.stop < n:  # the next reel's first shot: its head only
         shots[-1] = shots[-1].trim(end_frame=cf).setpts(expr="PTS-STARTPTS")
         lens[-1] = cf
@@ -687,25 +724,44 @@ def _voices(plan: Plan, reel: Reel) -> list[AudioStream]:
 
 def _reel_picture(plan: Plan, reel: Reel, v: VideoStream,
                   subtitles_file: str | None) -> VideoStream:
-    """What applies to the whole cut's picture (fades from and to black, burned subtitles),
-    applied to the reel on the cut's own clock."""
+    """What applies to the whole cut's picture, applied to one reel: the fades from and to
+    black on the reel's own clock (the cut's clock only when a fade crosses a reel
+    boundary), the burned subtitles from the reel's own SRT (`reel_srt`, reel times). So a
+    reel's picture depends on its own shots only, not on where the cut places it."""
     fps, total = plan.fps, plan.duration
-    t0, t1 = float(reel.frame0 / fps), float((reel.frame0 + reel.frames) / fps)
-    fade_in = plan.fade_in > 0 and t0 < plan.fade_in
-    fade_out = plan.fade_out > 0 and t1 > total - plan.fade_out
-    shift = reel.frame0 and (fade_in or fade_out or subtitles_file)
-    if shift:
-        v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
-    if fade_in:
+    t0 = float(reel.frame0 / fps)
+    t1 = float((reel.frame0 + reel.frames) / fps)
+    if plan.fade_in > 0 and t0 < plan.fade_in:
+        if reel.frame0:
+            v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
         v = v.fade(type="in", duration=round(plan.fade_in, 6))
-    if fade_out:
-        v = v.fade(type="out", start_time=round(total - plan.fade_out, 6),
-                   duration=round(plan.fade_out, 6))
+        if reel.frame0:
+            v = v.setpts(expr="PTS-STARTPTS")
+    if plan.fade_out > 0 and t1 > total - plan.fade_out:
+        local = round(total - plan.fade_out - t0, 6)
+        if local >= 0:
+            v = v.fade(type="out", start_time=local, duration=round(plan.fade_out, 6))
+        else:
+            v = v.setpts(expr=f"PTS+{reel.frame0}/({_fps_str(fps)})/TB")
+            v = v.fade(type="out", start_time=round(total - plan.fade_out, 6),
+                       duration=round(plan.fade_out, 6))
+            v = v.setpts(expr="PTS-STARTPTS")
     if subtitles_file:
         v = v.subtitles(filename=subtitles_file, force_style=SUB_STYLE)
-    if shift:
-        v = v.setpts(expr="PTS-STARTPTS")
     return v.tpad(stop_mode="clone", stop_duration=1).trim(end_frame=reel.frames)
+
+
+def reel_cues(plan: Plan, reel: Reel, cues: list[subtitles.Cue]) -> list[subtitles.Cue]:
+    """The cues seen in the reel, on the reel's clock (cut at its edges)."""
+    t0 = float(reel.frame0 / plan.fps)
+    t1 = float((reel.frame0 + reel.frames) / plan.fps)
+    out = []
+    for cue in cues:
+        a, b = max(cue.start, t0), min(cue.end, t1)
+        if b - a > 1e-6:
+            out.append(cue.model_copy(update={"start": round(a - t0, 6),
+                                              "end": round(b - t0, 6)}))
+    return subtitles.number(out)
 
 
 def reel_picture(plan: Plan, reel: Reel, subtitles_file: str | None = None) -> VideoStream:
@@ -913,94 +969,315 @@ def measure_speech(plan: Plan, speech: Path) -> media.Loudness:
     return _loudness(_master_fades(plan, _bus(speech)), "measuring the speech loudness")
 
 
-def measure_master(plan: Plan, speech: Path, speech_gain_db: float,
-                   music_gains: list[float]) -> media.Loudness:
-    """Loudness of the finished mix (after ducking, fades and the limiter): audio only."""
-    return _loudness(master_sound(plan, _bus(speech), speech_gain_db=speech_gain_db,
-                                  music_gains=music_gains), "measuring the mix loudness")
-
-
-def mix_gains(plan: Plan, speech_bus: Path) -> tuple[media.Loudness, float, list[float], int]:
-    """Speech and music gains that put the finished mix at -16 LUFS: measure the speech bus,
-    then correct for what the limiter (and the music) did. Returns (speech loudness, speech
-    gain, music gains, audio passes run)."""
-    speech = measure_speech(plan, speech_bus)
-    present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
-    sgain = sound.speech_gain_db(speech.integrated)
-    tracks = [media.file_loudness(r.track) for r in plan.music]
-    mgains = [sound.music_gain_db(t.integrated, plan.bgm.volume, present) for t in tracks]
-    passes = 1
-    if not present and not plan.music:
-        return speech, sgain, mgains, passes
-    # if even the sum of all peaks stays under the limiter, the limiter will not touch the
-    # mix and the gains are already right: no need to measure the mix
-    peak = (10 ** ((speech.true_peak + sgain) / 20) if present else 0.0) + sum(
-        10 ** ((t.true_peak + m) / 20) for t, m in zip(tracks, mgains, strict=True))
-    if peak > 0 and 20 * math.log10(peak) <= sound.LIMIT_DBFS - 0.5:
-        return speech, sgain, mgains, passes
-    for _ in range(2):
-        got = measure_master(plan, speech_bus, sgain, mgains).integrated
-        passes += 1
-        if not math.isfinite(got) or abs(got - sound.VOICE_LUFS) <= MIX_TOLERANCE_LU:
-            break
-        delta = max(-6.0, min(6.0, sound.VOICE_LUFS - got))
-        if present:
-            sgain += delta
-        mgains = [m + delta for m in mgains]
-    return speech, sgain, mgains, passes
-
-
 PICTURE_SHARE = 0.97  # of the progress bar: the reels' pictures; the rest is the muxing
 
+# --------------------------------------------------------------------------- build targets
+# Every part of the cut is a file in final/ with a key beside it (the hash of the ffmpeg
+# arguments that make it, the version -- size, mtime -- of every file they read, and this
+# code): a part whose key has not changed is not made again. A music change remakes the
+# master and the mux only; a new take remakes the reel that shows the shot (and its speech);
+# a narration change its reel's speech and the master. Deleting final/ remakes everything.
 
-def render_speech(plan: Plan, reels: list[Reel], tdir: Path, name: str) -> Path:
-    """The whole cut's speech bus, one audio-only ffmpeg process per reel, appended to one
-    raw float file (sample-exact; the loudness passes and the sound pass read it)."""
-    bus = tdir / "speech.f32"
-    with bus.open("wb") as out:
-        for reel in reels:
-            pcm = tdir / "reel.f32"
-            run_ffmpeg_progress(
-                _args(ffmpeg.output(reel_speech(plan, reel), filename=str(pcm),
-                                    acodec="pcm_f32le", **PCM)),
-                expected_s=0, progress=None, cwd=tdir,
-                what=f"mixing the speech of {name} (shots {reel.first + 1}-{reel.stop})")
-            with pcm.open("rb") as fh:
-                shutil.copyfileobj(fh, out, 1 << 20)
-            pcm.unlink()
-    return bus
+_CODE_KEY: list[str] = []
 
 
-def render_pictures(plan: Plan, reels: list[Reel], tdir: Path, subtitles_file: str | None,
-                    report: Callable[[float], None], name: str) -> Path:
-    """Every reel's picture (one ffmpeg process each), encoded with the final settings;
-    returns the concat list that joins them."""
+def _code_key() -> str:
+    """This module's and sound's source: a change to the code that makes a part remakes it."""
+    if not _CODE_KEY:
+        h = hashlib.sha256()
+        for mod in (__file__, sound.__file__, subtitles.__file__):
+            h.update(Path(mod).read_bytes())
+        _CODE_KEY.append(h.hexdigest())
+    return _CODE_KEY[0]
+
+
+def _inputs_of(args: list[str]) -> list[str]:
+    files = []
+    for i, a in enumerate(args[:-1]):
+        if a == "-i":
+            name = args[i + 1]
+            files += name[len("concat:"):].split("|") if name.startswith("concat:") else [name]
+    return files
+
+
+def part_key(args: list[str], extra: str = "") -> str:
+    """The key of a part: its ffmpeg arguments, every input file's version, the code."""
+    h = hashlib.sha256(_code_key().encode())
+    h.update(json.dumps(args).encode())
+    for f in _inputs_of(args):
+        st = os.stat(f)
+        h.update(f"\0{f}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    h.update(extra.encode())
+    return h.hexdigest()[:32]
+
+
+def _current(path: Path, key: str) -> bool:
+    keyf = path.with_name(path.name + ".key")
+    try:
+        return path.is_file() and keyf.read_text(encoding="utf-8") == key
+    except OSError:
+        return False
+
+
+def _make(path: Path, key: str, args_for: Callable[[Path], list[str]], *, what: str,
+          expected_s: float = 0, progress: Callable[[float], None] | None = None) -> None:
+    """Run ffmpeg into a partial file beside `path`, then rename it and write its key."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    keyf = path.with_name(path.name + ".key")
+    keyf.unlink(missing_ok=True)
+    try:
+        run_ffmpeg_progress(args_for(tmp), expected_s=expected_s, what=what,
+                            progress=progress, cwd=path.parent)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_write_text(keyf, key)
+
+
+def _sig(path: Path) -> list[Any]:
+    st = os.stat(path)
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _segment_desc(seg: Segment) -> list[Any]:
+    """Everything of one shot that its reel's graphs read (its clips' versions included)."""
+    clips = [[*_sig(c.path), c.frames, c.info.width, c.info.height, c.info.has_audio]
+             for c in seg.clips]
+    fit = None if seg.fit is None else [seg.fit.tempo, seg.fit.spoken_s, seg.fit.span_s]
+    return [clips, seg.video_s, seg.length, seg.c_in, seg.c_out, fit,
+            _sig(seg.tts_path) if seg.tts_path is not None and seg.fit is not None else None,
+            round(seg.tts_gain_db, 2)]
+
+
+def reel_key(plan: Plan, reel: Reel, kind: str, extra: str = "") -> str:
+    """The key of a reel's picture or speech without building its graph (compiling a
+    reel's graph costs about a tenth of a second): everything `reel_picture` /
+    `reel_speech` read, i.e. its shots and the next reel's first shot, the canvas, frame
+    rate and crossfade, where the reel starts and ends inside the shots, the fades that
+    reach it, the narration voices heard in it (relative to the reel), and this code."""
+    n, fps = len(plan.segments), plan.fps
+    ks = reel.shots(n, plan.crossfade > 0)
+    t0 = float(reel.frame0 / fps)
+    t1 = float((reel.frame0 + reel.frames) / fps)
+    desc: list[Any] = [kind, plan.width, plan.height, str(fps), plan.crossfade,
+                       reel.first > 0, reel.stop < n, reel.frames, reel.samples,
+                       [_segment_desc(plan.segments[k]) for k in ks]]
+    if kind == "picture":
+        if plan.fade_in > 0 and t0 < plan.fade_in:
+            desc.append(["in", plan.fade_in, reel.frame0])
+        if plan.fade_out > 0 and t1 > plan.duration - plan.fade_out:
+            local = round(plan.duration - plan.fade_out - t0, 6)
+            desc.append(["out", plan.fade_out, local,
+                         [reel.frame0, round(plan.duration, 6)] if local < 0 else None])
+    else:
+        r0, r1 = reel.sample0, reel.sample0 + reel.samples
+        for seg in plan.segments:
+            if seg.fit is None or seg.tts_path is None:
+                continue
+            v0 = int(round(seg.span_start * SR))
+            v1 = v0 + int(round(seg.fit.spoken_s * SR)) + 1
+            if v1 > r0 and v0 < r1:
+                desc.append([v0 - r0, v1 - v0, _sig(seg.tts_path), round(seg.tts_gain_db, 2),
+                             seg.fit.tempo])
+    h = hashlib.sha256(_code_key().encode())
+    h.update(json.dumps(desc).encode())
+    h.update(extra.encode())
+    return h.hexdigest()[:32]
+
+
+def reels_dir(paths: EpisodePaths) -> Path:
+    return paths.final_mp4.parent.resolve() / "reels"
+
+
+def sound_dir(paths: EpisodePaths) -> Path:
+    return paths.final_mp4.parent.resolve() / "sound"
+
+
+def reel_name(reel: Reel) -> str:
+    return f"reel-{reel.index + 1:02d}"
+
+
+@dataclass
+class Built:
+    """What one stitch made again (the rest was up to date)."""
+    reels: list[int] = field(default_factory=list)
+    speech: list[int] = field(default_factory=list)
+    mix: bool = False
+    passes: int = 0
+
+
+EVENTS_ENV = "SPARK_VIDEO_EVENTS"  # the job events file of `spark-video`'s progress view
+
+
+def _say(line: str, *, event: bool = True) -> None:
+    """What the stitch is making now: to the job's stderr, and as a `stage` event to the
+    progress view of the `spark-video` command that runs the build (build.Progress)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    events = os.environ.get(EVENTS_ENV)
+    if events and event:
+        try:
+            with open(events, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"event": "stage", "text": f"stitch: {line}"}) + "\n")
+        except OSError:
+            pass
+
+
+def build_reel_picture(plan: Plan, reel: Reel, n_reels: int, cues: list[subtitles.Cue],
+                       burn: bool, folder: Path, report: Callable[[float], None],
+                       name: str) -> bool:
+    """final/reels/reel-NN.mp4 (picture only), made again only when its key changed."""
+    mp4 = folder / f"{reel_name(reel)}.mp4"
+    local = reel_cues(plan, reel, cues) if burn else []
+    srt_text = subtitles.to_srt(local) if local else ""
+    sub_name = f"{reel_name(reel)}.srt" if local else None
+
+    def args_for(out: Path) -> list[str]:
+        return _args(ffmpeg.output(reel_picture(plan, reel, sub_name), filename=str(out),
+                                   an=True, f="mp4", **video_options(plan.fps)))
+
+    key = reel_key(plan, reel, "picture", srt_text)
+    if _current(mp4, key):
+        return False
+    if sub_name:
+        atomic_write_text(folder / sub_name, srt_text)
+    t0, length = float(reel.frame0 / plan.fps), float(reel.frames / plan.fps)
     total = plan.duration
-    listing = tdir / "reels.txt"
-    names = []
-    for reel in reels:
-        mp4 = tdir / f"reel{reel.index:04d}.mp4"
-        t0, length = float(reel.frame0 / plan.fps), float(reel.frames / plan.fps)
 
-        def part(f: float, t0: float = t0, length: float = length) -> None:
-            report(PICTURE_SHARE * min(1.0, (t0 + f * length) / total))
+    def part(f: float) -> None:
+        report(PICTURE_SHARE * min(1.0, (t0 + f * length) / total))
 
-        out = ffmpeg.output(reel_picture(plan, reel, subtitles_file), filename=str(mp4),
-                            an=True, f="mp4", **video_options(plan.fps))
-        run_ffmpeg_progress(_args(out), expected_s=length, progress=part, cwd=tdir,
-                            what=f"stitching {name} (shots {reel.first + 1}-{reel.stop})")
-        names.append(mp4.name)
-    listing.write_text("".join(f"file '{m}'\n" for m in names), encoding="utf-8")
-    return listing
+    _say(f"reel {reel.index + 1} of {n_reels}: picture (shots {reel.first + 1}-{reel.stop})")
+    _make(mp4, key, args_for, expected_s=length, progress=part,
+          what=f"stitching {name}, reel {reel.index + 1} of {n_reels} "
+               f"(shots {reel.first + 1}-{reel.stop})")
+    return True
 
 
-def render_sound(plan: Plan, bus: Path, out: Path, speech_gain_db: float,
-                 music_gains: list[float], name: str) -> None:
-    """The finished sound of the whole cut (gain, music, ducking, fades, limiter) → AAC."""
-    mix = master_sound(plan, _bus(bus), speech_gain_db=speech_gain_db, music_gains=music_gains)
-    run_ffmpeg_progress(_args(ffmpeg.output(mix, filename=str(out), f="mp4",
-                                            **audio_options())),
-                        expected_s=0, progress=None, what=f"mixing the sound of {name}")
+def build_reel_speech(plan: Plan, reel: Reel, n_reels: int, folder: Path, name: str) -> bool:
+    """final/sound/speech-NN.f32: the reel's speech bus (clip sound + narration)."""
+    pcm = folder / f"speech-{reel.index + 1:02d}.f32"
+
+    def args_for(out: Path) -> list[str]:
+        return _args(ffmpeg.output(reel_speech(plan, reel), filename=str(out),
+                                   acodec="pcm_f32le", **PCM))
+
+    key = reel_key(plan, reel, "speech")
+    if _current(pcm, key):
+        return False
+    _say(f"reel {reel.index + 1} of {n_reels}: speech")
+    _make(pcm, key, args_for, what=f"mixing the speech of {name} (shots {reel.first + 1}-"
+                                   f"{reel.stop})")
+    return True
+
+
+def speech_bus(paths: EpisodePaths, reels: list[Reel]) -> Path:
+    """The whole cut's speech bus: the reels' speech files one after the other (ffmpeg's
+    concat protocol reads them as one raw stream; nothing is copied)."""
+    folder = sound_dir(paths)
+    return Path("concat:" + "|".join(str(folder / f"speech-{r.index + 1:02d}.f32")
+                                     for r in reels))
+
+
+def _bus_key(bus: Path) -> str:
+    return part_key(["-i", str(bus)])
+
+
+def _cached_json(path: Path, key: str) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("key") == key else None
+
+
+def cached_speech_loudness(plan: Plan, bus: Path, folder: Path) -> media.Loudness:
+    """measure_speech, kept in final/sound/speech.json under the speech bus's key (and the
+    master fades): a music change measures no speech again."""
+    key = hashlib.sha256(json.dumps([_bus_key(bus), plan.fade_in, plan.fade_out,
+                                     plan.duration]).encode()).hexdigest()[:32]
+    store = folder / "speech.json"
+    got = _cached_json(store, key)
+    if got is not None:
+        return media.Loudness(*got["loudness"])
+    speech = measure_speech(plan, bus)
+    atomic_write_text(store, json.dumps({"key": key, "loudness": [
+        speech.integrated, speech.true_peak, speech.lra]}))
+    return speech
+
+
+def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
+                 name: str) -> tuple[Path, int]:
+    """final/sound/master.m4a: the finished sound (speech gain, music ducked under the
+    speech, fades, limiter) in AAC. Gains first from the speech's and the tracks'
+    loudness; then the encoded AAC itself is measured, as a player decodes it: its
+    integrated loudness is brought to -16 LUFS (the limiter and the music move it) and its
+    true peak under TRUE_PEAK_MAX_DBTP (the AAC encoder overshoots the limiter's ceiling),
+    each by encoding again. Returns the file and the encodes run (0: it was up to date)."""
+    m4a = folder / "master.m4a"
+    present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
+    # the gains found last time for the same speech, music and volume (final/sound/mix.json)
+    music = [(str(r.track.resolve()), os.stat(r.track).st_mtime_ns, r.start, r.end,
+              r.fade_in, r.fade_out) for r in plan.music]
+    mix_key = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.bgm.volume, plan.fade_in,
+                                         plan.fade_out, plan.duration]).encode()).hexdigest()
+    store = folder / "mix.json"
+    base = hashlib.sha256(json.dumps([_bus_key(bus), music, plan.fade_in, plan.fade_out,
+                                      plan.duration]).encode()).hexdigest()[:32]
+    known = _cached_json(store, mix_key[:32])
+    try:
+        last = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        last = None
+    if known is not None:
+        sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
+    elif isinstance(last, dict) and last.get("base") == base and last.get("volume", 0) > 0 \
+            and plan.bgm.volume > 0:
+        # only the music volume changed: the last gains, the music moved by the change
+        step = 20 * math.log10(plan.bgm.volume / last["volume"])
+        sgain, trim = last["speech_gain"], last["trim"]
+        mgains = [m + step for m in last["music_gains"]]
+    else:
+        sgain = sound.speech_gain_db(speech.integrated)
+        tracks = [media.file_loudness(r.track) for r in plan.music]
+        mgains = [sound.music_gain_db(t.integrated, plan.bgm.volume, present) for t in tracks]
+        trim = 0.0
+    passes = 0
+    got = media.Loudness(float("nan"), float("nan"))
+    for _ in range(5):
+        def args_for(out: Path, sgain: float = sgain, mgains: list[float] = mgains,
+                     trim: float = trim) -> list[str]:
+            mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
+            if trim:
+                mix = mix.volume(volume=f"{trim:.2f}dB")
+            return _args(ffmpeg.output(mix, filename=str(out), f="mp4", **audio_options()))
+
+        key = part_key(args_for(folder / ".master.partial.m4a"))
+        if not _current(m4a, key):
+            _make(m4a, key, args_for, what=f"mixing the sound of {name}")
+            passes += 1
+        got = media.file_loudness(m4a)
+        if math.isfinite(got.true_peak) and got.true_peak > sound.TRUE_PEAK_MAX_DBTP:
+            trim -= round(got.true_peak - sound.TRUE_PEAK_MAX_DBTP + 0.2, 2)
+            continue
+        off = sound.VOICE_LUFS - got.integrated
+        if trim or not (present or plan.music) or not math.isfinite(off) \
+                or abs(off) <= MIX_TOLERANCE_LU:
+            atomic_write_text(store, json.dumps({"key": mix_key[:32], "base": base,
+                                                 "volume": plan.bgm.volume,
+                                                 "speech_gain": sgain,
+                                                 "music_gains": mgains, "trim": trim}))
+            return m4a, passes
+        delta = round(max(-6.0, min(6.0, off)), 2)
+        sgain = sgain + delta if present else sgain
+        mgains = [m + delta for m in mgains]
+    if not math.isfinite(got.true_peak) or got.true_peak <= sound.TRUE_PEAK_MAX_DBTP:
+        atomic_write_text(store, json.dumps({"key": mix_key[:32], "base": base,
+                                             "volume": plan.bgm.volume, "speech_gain": sgain,
+                                             "music_gains": mgains, "trim": trim}))
+        return m4a, passes
+    raise StitchError(f"{m4a}: true peak {got.true_peak:.2f} dBTP stays over "
+                      f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
 
 
 def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
@@ -1009,8 +1286,10 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
                    tts: Any = None, shots_per_reel: int | None = None) -> StitchResult:
     """Stitch the episode into paths.final_mp4 (+ paths.final_srt). See the module docstring.
 
-    `tts`: narrate with this TTS provider first (direct callers and tests; the Snakemake
-    build narrates in its own per-shot rule, before the stitch).
+    Every part (reel picture, reel speech, master sound) is kept in final/ and made again
+    only when its key changed; the final is then a mux (stream copy) of the reels and the
+    master. `tts`: narrate with this TTS provider first (direct callers and tests; the
+    Snakemake build narrates in its own per-shot rule, before the stitch).
     """
     t0 = time.monotonic()
     if tts is not None:
@@ -1021,51 +1300,64 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     srt_text = subtitles.to_srt(cues)
     reels = plan_reels(plan, shots_per_reel or REEL_SHOTS)
 
-    # absolute: ffmpeg runs in a temporary directory (for the subtitles file), so no path
+    # absolute: ffmpeg runs in the reels' folder (for the subtitles files), so no path
     # handed to it may depend on the caller's working directory (a relative projects_dir)
     final = paths.final_mp4.resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
+    rdir, sdir = reels_dir(paths), sound_dir(paths)
+    for d in (rdir, sdir):
+        d.mkdir(parents=True, exist_ok=True)
+    _drop_stale(rdir, sdir, len(reels))
     report = progress or _default_progress()
-    with tempfile.TemporaryDirectory(prefix="spark-stitch-") as td:
-        tdir = Path(td)
-        sub_name = None
-        if burn and cues:
-            (tdir / "subs.srt").write_text(srt_text, encoding="utf-8")
-            sub_name = "subs.srt"
-        bus = render_speech(plan, reels, tdir, paths.name)
-        speech, sgain, mgains, passes = mix_gains(plan, bus)
-        listing, sound_mp4 = _render_picture_and_sound(plan, reels, bus, tdir, sub_name,
-                                                       report, sgain, mgains, paths.name)
-        _mux(plan, listing, sound_mp4, final, tdir, report, paths.name)
-    atomic_write_text(paths.final_srt.resolve(), srt_text)
-    return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
-                   passes=2 * len(reels) + passes + 2, reels=len(reels))
-
-
-def _render_picture_and_sound(plan: Plan, reels: list[Reel], bus: Path, tdir: Path,
-                              sub_name: str | None, report: Callable[[float], None],
-                              sgain: float, mgains: list[float], name: str
-                              ) -> tuple[Path, Path]:
-    """The picture reels and the sound pass, side by side (as inside the old one-pass
-    stitch): the reels' concat listing and the mixed sound file."""
-    sound_mp4 = tdir / "sound.mp4"
+    built = Built()
     failed: list[BaseException] = []
+    sound_out: list[Any] = []
 
-    def mix() -> None:
+    def make_sound() -> None:
         try:
-            render_sound(plan, bus, sound_mp4, sgain, mgains, name)
+            for reel in reels:
+                if build_reel_speech(plan, reel, len(reels), sdir, paths.name):
+                    built.speech.append(reel.index)
+            bus = speech_bus(paths, reels)
+            speech = cached_speech_loudness(plan, bus, sdir)
+            m4a, mpasses = build_master(plan, bus, sdir, speech, paths.name)
+            built.mix = mpasses > 0
+            built.passes += mpasses + len(built.speech)
+            sound_out.extend([speech, m4a])
         except BaseException as e:  # noqa: BLE001 - re-raised below, in this thread
             failed.append(e)
 
-    mixer = threading.Thread(target=mix, name="stitch-sound")
+    mixer = threading.Thread(target=make_sound, name="stitch-sound")
     mixer.start()
     try:
-        listing = render_pictures(plan, reels, tdir, sub_name, report, name)
+        for reel in reels:
+            if build_reel_picture(plan, reel, len(reels), cues, burn, rdir, report, paths.name):
+                built.reels.append(reel.index)
     finally:
         mixer.join()
     if failed:
         raise failed[0]
-    return listing, sound_mp4
+    speech, m4a = sound_out
+    if built.mix:
+        _say("mix")
+    _say("mux")
+    listing = rdir / "reels.txt"
+    atomic_write_text(listing, "".join(f"file '{reel_name(r)}.mp4'\n" for r in reels))
+    _mux(plan, listing, m4a, final, rdir, report, paths.name)
+    atomic_write_text(paths.final_srt.resolve(), srt_text)
+    _say(f"stitched {paths.name}: {len(built.reels)} of {len(reels)} reel(s) made again"
+         f"{', the mix' if built.mix else ''}, the mux", event=False)
+    return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
+                   passes=len(built.reels) + built.passes + 1, reels=len(reels),
+                   rebuilt=built)
+
+
+def _drop_stale(rdir: Path, sdir: Path, count: int) -> None:
+    """Reels past the cut's end (the storyboard lost shots) are removed."""
+    for folder, prefix in ((rdir, "reel-"), (sdir, "speech-")):
+        for p in folder.glob(f"{prefix}*"):
+            num = p.name[len(prefix):].split(".")[0]
+            if num.isdigit() and int(num) > count:
+                p.unlink(missing_ok=True)
 
 
 def _mux(plan: Plan, listing: Path, sound_mp4: Path, final: Path, tdir: Path,
@@ -1089,7 +1381,7 @@ def _mux(plan: Plan, listing: Path, sound_mp4: Path, final: Path, tdir: Path,
 
 
 def _result(paths: EpisodePaths, plan: Plan, cues: list, speech: media.Loudness, *,
-            elapsed_s: float, passes: int, reels: int) -> StitchResult:
+            elapsed_s: float, passes: int, reels: int, rebuilt: Built) -> StitchResult:
     speech_present = math.isfinite(speech.integrated) and speech.integrated > media.SILENCE_LUFS
     return StitchResult(
         final_path=str(paths.final_mp4), srt_path=str(paths.final_srt),
@@ -1110,6 +1402,8 @@ def _result(paths: EpisodePaths, plan: Plan, cues: list, speech: media.Loudness,
                             span_end=round(s.span_end, 3), clips=[str(c.path) for c in s.clips],
                             narration=s.narration) for s in plan.segments],
         elapsed_s=round(elapsed_s, 2), passes=passes, reels=reels,
+        reels_made=[i + 1 for i in rebuilt.reels], speech_made=[i + 1 for i in rebuilt.speech],
+        mix_made=rebuilt.mix,
     )
 
 

@@ -746,3 +746,144 @@ def test_continuation_takes_are_parsed_by_paths(tmp_path):
                      "S01-002": paths.clip("S01-002b")}
     assert parse_clip_version("S01-001b-ver10.mp4") == ("S01-001b", 10)
     assert parse_clip_version("S01-001b.mp4") is None
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def frame_hashes(path: Path) -> list[str]:
+    """(pts, md5) of every decoded picture frame, from ffmpeg's framemd5 muxer."""
+    out = subprocess.run([FF, "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "framemd5",
+                          "-"], capture_output=True, text=True, check=True).stdout
+    return [",".join(p.strip() for i, p in enumerate(line.split(",")) if i in (2, 5))
+            for line in out.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _assert_equal_to_scratch(paths: EpisodePaths, conf: WorkflowConfig, tts, per_reel: int):
+    """Stitch (reusing what is up to date), then from nothing (final/ deleted): the same
+    decoded frames, the same length to the frame, the same sound within 0.1 LU and 0.1 dB
+    of true peak. Returns the incremental stitch's result."""
+    inc = stitch_episode(paths, conf, tts=tts, shots_per_reel=per_reel, **QUIET)
+    inc_mp4 = paths.root / "incremental.mp4"
+    shutil.copy(paths.final_mp4, inc_mp4)
+    inc_srt = paths.final_srt.read_text(encoding="utf-8")
+    shutil.rmtree(paths.final_mp4.parent)
+    scratch = stitch_episode(paths, conf, tts=tts, shots_per_reel=per_reel, **QUIET)
+    assert scratch.reels_made == list(range(1, scratch.reels + 1))
+    assert frame_hashes(inc_mp4) == frame_hashes(paths.final_mp4)
+    assert abs(exact_duration(inc_mp4) - exact_duration(paths.final_mp4)) < 1 / 24
+    a, b = media.file_loudness(inc_mp4), media.file_loudness(paths.final_mp4)
+    assert abs(a.integrated - b.integrated) <= 0.1, (a, b)
+    assert abs(a.true_peak - b.true_peak) <= 0.1, (a, b)
+    assert inc_srt == paths.final_srt.read_text(encoding="utf-8")
+    return inc
+
+
+@pytest.mark.slow
+def test_incremental_final_equals_a_from_scratch_stitch(tmp_path):
+    """Nine shots in reels of three, crossfades, burned dialog, two narration shots and a
+    global music track. A music change remakes no reel; a new take in the middle of a reel
+    remakes that reel only; a new take (of another length) at a reel's first shot remakes
+    it and the reel before (which renders its crossfade in), not the reel after (which only
+    moves); a narration change remakes the reel that shows it. Every time, the final is
+    the one a stitch from nothing makes."""
+    shots = []
+    for i in range(1, 10):
+        if i in (2, 8):
+            shots.append(shot(f"S01-{i:03d}", role="narration",
+                              narration_text=f"[{1.5 + i / 10}s] Line {i}."))
+        else:
+            shots.append(shot(f"S01-{i:03d}", dialog=[{"speaker": "Ann",
+                                                       "text": f"Line {i}."}]))
+    paths = episode(tmp_path, shots, mode="narration")
+    for i, s in enumerate(shots):
+        make_clip(paths.clip(s["id"]), 2.0, color=COLORS[i % len(COLORS)], freq=300 + 50 * i,
+                  amp=0.1)
+    make_music(paths.project_paths.bgm_dir / "calm.wav", 6.0)
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm"))
+    conf = cfg(crossfade=0.5, burn_subtitles=True)
+    tts = FakeTTS()
+    first = stitch_episode(paths, conf, tts=tts, shots_per_reel=3, **QUIET)
+    assert first.reels == 3 and first.reels_made == [1, 2, 3]
+    again = stitch_episode(paths, conf, tts=tts, shots_per_reel=3, **QUIET)
+    assert (again.reels_made, again.speech_made, again.mix_made) == ([], [], False)
+
+    # a mix change: the music louder
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm",
+                                                  volume=0.5))
+    res = _assert_equal_to_scratch(paths, conf, tts, 3)
+    assert (res.reels_made, res.speech_made, res.mix_made) == ([], [], True)
+
+    # a new take in the middle of reel 2 (shot 5)
+    make_clip(paths.clip("S01-005"), 2.0, color="white", freq=1200, amp=0.1)
+    res = _assert_equal_to_scratch(paths, conf, tts, 3)
+    assert (res.reels_made, res.speech_made) == ([2], [2])
+
+    # a new take at reel 3's first shot (shot 7), longer: reel 3 moves, reel 2 renders its
+    # crossfade in
+    make_clip(paths.clip("S01-007"), 2.6, color="orange", freq=1300, amp=0.1)
+    res = _assert_equal_to_scratch(paths, conf, tts, 3)
+    assert (res.reels_made, res.speech_made) == ([2, 3], [2, 3])
+
+    # a narration change in reel 1 (shot 2): a longer line
+    board = json.loads(paths.storyboard.read_text(encoding="utf-8"))
+    board["shots"][1]["narration_text"] = "[2.4s] Line 2, said slower."
+    atomic_write_json(paths.storyboard, board)
+    res = _assert_equal_to_scratch(paths, conf, tts, 3)
+    assert res.reels_made == [1] and 1 in res.speech_made
+
+
+@pytest.mark.parametrize("music", [True, False])
+@pytest.mark.parametrize("narration", [True, False])
+def test_true_peak_of_every_final_on_the_encoded_aac(tmp_path, music, narration):
+    """At the bench's level (test-pattern clips with a tone each, a dialog line, pink-noise
+    music): the final's true peak, measured on its AAC as a player decodes it, is at most
+    -1 dBTP, and speech sits at -16 LUFS when there is any."""
+    shots = []
+    for i in range(1, 5):
+        if narration and i % 2 == 0:
+            shots.append(shot(f"S01-{i:03d}", role="narration",
+                              narration_text=f"[2.{i}s] Line {i}."))
+        else:
+            shots.append(shot(f"S01-{i:03d}", dialog=[{"speaker": "Ann", "text": f"Hi {i}."}]))
+    paths = episode(tmp_path, shots, mode="narration" if narration else "drama")
+    for i, s in enumerate(shots):
+        make_clip(paths.clip(s["id"]), 3.0, freq=300 + 40 * i, amp=0.1)
+    if music:
+        track = paths.project_paths.bgm_dir / "theme.wav"
+        track.parent.mkdir(parents=True, exist_ok=True)
+        ff("-f", "lavfi", "-i", "anoisesrc=color=pink:sample_rate=48000:duration=30:seed=3",
+           "-af", "lowpass=f=600,volume=0.3", "-ac", "2", str(track))
+        atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global",
+                                                      track="theme", volume=1.0))
+    stitch_episode(paths, cfg(crossfade=0.5), tts=FakeTTS(), **QUIET)
+    got = loudness(paths.final_mp4)
+    assert got.true_peak <= sound.TRUE_PEAK_MAX_DBTP, got
+    assert abs(got.integrated - sound.VOICE_LUFS) <= 0.5, got
+
+
+def test_the_progress_view_is_told_what_is_made_again(tmp_path, monkeypatch):
+    """Stage events (the `spark-video` progress view) name each reel made, the mix and the
+    mux; a stitch with nothing changed makes no reel and no mix again, only the mux."""
+    paths = _music_episode(tmp_path)
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm"))
+    events = tmp_path / "events.jsonl"
+    monkeypatch.setenv("SPARK_VIDEO_EVENTS", str(events))
+    first = stitch_episode(paths, cfg(crossfade=0.5), shots_per_reel=1, **QUIET)
+    said = [json.loads(line)["text"] for line in events.read_text().splitlines()]
+    assert first.reels == 3 and first.reels_made == [1, 2, 3]
+    assert "stitch: reel 2 of 3: picture (shots 2-2)" in said
+    assert said[-2:] == ["stitch: mix", "stitch: mux"]
+    events.unlink()
+    again = stitch_episode(paths, cfg(crossfade=0.5), shots_per_reel=1, **QUIET)
+    assert (again.reels_made, again.speech_made, again.mix_made) == ([], [], False)
+    assert [json.loads(line)["text"] for line in events.read_text().splitlines()] == [
+        "stitch: mux"]
+    # a mix change: the mix and the mux, no reel
+    atomic_write_json(paths.bgm_config, BGMConfig(enabled=True, mode="global", track="calm",
+                                                  volume=0.5))
+    events.unlink()
+    third = stitch_episode(paths, cfg(crossfade=0.5), shots_per_reel=1, **QUIET)
+    assert (third.reels_made, third.mix_made) == ([], True)
+    assert [json.loads(line)["text"] for line in events.read_text().splitlines()] == [
+        "stitch: mix", "stitch: mux"]

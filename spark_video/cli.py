@@ -34,7 +34,15 @@ from .io import InputError, atomic_write_json, atomic_write_text, dump_json, par
 from .media import ffmpeg_exe
 from .models import BGMConfig, StitchRequest
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
-from .project import KIND_CARDS, KIND_DIRS, load_premise, write_manifest
+from .project import (
+    KIND_CARDS,
+    KIND_DIRS,
+    load_lore,
+    load_premise,
+    lore_placeholders,
+    set_lore_field,
+    write_manifest,
+)
 from .providers.base import CallContext, ProviderError
 from .render import accept_version, derive_shots_state, load_state, request_take, save_state
 from .revisions import Revision, RevisionError, route
@@ -401,6 +409,20 @@ def _scaffold_lore(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> No
           f"\"{lore['mood_anchor']}\" (edit it to taste)")
 
 
+def _fill_lore_placeholders(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> None:
+    """A lore.md whose mood anchor is still the scaffold's "TBD: ..." gets one proposed from
+    the premise by the text model (offline: from the premise's own words); only that line of
+    the person's file changes. GATE 1 shows it."""
+    lore, _ = load_lore(paths)
+    if "mood_anchor" not in lore_placeholders(lore):
+        return
+    proposed = propose_lore(CallContext(paths, cfg, phase="producer"), premise=premise,
+                            title=lore.title)
+    set_lore_field(paths.project_paths.lore, "mood_anchor", proposed["mood_anchor"])
+    print(f"lore.md: the mood anchor was a placeholder; filled it from the premise with "
+          f"\"{proposed['mood_anchor']}\" (edit {paths.project_paths.lore} to change it)")
+
+
 def cmd_new(args) -> int:
     cfg = _cfg(args)
     pp = ProjectPaths.of(args.name, Path(cfg.projects_dir))
@@ -410,7 +432,8 @@ def cmd_new(args) -> int:
         atomic_write_text(pp.lore, LORE_TEMPLATE.format(title=args.title or args.name))
     if args.premise and not pp.premise.exists():
         atomic_write_text(pp.premise, args.premise.strip() + "\n")
-    print(f"project {pp.root} ready: edit {pp.lore}, add cast with "
+    print(f"project {pp.root} ready: edit {pp.lore} (a \"TBD\" mood anchor is proposed from "
+          "the premise when the first episode starts), add cast with "
           f"`uv run spark-video cast add NAME --appearance TEXT --project {args.name}` "
           "(a card and a reference image; `set add`, `prop add` likewise)")
     return EXIT_OK
@@ -598,6 +621,7 @@ def cmd_episode(args) -> int:
             atomic_write_text(paths.premise, premise.strip() + "\n")
         if not paths.project_paths.lore.exists():
             _scaffold_lore(cfg, paths, load_premise(paths))
+        _fill_lore_placeholders(cfg, paths, load_premise(paths))
         _mode_gate(args, cfg, paths, interactive)
         _music_gate(args, paths, interactive)
         session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,

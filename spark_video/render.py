@@ -31,7 +31,7 @@ from .models import (
     now_iso,
 )
 from .paths import EpisodePaths
-from .project import media_path
+from .project import media_path, refuse_placeholder
 from .providers import get_provider
 from .providers.base import (
     BudgetExceeded,
@@ -332,6 +332,7 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
     cfg.failed_retries times; then ShotFailed. Moderation raises ContentRejected."""
     shot_id = spec.shot.id
     failures = 0
+    refuse_placeholder(paths.shot_spec(shot_id), prompt)  # before any take is opened or paid
     while True:
         att, pending = _open_take(state, key, prompt, video.name, _rel(paths, first))
         save_state(paths, state)

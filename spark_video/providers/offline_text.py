@@ -350,16 +350,19 @@ class OfflineText:
             action += f" Rewritten to the producer's note: {asked}"
         target = int(sc.get("target_duration_s") or 15)
 
-        def speak(j: int, used: list[str], budget: float | None) -> str | None:
+        def speak(j: int, used: list[str], budget: float | None,
+                  must_speak: bool = False) -> str | None:
             """Line j of the scene: the next pattern in the walk (that fits `budget`)."""
             other = chars[(j + 1) % len(chars)] if len(chars) > 1 else (
                 "朋友" if zh else "friend")
             start = k + 2 * (num - 1) + j
-            for t in range(len(lines_p)):
-                text = _fill(lines_p[(start + t) % len(lines_p)], **{**kw, "other": other})
-                if text not in used and (budget is None or shot_seconds(text) <= budget):
-                    return text
-            return None
+            texts = [_fill(lines_p[(start + t) % len(lines_p)], **{**kw, "other": other})
+                     for t in range(len(lines_p))]
+            texts = [t for t in texts if t not in used]
+            fits = [t for t in texts if budget is None or shot_seconds(t) <= budget]
+            if fits or not must_speak:
+                return fits[0] if fits else None
+            return min(texts, key=shot_seconds) if texts else None
 
         if d["mode"] == "narration":
             own = [c for c in (clauses if zh else _sentences(sc["summary"])) if c]
@@ -399,11 +402,11 @@ class OfflineText:
                 est = beat_seconds(SceneScript(num=num, location="x", action=action))[0]
                 for j in range(24):
                     total = est + sum(shot_seconds(x["text"]) for x in lines)
-                    must = j < min(2, len(chars))
-                    if not must and total >= target - 1:
+                    owed = max(0, min(2, len(chars)) - j)  # each lead speaks once
+                    if not owed and total >= target - 1:
                         break
                     text = speak(j, [x["text"] for x in lines],
-                                 None if must else target + 1 - total)
+                                 (target + 1 - total) / max(1, owed), must_speak=bool(owed))
                     if text is None:
                         break
                     lines.append({"speaker": chars[j % len(chars)], "text": text})

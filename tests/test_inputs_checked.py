@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,36 @@ def _bgm_field(d: Path, project: Path) -> Path:
 def _scene_md_bytes(d: Path, project: Path) -> Path:
     p = d / "scenes" / "scene-02.md"
     p.write_bytes(p.read_bytes() + b"\n\xff\xfe")
+    return p
+
+
+def _scene_md_heading(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_text(p.read_text().split("\n", 1)[1])  # the "## Scene 2 — ..." line gone
+    return p
+
+
+def _scene_md_speaker(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_text(re.sub(r"^- Theo:", "- Zed:", p.read_text(), count=1, flags=re.M))
+    return p
+
+
+def _scene_md_empty(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_text("")
+    return p
+
+
+def _bgm_track_outside(d: Path, project: Path) -> Path:
+    p = d / "bgm-config.json"
+    p.write_text(json.dumps({"enabled": True, "mode": "global", "track": "../../etc/passwd"}))
+    return p
+
+
+def _bgm_volume(d: Path, project: Path) -> Path:
+    p = d / "bgm-config.json"
+    p.write_text(json.dumps({"enabled": True, "mode": "global", "volume": 7}))
     return p
 
 
@@ -134,6 +165,11 @@ BAD = {
     "bgm-config malformed": (_bgm_json, "malformed JSON"),
     "bgm-config field": (_bgm_field, "field mode"),
     "scene md not UTF-8": (_scene_md_bytes, "not UTF-8"),
+    "scene md heading gone": (_scene_md_heading, "line 1: missing heading"),
+    "scene md unknown speaker": (_scene_md_speaker, "unknown character 'Zed'"),
+    "scene md emptied": (_scene_md_empty, "line 1: the scene is empty"),
+    "bgm-config track outside bgm/": (_bgm_track_outside, "field track"),
+    "bgm-config volume out of range": (_bgm_volume, "field volume"),
     "cast card YAML": (_cast_card, "field front-matter"),
     "cast card dangling symlink": (_cast_card_symlink, "does not exist"),
     "cast card symlink out of the project": (_cast_card_outside, "outside the project"),

@@ -331,6 +331,7 @@ def clip_inputs(wildcards):
     request = EP.take_request(wildcards.shot)
     requested = request.name in take_requests()
     bad = spec_check(spec_file, EP.clip(wildcards.shot)) + (checked(request) if requested else [])
+    bad += checked(EP.shot_state(wildcards.shot))  # a spoiled state never costs the clip
     if not bad:
         try:
             with open(spec_file, encoding="utf-8") as fh:

@@ -44,7 +44,14 @@ from .project import (
     write_manifest,
 )
 from .providers.base import CallContext, ProviderError
-from .render import accept_version, derive_shots_state, load_state, request_take, save_state
+from .render import (
+    accept_version,
+    derive_shots_state,
+    load_state,
+    rebuild_state,
+    request_take,
+    save_state,
+)
 from .revisions import Revision, RevisionError, route
 from .roles import propose_lore
 from .schemas import export
@@ -261,6 +268,14 @@ def cmd_render(args) -> int:
         check_shot_id(s)
         if s not in ids:
             raise UsageError(f"{s} is not a shot of {paths.storyboard}")
+    if getattr(args, "rebuild_state", False):
+        if len(args.shot or []) != 1:
+            raise UsageError("--rebuild-state needs exactly one --shot")
+        st = rebuild_state(paths, args.shot[0])
+        derive_shots_state(paths, ids)
+        print(f"{args.shot[0]}: state rebuilt from {len(st.attempts)} take(s) on disk, "
+              f"ver{st.winner_version} is the winner (nothing was paid)")
+        return EXIT_OK
     if args.accept_version is not None:
         if len(args.shot or []) != 1:
             raise UsageError("--accept-version needs exactly one --shot")
@@ -780,6 +795,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "failed last take")
     p.add_argument("--reset", action="store_true", help="forget earlier takes of the shots")
     p.add_argument("--accept-version", type=int, help="make this take the winner (one --shot)")
+    p.add_argument("--rebuild-state", action="store_true",
+                   help="remake a spoiled state/<shot>.json from the takes on disk (one --shot; "
+                        "nothing is paid)")
     p.add_argument("--reason", help="recorded in the take request")
     p.add_argument("--resubmit", action="store_true",
                    help="submit again although the last submission's outcome is unknown "

@@ -233,7 +233,10 @@ def _failed_line(p: Path) -> str | None:
     try:
         st = load_model(ShotState, p)
     except InputError as e:
-        return f"{p.name} is unreadable ({e}); re-render the shot to rebuild it"
+        ep = p.parent.parent  # <projects>/<project>/episode-<E>/state/<shot>.json
+        return (f"{p.name} is unreadable ({e}); rebuild it from the takes on disk (nothing "
+                f"is paid): uv run spark-video render --shot {p.stem} --rebuild-state "
+                f"--project {ep.parent.name} --episode {ep.name.removeprefix('episode-')}")
     if st.failed:
         return (f"{st.shot_id} FAILED ({st.failed.code}: {st.failed.message[:200]}); "
                 f"retry: {st.failed.retry}")

@@ -21,6 +21,7 @@ from .io import InputError, load_model, parse_model, read_json, read_text_checke
 from .models import BGMConfig, Lore, Notes, Outline, ShotSpec, Storyboard, TakeRequest
 from .paths import EpisodePaths, PathError, check_entity_name, parse_scene_file
 from .project import KIND_CARDS, load_manifest, media_path, split_front_matter
+from .render import load_state
 from .roles import scene_name_problems
 from .scenefmt import parse_scene_md
 from .sound import SoundError, list_bgm_tracks, resolve_bgm_track
@@ -93,6 +94,10 @@ def _bgm_config(paths: EpisodePaths, path: Path) -> None:
                              f"(found: {found})") from None
 
 
+def _shot_state(paths: EpisodePaths, path: Path) -> None:
+    load_state(paths, path.stem)  # its message gives the command that rebuilds it
+
+
 def _scene_json(paths: EpisodePaths, path: Path) -> None:
     # every scene file together: a shot id may be duplicated across two of them
     scenes_problem(paths, paths.scene_files("json"), raise_it=True)
@@ -150,6 +155,8 @@ def checker(paths: EpisodePaths, path: Path) -> Callable[[EpisodePaths, Path], N
         return _scene_md if parsed[1] == "md" else _scene_json
     if path.parent == paths.root / "shots":
         return _shot_spec
+    if path.parent == paths.root / "state" and path.suffix == ".json":
+        return _shot_state
     if path.parent == paths.root / "takes":
         return _model(TakeRequest)
     if path.parent == paths.root / "notes":

@@ -325,3 +325,38 @@ def test_a_shot_the_storyboard_lacks_is_named_without_traceback(finished_copy):
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "shots/S09-999.json" in out, out[-2000:]
     assert "Traceback" not in out, out[-2000:]
+
+
+@pytest.mark.parametrize("also", ["nothing else", "spec edited"])
+def test_spoiled_shot_state_costs_nothing_and_names_the_command(finished_copy, also):
+    """A truncated state/<shot>.json never costs a clip or a frame (even when the shot's
+    spec changed, so its render job would run); the message gives the command that rebuilds
+    it from the takes on disk, and after it the build pays for nothing."""
+    d = finished_copy / "demo" / f"episode-{EP}"
+    state = d / "state" / "S01-002.json"
+    good = json.loads(state.read_text())
+    state.write_bytes(state.read_bytes()[:40])
+    if also == "spec edited":
+        spec = d / "shots" / "S01-002.json"
+        spec.write_text(spec.read_text().replace('"duration": ', '"duration":  '))
+    keep = {p: p.read_bytes() for p in [*sorted((d / "clips").glob("S01-00*")),
+                                        *sorted((d / "frames").glob("S01-00*")),
+                                        *sorted((d / "final").glob("*"))]}
+    calls = (d / "logs" / "model_calls.jsonl").read_text().splitlines()
+    rc, out = build(finished_copy)
+    assert rc != 0 and str(state.name) in out, out[-3000:]
+    fix = f"uv run spark-video render --shot S01-002 --rebuild-state --project demo --episode {EP}"
+    assert fix in out and "Traceback" not in out, out[-3000:]
+    assert {p: p.read_bytes() for p in keep} == keep
+    assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls
+    r = run_cli(offline_env(finished_copy), *fix.split()[3:])
+    assert r.returncode == 0, r.stdout + r.stderr
+    rebuilt = json.loads(state.read_text())
+    assert rebuilt["winner_version"] == good["winner_version"]
+    assert (state.parent / "S01-002.json.spoiled").exists()
+    if also == "nothing else":
+        rc, out = build(finished_copy)
+        assert rc == 0, out[-3000:]
+        assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls
+        media = [p for p in keep if "final" not in p.parts]  # (the stitch may run again: free)
+        assert {p: p.read_bytes() for p in media} == {p: keep[p] for p in media}

@@ -239,6 +239,10 @@ def scene_nums():
     """The outlined scene numbers; None when outline.json is unreadable (its consumers then
     wait on its check job instead)."""
     path = checkpoints.outline.get().output[0]
+    approved = per_version("approved scenes", [APPROVALS, str(EP.scenes_dir)],
+                           lambda: sv_frozen.approved_scenes(EP))
+    if approved:  # after GATE 1: the approved scenes, whatever outline.json says now
+        return approved
     if sv_inputcheck.problem(EP, Path(path)):
         return None
     with open(path, encoding="utf-8") as fh:

@@ -360,3 +360,40 @@ def test_spoiled_shot_state_costs_nothing_and_names_the_command(finished_copy, a
         assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls
         media = [p for p in keep if "final" not in p.parts]  # (the stitch may run again: free)
         assert {p: p.read_bytes() for p in media} == {p: keep[p] for p in media}
+
+
+def _outline_99(project: Path) -> str:
+    p = project / f"episode-{EP}" / "outline.json"
+    o = json.loads(p.read_text())
+    o["scenes"] = [{**o["scenes"][0], "num": i, "id": f"S{i:02d}"} for i in range(1, 100)]
+    p.write_text(json.dumps(o))
+    return f"episode-{EP}/outline.json"
+
+
+def _premise_1mb(project: Path) -> str:
+    (project / "premise.md").write_text("A storm. " * 120_000)
+    return "premise.md"
+
+
+@pytest.mark.parametrize("case", ["outline edited to 99 scenes", "1 MB premise"])
+def test_after_gate1_outline_and_premise_edits_change_nothing(finished_copy, case):
+    """Until `revise`: no approved file and no stamp changes (bytes and mtimes)."""
+    project = finished_copy / "demo"
+    d = project / f"episode-{EP}"
+    before = approved_work(d)
+    stamps = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (d / "approvals").iterdir()}
+    mtimes = {p: p.stat().st_mtime_ns for p in before}
+    changed = {"outline edited to 99 scenes": _outline_99, "1 MB premise": _premise_1mb}[case](
+        project)
+    if case == "outline edited to 99 scenes":
+        before[d / "outline.json"] = (d / "outline.json").read_bytes()
+        mtimes[d / "outline.json"] = (d / "outline.json").stat().st_mtime_ns
+    rc, out = build(finished_copy)
+    assert rc == 0, out[-3000:]
+    assert approved_work(d) == before
+    assert {p: p.stat().st_mtime_ns for p in before} == mtimes
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in (d / "approvals").iterdir()} == stamps
+    assert not (d / "scenes" / "scene-04.md").exists()
+    assert f"{changed} changed after GATE 1 (script) was approved" in out, out[-3000:]
+    assert "uv run spark-video revise script --scene N" in out

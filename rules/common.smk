@@ -239,6 +239,10 @@ def scene_nums():
     """The outlined scene numbers; None when outline.json is unreadable (its consumers then
     wait on its check job instead)."""
     path = checkpoints.outline.get().output[0]
+    approved = per_version("approved scenes", [APPROVALS, str(EP.scenes_dir)],
+                           lambda: sv_frozen.approved_scenes(EP))
+    if approved:  # after GATE 1: the approved scenes, whatever outline.json says now
+        return approved
     if sv_inputcheck.problem(EP, Path(path)):
         return None
     with open(path, encoding="utf-8") as fh:
@@ -331,6 +335,7 @@ def clip_inputs(wildcards):
     request = EP.take_request(wildcards.shot)
     requested = request.name in take_requests()
     bad = spec_check(spec_file, EP.clip(wildcards.shot)) + (checked(request) if requested else [])
+    bad += checked(EP.shot_state(wildcards.shot))  # a spoiled state never costs the clip
     if not bad:
         try:
             with open(spec_file, encoding="utf-8") as fh:

@@ -8,7 +8,7 @@ rule direction:
         f"{E}/direction.json",
     input:
         script=SCRIPT,
-        outline=OUTLINE,
+        outline=lambda wc: frozen("script", [OUTLINE])[0],  # after GATE 1: until `revise`
         cast=frozen("storyboard", MANIFESTS[:1]),
         lore=lambda wc: frozen("storyboard", optional(EP.project_paths.lore), EP.direction,
                                is_lore),

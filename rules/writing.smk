@@ -24,7 +24,7 @@ rule scene_md:
     output:
         EP.pattern("scene_md"),
     input:
-        outline=OUTLINE,
+        outline=lambda wc: frozen("script", [OUTLINE])[0],
         cast=lambda wc: frozen("script", project_cast_cards(), EP.scene_md(int(wc.num)),
                                is_cast_card),
         producer_notes=lambda wc: optional(EP.notes(f"scene-{wc.num}")),

@@ -34,9 +34,24 @@ from .io import InputError, atomic_write_json, atomic_write_text, dump_json, par
 from .media import ffmpeg_exe
 from .models import BGMConfig, StitchRequest
 from .paths import EpisodePaths, PathError, ProjectPaths, check_entity_name, check_shot_id
-from .project import KIND_CARDS, KIND_DIRS, load_premise, write_manifest
+from .project import (
+    KIND_CARDS,
+    KIND_DIRS,
+    load_lore,
+    load_premise,
+    lore_placeholders,
+    set_lore_field,
+    write_manifest,
+)
 from .providers.base import CallContext, ProviderError
-from .render import accept_version, derive_shots_state, load_state, request_take, save_state
+from .render import (
+    accept_version,
+    derive_shots_state,
+    load_state,
+    rebuild_state,
+    request_take,
+    save_state,
+)
 from .revisions import Revision, RevisionError, route
 from .roles import propose_lore
 from .schemas import export
@@ -253,6 +268,14 @@ def cmd_render(args) -> int:
         check_shot_id(s)
         if s not in ids:
             raise UsageError(f"{s} is not a shot of {paths.storyboard}")
+    if getattr(args, "rebuild_state", False):
+        if len(args.shot or []) != 1:
+            raise UsageError("--rebuild-state needs exactly one --shot")
+        st = rebuild_state(paths, args.shot[0])
+        derive_shots_state(paths, ids)
+        print(f"{args.shot[0]}: state rebuilt from {len(st.attempts)} take(s) on disk, "
+              f"ver{st.winner_version} is the winner (nothing was paid)")
+        return EXIT_OK
     if args.accept_version is not None:
         if len(args.shot or []) != 1:
             raise UsageError("--accept-version needs exactly one --shot")
@@ -401,6 +424,20 @@ def _scaffold_lore(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> No
           f"\"{lore['mood_anchor']}\" (edit it to taste)")
 
 
+def _fill_lore_placeholders(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> None:
+    """A lore.md whose mood anchor is still the scaffold's "TBD: ..." gets one proposed from
+    the premise by the text model (offline: from the premise's own words); only that line of
+    the person's file changes. GATE 1 shows it."""
+    lore, _ = load_lore(paths)
+    if "mood_anchor" not in lore_placeholders(lore):
+        return
+    proposed = propose_lore(CallContext(paths, cfg, phase="producer"), premise=premise,
+                            title=lore.title)
+    set_lore_field(paths.project_paths.lore, "mood_anchor", proposed["mood_anchor"])
+    print(f"lore.md: the mood anchor was a placeholder; filled it from the premise with "
+          f"\"{proposed['mood_anchor']}\" (edit {paths.project_paths.lore} to change it)")
+
+
 def cmd_new(args) -> int:
     cfg = _cfg(args)
     pp = ProjectPaths.of(args.name, Path(cfg.projects_dir))
@@ -410,7 +447,8 @@ def cmd_new(args) -> int:
         atomic_write_text(pp.lore, LORE_TEMPLATE.format(title=args.title or args.name))
     if args.premise and not pp.premise.exists():
         atomic_write_text(pp.premise, args.premise.strip() + "\n")
-    print(f"project {pp.root} ready: edit {pp.lore}, add cast with "
+    print(f"project {pp.root} ready: edit {pp.lore} (a \"TBD\" mood anchor is proposed from "
+          "the premise when the first episode starts), add cast with "
           f"`uv run spark-video cast add NAME --appearance TEXT --project {args.name}` "
           "(a card and a reference image; `set add`, `prop add` likewise)")
     return EXIT_OK
@@ -598,6 +636,7 @@ def cmd_episode(args) -> int:
             atomic_write_text(paths.premise, premise.strip() + "\n")
         if not paths.project_paths.lore.exists():
             _scaffold_lore(cfg, paths, load_premise(paths))
+        _fill_lore_placeholders(cfg, paths, load_premise(paths))
         _mode_gate(args, cfg, paths, interactive)
         _music_gate(args, paths, interactive)
         session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,
@@ -756,6 +795,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "failed last take")
     p.add_argument("--reset", action="store_true", help="forget earlier takes of the shots")
     p.add_argument("--accept-version", type=int, help="make this take the winner (one --shot)")
+    p.add_argument("--rebuild-state", action="store_true",
+                   help="remake a spoiled state/<shot>.json from the takes on disk (one --shot; "
+                        "nothing is paid)")
     p.add_argument("--reason", help="recorded in the take request")
     p.add_argument("--resubmit", action="store_true",
                    help="submit again although the last submission's outcome is unknown "

@@ -1,9 +1,9 @@
 """Approved work is frozen against upstream changes.
 
 Once a gate has an approval stamp, a change to the sources upstream of what it approved --
-lore.md, the premise, the cast/set/prop folders (cards, photos, portraits), the episode's
-mode -- never regenerates that work by itself: the build marks those sources `ancient()`
-for the jobs behind the gate (rules/common.smk `frozen`), names what changed since the
+lore.md, the premise, outline.json, the cast/set/prop folders (cards, photos, portraits),
+the episode's mode -- never regenerates that work by itself: the build marks those sources
+`ancient()` for the jobs behind the gate (rules/common.smk `frozen`), names what changed since the
 approval, and gives the `revise` command that applies the change to the part it touches.
 A revise note is an input of its own, so the rewrite it asks for still happens.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .gates import LABELS
-from .paths import EpisodePaths
+from .paths import EpisodePaths, parse_scene_file
 from .project import cast_entities
 
 # what each gate approved, in words, and the command that changes it on purpose
@@ -31,10 +31,20 @@ def is_frozen(paths: EpisodePaths, gate: str) -> bool:
     return paths.approval(gate).exists()
 
 
+def approved_scenes(paths: EpisodePaths) -> list[int] | None:
+    """Once GATE 1 is approved, the episode's scenes are the approved scene files, whatever
+    outline.json says now (an outline edited to 99 scenes writes no scene); None before."""
+    if not is_frozen(paths, "script"):
+        return None
+    nums = sorted(n for n, _ in filter(None, (parse_scene_file(p.name)
+                                               for p in paths.scene_files("md"))))
+    return nums or None
+
+
 def sources(paths: EpisodePaths) -> list[Path]:
     """The files upstream of every gate that a user (or `cast add`) changes by hand: not
     the placeholder portraits and NPC cards the build itself makes."""
-    out = [paths.premise, paths.project_paths.premise, paths.project_paths.lore]
+    out = [paths.premise, paths.project_paths.premise, paths.project_paths.lore, paths.outline]
     for kind in ("cast", "set", "prop"):
         for folder in cast_entities(paths, kind):
             card = folder / "cast.md"

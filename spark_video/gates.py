@@ -22,6 +22,7 @@ from . import summaries, vfx
 from .io import InputError, atomic_write_json, load_model, sha256_file
 from .models import Approval, BGMConfig, Outline, ShotState, Storyboard, VfxReport, WorkflowConfig
 from .paths import EpisodePaths
+from .project import load_lore, lore_placeholders
 from .sound import list_bgm_tracks
 from .storyboard import lint
 
@@ -232,7 +233,10 @@ def _failed_line(p: Path) -> str | None:
     try:
         st = load_model(ShotState, p)
     except InputError as e:
-        return f"{p.name} is unreadable ({e}); re-render the shot to rebuild it"
+        ep = p.parent.parent  # <projects>/<project>/episode-<E>/state/<shot>.json
+        return (f"{p.name} is unreadable ({e}); rebuild it from the takes on disk (nothing "
+                f"is paid): uv run spark-video render --shot {p.stem} --rebuild-state "
+                f"--project {ep.parent.name} --episode {ep.name.removeprefix('episode-')}")
     if st.failed:
         return (f"{st.shot_id} FAILED ({st.failed.code}: {st.failed.message[:200]}); "
                 f"retry: {st.failed.retry}")
@@ -301,12 +305,26 @@ def _check_script(paths: EpisodePaths, r: GateReport, threshold: float) -> None:
     r.add("script.md exists and is not empty",
           paths.script.exists() and paths.script.stat().st_size > 0, _rel(paths, paths.script))
     r.add("at least one scene-NN.md", bool(mds), f"{len(mds)} scene file(s)")
+    _check_lore_filled(paths, r)
     if paths.outline.exists():
         try:
             n = len(load_model(Outline, paths.outline).scenes)
             r.add("every outlined scene written", len(mds) == n, f"{len(mds)} of {n}")
         except InputError as e:
             r.add("outline.json valid", False, str(e))
+
+
+def _check_lore_filled(paths: EpisodePaths, r: GateReport) -> None:
+    """A scaffold placeholder left in lore.md would be appended to every paid prompt."""
+    try:
+        lore, _ = load_lore(paths)
+    except InputError as e:
+        r.add("lore.md valid", False, str(e))
+        return
+    for f in lore_placeholders(lore):
+        r.add(f"lore.md field {f} filled", False,
+              f"{paths.project_paths.lore}: field {f} is still the placeholder "
+              f"{getattr(lore, f)!r}; write one line there (it is appended to every prompt)")
 
 
 def _check_storyboard(paths: EpisodePaths, r: GateReport, threshold: float) -> None:

@@ -13,13 +13,18 @@ mtime, so asking once per planned job costs one read per file version.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from .io import InputError, load_model, parse_model, read_json, read_text_checked
 from .models import BGMConfig, Lore, Notes, Outline, ShotSpec, Storyboard, TakeRequest
 from .paths import EpisodePaths, PathError, check_entity_name, parse_scene_file
-from .project import KIND_CARDS, media_path, split_front_matter
+from .project import KIND_CARDS, load_manifest, media_path, split_front_matter
+from .render import load_state
+from .roles import scene_name_problems
+from .scenefmt import parse_scene_md
+from .sound import SoundError, list_bgm_tracks, resolve_bgm_track
 from .storyboard import load_fragments
 
 FIX = "fix or restore the file, then run the build again (nothing was replaced)"
@@ -42,6 +47,55 @@ def _model(model: type) -> Callable[[EpisodePaths, Path], None]:
     def check(paths: EpisodePaths, path: Path) -> None:
         load_model(model, path)
     return check
+
+
+def _line_of(text: str, *needles: str) -> int:
+    """The 1-based line of `text` holding the first of `needles` found (1 when none is)."""
+    lines = text.splitlines()
+    for needle in needles:
+        for i, line in enumerate(lines, 1):
+            if needle and needle in line:
+                return i
+    return 1
+
+
+def _scene_md(paths: EpisodePaths, path: Path) -> None:
+    """A scene's markdown, as script.md is compiled from it: not empty, in the scene format
+    (scenefmt), its speakers in the cast. The message gives the line and what is wrong."""
+    text = read_text_checked(path)
+    if not text.strip():
+        raise InputError(path, "line 1: the scene is empty; restore it or rewrite it with "
+                         "uv run spark-video revise script --scene N --note \"...\"")
+    try:
+        scene = parse_scene_md(text, path)
+    except InputError as e:
+        quoted = re.findall(r"'([^']+)'", e.detail)
+        where = _line_of(text, *quoted) if "cannot read line" in e.detail else (
+            _line_of(text, "**" + e.detail.split(":")[0].removeprefix("field ")) if
+            e.detail.startswith("field ") else 1)
+        raise InputError(path, f"line {where}: {e.detail}") from None
+    problems = scene_name_problems(scene, load_manifest(paths, "cast"))
+    if problems:
+        name = re.search(r"'([^']+)'", problems[0])
+        who = name.group(1) if name else ""
+        raise InputError(path, f"line {_line_of(text, f'{who}:', who)}: {problems[0]}")
+
+
+def _bgm_config(paths: EpisodePaths, path: Path) -> None:
+    """bgm-config.json: its fields (volume 0-1, fades 0-10 s) and a track inside bgm/."""
+    cfg = load_model(BGMConfig, path)
+    if cfg.track and cfg.enabled and cfg.mode != "off":
+        try:
+            resolve_bgm_track(paths, cfg.track)
+        except SoundError as e:
+            found = ", ".join(sorted(list_bgm_tracks(paths))) or "none"
+            raise InputError(path, f"field track: {e}; name a track of "
+                             f"{paths.project_paths.bgm_dir} or {paths.bgm_dir} "
+                             f"(found: {found})") from None
+
+
+def _shot_state(paths: EpisodePaths, path: Path) -> None:
+    load_state(paths, path.stem)  # its message gives the command that rebuilds it
 
 
 def _scene_json(paths: EpisodePaths, path: Path) -> None:
@@ -92,15 +146,17 @@ def checker(paths: EpisodePaths, path: Path) -> Callable[[EpisodePaths, Path], N
     if name in CARDS:
         return _front_matter_file(None)
     if name == "bgm-config.json":
-        return _model(BGMConfig)
+        return _bgm_config
     if path == paths.outline:
         return _model(Outline)
     if path == paths.storyboard:
         return _model(Storyboard)
     if path.parent == paths.scenes_dir and (parsed := parse_scene_file(name)):
-        return _text if parsed[1] == "md" else _scene_json
+        return _scene_md if parsed[1] == "md" else _scene_json
     if path.parent == paths.root / "shots":
         return _shot_spec
+    if path.parent == paths.root / "state" and path.suffix == ".json":
+        return _shot_state
     if path.parent == paths.root / "takes":
         return _model(TakeRequest)
     if path.parent == paths.root / "notes":

@@ -6,15 +6,28 @@ and read by everyone else through `load_manifest()`.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from pathlib import Path
 
 import yaml
 
-from .io import InputError, atomic_write_json, load_model, parse_model, read_text_checked
+from .io import (
+    InputError,
+    atomic_write_json,
+    atomic_write_text,
+    load_model,
+    parse_model,
+    read_text_checked,
+)
 from .models import Lore, Manifest, ManifestEntry
 from .paths import AUDIO_EXTS, IMAGE_EXTS, EpisodePaths, PathError, check_entity_name
+
+# what `new` / `scaffold` write into a field for the person to fill, and any such marker: text
+# that must never reach a model (placeholder_in)
+PLACEHOLDER = re.compile(r"\b(?:TBD|TODO|FIXME|XXX)\b\s*[:：]|\A\s*(?:TBD|TODO)\s*\Z")
+LORE_FIELDS_FILLED = ("mood_anchor",)
 
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)(.*)\Z", re.S)
 
@@ -37,6 +50,43 @@ def split_front_matter(path: Path, text: str) -> tuple[dict, str]:
     if not isinstance(data, dict):
         raise InputError(path, "front-matter must be a mapping of keys to values")
     return data, m.group(2)
+
+
+def placeholder_in(text: str | None) -> str | None:
+    """The placeholder marker ("TBD: ...") in `text`, or None."""
+    m = PLACEHOLDER.search(text or "")
+    return m.group(0).strip() if m else None
+
+
+def refuse_placeholder(where: Path | str, text: str, field: str = "prompt") -> None:
+    """The guard at the prompt-building boundary: a placeholder never reaches a provider."""
+    mark = placeholder_in(text)
+    if mark:
+        raise InputError(where, f"field {field}: holds the placeholder {mark!r} "
+                         f"({_gist(text)!r}); fill it in, then run again (nothing was sent "
+                         "to a model)")
+
+
+def _gist(text: str, n: int = 80) -> str:
+    m = PLACEHOLDER.search(text)
+    start = max(0, m.start() - 20) if m else 0
+    return text[start:start + n]
+
+
+def lore_placeholders(lore: Lore) -> list[str]:
+    """The lore fields still holding a scaffold placeholder, e.g. ["mood_anchor"]."""
+    return [f for f in LORE_FIELDS_FILLED if placeholder_in(getattr(lore, f))]
+
+
+def set_lore_field(path: Path, field: str, value: str) -> None:
+    """Replace one front-matter line `field: ...` of lore.md, keeping every other byte of
+    the person's file (the body, comments, the other fields)."""
+    text = read_text_checked(path)
+    line = f"{field}: {json.dumps(value, ensure_ascii=False)}"
+    new, n = re.subn(rf"^{re.escape(field)}\s*:.*$", lambda _: line, text, count=1, flags=re.M)
+    if not n:
+        new = re.sub(r"\A---\s*\n", lambda m: m.group(0) + line + "\n", text, count=1)
+    atomic_write_text(path, new)
 
 
 def load_lore(paths: EpisodePaths) -> tuple[Lore, str]:

@@ -31,7 +31,7 @@ from .models import (
     now_iso,
 )
 from .paths import EpisodePaths
-from .project import media_path
+from .project import media_path, refuse_placeholder
 from .providers import get_provider
 from .providers.base import (
     BudgetExceeded,
@@ -67,9 +67,65 @@ def single_writer(paths: EpisodePaths, shot_id: str, log=print) -> Iterator[None
         os.close(fd)
 
 
+def rebuild_state_command(paths: EpisodePaths, shot_id: str) -> str:
+    return (f"uv run spark-video render --shot {shot_id} --rebuild-state "
+            f"--project {paths.project} --episode {paths.episode}")
+
+
 def load_state(paths: EpisodePaths, shot_id: str) -> ShotState:
     p = paths.shot_state(shot_id)
-    return load_model(ShotState, p) if p.exists() else ShotState(shot_id=shot_id)
+    if not p.exists():
+        return ShotState(shot_id=shot_id)
+    try:
+        return load_model(ShotState, p)
+    except InputError as e:
+        raise InputError(p, f"{e.detail}; nothing was rendered. Rebuild it from the takes "
+                         f"on disk (nothing is paid): {rebuild_state_command(paths, shot_id)}"
+                         ) from None
+
+
+def rebuild_state(paths: EpisodePaths, shot_id: str) -> ShotState:
+    """state/<shot>.json made again from what is on disk -- the takes clips/<shot>-verN.mp4,
+    their reviews, the published clip -- for a spoiled (truncated, edited) state file, which
+    is kept beside it as .spoiled. The winner is the take the published clip is a copy of
+    (else the best-reviewed take); its input key is today's, so the next build restores it
+    instead of paying for a new take."""
+    spec = load_spec(paths, shot_id)
+    p = paths.shot_state(shot_id)
+    versions = sorted(v for v in paths.clip_versions().get(shot_id, {}))
+    if not versions:
+        raise InputError(p, f"no take of {shot_id} on disk (clips/{shot_id}-verN.mp4) to "
+                         f"rebuild it from: delete it and render the shot "
+                         f"(uv run spark-video render --shot {shot_id}; this pays for a take)")
+    published = paths.clip(shot_id)
+    pub_hash = hashlib.sha256(published.read_bytes()).digest() if published.exists() else None
+    state = ShotState(shot_id=shot_id)
+    winner = None
+    for v in versions:
+        review = None
+        rp = paths.review(shot_id, v)
+        if rp.exists():
+            try:
+                review = load_model(Review, rp)
+            except InputError:
+                review = None
+        clip = paths.clip_version(shot_id, v)
+        state.attempts.append(Attempt(version=v, status="SUCCEEDED", provider="rebuilt",
+                                      prompt=spec.shot.prompt, review=review,
+                                      video_path=_rel(paths, clip)))
+        if pub_hash and hashlib.sha256(clip.read_bytes()).digest() == pub_hash:
+            winner = v
+    if winner is None:
+        best = _best(state.attempts)
+        winner = best.version if best else versions[-1]
+    if p.exists():
+        shutil.copyfile(p, p.with_name(p.name + ".spoiled"))
+    promote(paths, state, winner)
+    first = spec.prev_shot and paths.last_frame(spec.prev_shot)
+    key = input_key(paths, spec, first if first and first.exists() else None)
+    state.input_key = state.attempt(winner).input_key = key
+    save_state(paths, state)
+    return state
 
 
 def save_state(paths: EpisodePaths, state: ShotState) -> None:
@@ -332,6 +388,7 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
     cfg.failed_retries times; then ShotFailed. Moderation raises ContentRejected."""
     shot_id = spec.shot.id
     failures = 0
+    refuse_placeholder(paths.shot_spec(shot_id), prompt)  # before any take is opened or paid
     while True:
         att, pending = _open_take(state, key, prompt, video.name, _rel(paths, first))
         save_state(paths, state)

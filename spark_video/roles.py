@@ -39,6 +39,7 @@ from .models import (
     WorkflowConfig,
     now_iso,
 )
+from .project import placeholder_in, refuse_placeholder
 from .providers import get_provider
 from .providers.base import CallContext
 from .redaction import redact
@@ -104,6 +105,9 @@ def _ask(ctx: CallContext, role: str, template: str, data: dict,
     `role_asks` tries. Nothing is returned (so nothing is written) unless it passed."""
     text = get_provider("text", ctx.cfg)
     system, prompt = render_role(template, **data)
+    if placeholder_in(str(data.get("mood_anchor") or "")):
+        refuse_placeholder(ctx.paths.project_paths.lore, data["mood_anchor"], "mood_anchor")
+    refuse_placeholder(where, prompt)  # nothing a scaffold left to fill reaches a model
     asks = getattr(ctx.cfg, "role_asks", MAX_ASKS) or MAX_ASKS
     user = prompt
     last_err = ""

@@ -155,3 +155,37 @@ def render_scene_md(s: SceneScript) -> str:
     if s.trailer:
         out += ["", s.trailer]
     return "\n".join(out) + "\n"
+
+
+# -- how long a scene's beats run (GATE 1's total; the offline director shoots the same) ---
+WORDS_PER_S = 2.5  # spoken English words per second
+HANZI_PER_S = 3.0  # spoken Chinese characters per second
+
+
+def speech_seconds(text: str) -> float:
+    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+    words = len(re.findall(r"[A-Za-z0-9']+", text))
+    return cjk / HANZI_PER_S + words / WORDS_PER_S
+
+
+def shot_seconds(text: str, *, lo: int = 3, hi: int = 15, pad: float = 1.5) -> int:
+    """A shot carrying `text`: its speaking time plus a breath, within lo..hi seconds."""
+    return max(lo, min(hi, round(speech_seconds(text) + pad)))
+
+
+def _first_sentence(text: str) -> str:
+    parts = [p for p in re.split(r"(?<=[.!?。！？])\s*", text) if p.strip()]
+    return parts[0] if parts else text
+
+
+def beat_seconds(s: SceneScript) -> list[int]:
+    """Seconds of each beat of a scene: drama is an establishing shot of the action's first
+    sentence and one shot per dialog line; narration is each beat's suggested duration (else
+    its spoken length)."""
+    if s.mode == "narration":
+        return [b.duration or (shot_seconds(b.narration or "", lo=3, hi=6, pad=0.8)
+                               if b.kind == "narration" else
+                               shot_seconds(b.dialog[0].text) if b.dialog else 0)
+                for b in s.beats]
+    out = [shot_seconds(_first_sentence(s.action), lo=5, hi=8, pad=2)] if s.action else []
+    return out + [shot_seconds(d.text) for d in s.dialog]

@@ -16,7 +16,8 @@ from .io import InputError, load_model
 from .media import probe
 from .models import Outline, ShotState, Storyboard
 from .paths import EpisodePaths
-from .scenefmt import parse_scene_md
+from .project import load_lore
+from .scenefmt import beat_seconds, parse_scene_md
 from .settings import WorkflowConfig
 from .storyboard import chain_groups, estimate
 from .vfx import load_report, storyboard_sha
@@ -43,18 +44,26 @@ def script_summary(paths: EpisodePaths, cfg: WorkflowConfig, **_) -> list[str]:
     outline = load_model(Outline, paths.outline)
     lines = [f"  “{outline.title}”, {outline.mode}, {len(outline.scenes)} scene(s), "
              f"target {outline.target_duration_s} s — script: {paths.script}"]
-    total = 0
+    try:
+        lore, _ = load_lore(paths)
+        lines.append(f"  mood anchor (ends every prompt): {lore.mood_anchor or 'none'}")
+    except InputError:
+        pass
+    total, unread = 0, []
     for sc in outline.scenes:
         md = paths.scene_md(sc.num)
         try:
             s = parse_scene_md(md.read_text(encoding="utf-8"), md)
-            dur, chars, place = s.estimated_duration, s.characters, s.location
+            dur, chars, place = sum(beat_seconds(s)), s.characters, s.location
         except (InputError, OSError):
-            dur, chars, place = sc.target_duration_s, sc.characters, sc.location
+            dur, chars, place = 0, sc.characters, sc.location
+            unread.append(sc.num)
         total += dur
         lines.append(f"  {sc.num:>2}. {sc.title} — {place} · {dur} s · "
                      f"{', '.join(chars) or 'no one'}")
-    lines.append(f"  total ≈ {total} s")
+    # the sum of the scenes' beats (their spoken lines and shots), not a declared estimate
+    lines.append(f"  total ≈ {total} s of beats (target {outline.target_duration_s} s)"
+                 + (f"; scene(s) {', '.join(map(str, unread))} unreadable" if unread else ""))
     return lines
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,36 @@ def _bgm_field(d: Path, project: Path) -> Path:
 def _scene_md_bytes(d: Path, project: Path) -> Path:
     p = d / "scenes" / "scene-02.md"
     p.write_bytes(p.read_bytes() + b"\n\xff\xfe")
+    return p
+
+
+def _scene_md_heading(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_text(p.read_text().split("\n", 1)[1])  # the "## Scene 2 — ..." line gone
+    return p
+
+
+def _scene_md_speaker(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_text(re.sub(r"^- Theo:", "- Zed:", p.read_text(), count=1, flags=re.M))
+    return p
+
+
+def _scene_md_empty(d: Path, project: Path) -> Path:
+    p = d / "scenes" / "scene-02.md"
+    p.write_text("")
+    return p
+
+
+def _bgm_track_outside(d: Path, project: Path) -> Path:
+    p = d / "bgm-config.json"
+    p.write_text(json.dumps({"enabled": True, "mode": "global", "track": "../../etc/passwd"}))
+    return p
+
+
+def _bgm_volume(d: Path, project: Path) -> Path:
+    p = d / "bgm-config.json"
+    p.write_text(json.dumps({"enabled": True, "mode": "global", "volume": 7}))
     return p
 
 
@@ -134,6 +165,11 @@ BAD = {
     "bgm-config malformed": (_bgm_json, "malformed JSON"),
     "bgm-config field": (_bgm_field, "field mode"),
     "scene md not UTF-8": (_scene_md_bytes, "not UTF-8"),
+    "scene md heading gone": (_scene_md_heading, "line 1: missing heading"),
+    "scene md unknown speaker": (_scene_md_speaker, "unknown character 'Zed'"),
+    "scene md emptied": (_scene_md_empty, "line 1: the scene is empty"),
+    "bgm-config track outside bgm/": (_bgm_track_outside, "field track"),
+    "bgm-config volume out of range": (_bgm_volume, "field volume"),
     "cast card YAML": (_cast_card, "field front-matter"),
     "cast card dangling symlink": (_cast_card_symlink, "does not exist"),
     "cast card symlink out of the project": (_cast_card_outside, "outside the project"),
@@ -289,3 +325,75 @@ def test_a_shot_the_storyboard_lacks_is_named_without_traceback(finished_copy):
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "shots/S09-999.json" in out, out[-2000:]
     assert "Traceback" not in out, out[-2000:]
+
+
+@pytest.mark.parametrize("also", ["nothing else", "spec edited"])
+def test_spoiled_shot_state_costs_nothing_and_names_the_command(finished_copy, also):
+    """A truncated state/<shot>.json never costs a clip or a frame (even when the shot's
+    spec changed, so its render job would run); the message gives the command that rebuilds
+    it from the takes on disk, and after it the build pays for nothing."""
+    d = finished_copy / "demo" / f"episode-{EP}"
+    state = d / "state" / "S01-002.json"
+    good = json.loads(state.read_text())
+    state.write_bytes(state.read_bytes()[:40])
+    if also == "spec edited":
+        spec = d / "shots" / "S01-002.json"
+        spec.write_text(spec.read_text().replace('"duration": ', '"duration":  '))
+    keep = {p: p.read_bytes() for p in [*sorted((d / "clips").glob("S01-00*")),
+                                        *sorted((d / "frames").glob("S01-00*")),
+                                        *sorted((d / "final").glob("*"))]}
+    calls = (d / "logs" / "model_calls.jsonl").read_text().splitlines()
+    rc, out = build(finished_copy)
+    assert rc != 0 and str(state.name) in out, out[-3000:]
+    fix = f"uv run spark-video render --shot S01-002 --rebuild-state --project demo --episode {EP}"
+    assert fix in out and "Traceback" not in out, out[-3000:]
+    assert {p: p.read_bytes() for p in keep} == keep
+    assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls
+    r = run_cli(offline_env(finished_copy), *fix.split()[3:])
+    assert r.returncode == 0, r.stdout + r.stderr
+    rebuilt = json.loads(state.read_text())
+    assert rebuilt["winner_version"] == good["winner_version"]
+    assert (state.parent / "S01-002.json.spoiled").exists()
+    if also == "nothing else":
+        rc, out = build(finished_copy)
+        assert rc == 0, out[-3000:]
+        assert (d / "logs" / "model_calls.jsonl").read_text().splitlines() == calls
+        media = [p for p in keep if "final" not in p.parts]  # (the stitch may run again: free)
+        assert {p: p.read_bytes() for p in media} == {p: keep[p] for p in media}
+
+
+def _outline_99(project: Path) -> str:
+    p = project / f"episode-{EP}" / "outline.json"
+    o = json.loads(p.read_text())
+    o["scenes"] = [{**o["scenes"][0], "num": i, "id": f"S{i:02d}"} for i in range(1, 100)]
+    p.write_text(json.dumps(o))
+    return f"episode-{EP}/outline.json"
+
+
+def _premise_1mb(project: Path) -> str:
+    (project / "premise.md").write_text("A storm. " * 120_000)
+    return "premise.md"
+
+
+@pytest.mark.parametrize("case", ["outline edited to 99 scenes", "1 MB premise"])
+def test_after_gate1_outline_and_premise_edits_change_nothing(finished_copy, case):
+    """Until `revise`: no approved file and no stamp changes (bytes and mtimes)."""
+    project = finished_copy / "demo"
+    d = project / f"episode-{EP}"
+    before = approved_work(d)
+    stamps = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (d / "approvals").iterdir()}
+    mtimes = {p: p.stat().st_mtime_ns for p in before}
+    changed = {"outline edited to 99 scenes": _outline_99, "1 MB premise": _premise_1mb}[case](
+        project)
+    if case == "outline edited to 99 scenes":
+        before[d / "outline.json"] = (d / "outline.json").read_bytes()
+        mtimes[d / "outline.json"] = (d / "outline.json").stat().st_mtime_ns
+    rc, out = build(finished_copy)
+    assert rc == 0, out[-3000:]
+    assert approved_work(d) == before
+    assert {p: p.stat().st_mtime_ns for p in before} == mtimes
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in (d / "approvals").iterdir()} == stamps
+    assert not (d / "scenes" / "scene-04.md").exists()
+    assert f"{changed} changed after GATE 1 (script) was approved" in out, out[-3000:]
+    assert "uv run spark-video revise script --scene N" in out

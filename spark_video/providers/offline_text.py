@@ -12,13 +12,61 @@ import re
 from typing import Any
 
 from ..models import MIN_DURATION
-from ..scenefmt import Beat, SceneScript, render_scene_md
+from ..scenefmt import Beat, SceneScript, beat_seconds, render_scene_md, shot_seconds
 from .base import CallContext
 
-WORDS_PER_S = 2.5
-LOCATIONS = ["harbour wall", "lighthouse gallery", "fish market", "cliff path", "boat deck",
-             "kitchen table", "rooftop", "train platform", "library stacks", "night street"]
-TIMES = ["dawn", "morning", "noon", "afternoon", "dusk", "night"]
+TIMES = ["dawn", "morning", "noon", "afternoon", "dusk", "evening", "midnight", "night"]
+# place nouns an English premise names its scenes' locations with
+PLACES = ("island", "tower", "lighthouse", "harbour", "harbor", "mainland", "station",
+          "platform", "market", "kitchen", "street", "house", "room", "shop", "bar", "cafe",
+          "teahouse", "office", "school", "church", "hospital", "beach", "shore", "cliff",
+          "forest", "village", "city", "town", "ship", "boat", "deck", "train", "bridge",
+          "garden", "farm", "road", "river", "lake", "sea", "mountain", "cave", "library",
+          "hotel", "restaurant", "apartment", "rooftop", "attic", "cellar", "basement", "hall",
+          "court", "prison", "palace", "temple", "castle", "camp", "desert", "port", "dock",
+          "pier", "alley", "square", "park", "stage", "studio", "lab", "factory", "warehouse",
+          "mine", "bank", "museum", "airport", "tunnel", "yard", "porch", "gallery", "inn")
+ZH_PLACES = ("巡捕房", "警察局", "火车站", "地下室", "茶馆", "酒馆", "饭馆", "旅馆", "公馆", "会馆",
+             "报馆", "码头", "车站", "学校", "医院", "客栈", "戏院", "书房", "后院", "厨房", "弄堂",
+             "街头", "巷口", "城门", "渡口", "灯塔", "小岛", "船上", "阁楼", "仓库", "工厂", "银行",
+             "教堂", "寺庙", "商会", "舞厅", "书店", "当铺", "药铺", "城外", "村口", "河边", "海边",
+             "江边", "屋顶", "天台", "楼上", "后门", "前厅", "大堂", "包厢", "公园", "上海", "北平",
+             "南京", "天津", "香港", "广州", "重庆", "杭州", "苏州")
+ZH_CITIES = ("上海", "北平", "南京", "天津", "香港", "广州", "重庆", "杭州", "苏州")
+ZH_TIMES = {"清晨": "清晨", "黎明": "黎明", "天亮": "黎明", "早上": "早上", "上午": "上午",
+            "中午": "中午", "午后": "午后", "下午": "下午", "黄昏": "黄昏", "傍晚": "傍晚",
+            "深夜": "深夜", "半夜": "深夜", "夜里": "夜晚", "夜晚": "夜晚", "晚上": "夜晚"}
+ZH_DEFAULT_TIMES = ["白天", "黄昏", "夜晚"]
+ZH_SURNAMES = set("赵钱孙李周吴郑王冯陈卫蒋沈韩杨朱秦许何吕施张孔曹严华金魏陶姜谢邹喻苏潘葛范彭"
+                  "鲁韦马苗方俞任袁柳唐罗薛雷贺倪汤殷罗毕郝安常于傅顾孟黄穆萧尹姚邵汪祁毛狄米"
+                  "戴宋庞熊纪舒屈项祝董梁杜阮蓝席季贾江郭林钟徐邱高夏蔡田胡凌霍万卢莫丁邓洪崔"
+                  "龚程陆白石廖曾叶")
+ZH_NAME = re.compile("[" + "".join(sorted(ZH_SURNAMES)) + "](?:夫人|太太|先生|小姐|老板娘|老板|"
+                     "掌柜|探长|队长|师傅|大爷|大娘|阿姨|老师|医生|少爷|司令|经理)"
+                     "|[小老阿][" + "".join(sorted(ZH_SURNAMES)) + "]")
+ZH_PALETTES = ["青灰与琥珀", "墨蓝与烛金", "旧铜与胭脂红", "烟灰与暖黄"]
+ZH_TEXTURES = ["柔和胶片颗粒", "35毫米胶片质感", "自然光，深阴影"]
+ZH_LINES = [
+    "{other}，{keyword}的事，不能再拖了。",
+    "我来{place}，就是为了{keyword}。",
+    "{time}之前，你得给我一句实话。",
+    "{other}，{clause}，你心里清楚。",
+    "别碰{keyword}，{other}。",
+    "你说起{keyword}，好像它已经没了。",
+    "{other}，看着我，别看{place}。",
+    "每到{time}，我都告诉自己这是最后一次。",
+    "{keyword}的事，我们从来没说清楚。",
+    "那就直说吧，{other}。",
+    "{keyword}值多少，你老实说。",
+    "等到{time}，再做决定。",
+    "我不怕{keyword}，我怕的是之后的安静。",
+    "在{place}，谁也别想先走。",
+]
+ZH_ACTIONS = ["{a}穿过{place}，停在光的边缘。", "{a}放下{keyword}，等{b}开口。",
+              "{a}转身背对{b}，望向门外。", "{a}把{keyword}递过去，{b}没有接。",
+              "{a}在{place}里来回踱步，{time}的光落在脸上。", "{a}走到窗前，又回头看{b}。"]
+ZH_NARRATION = ["{time}，{place}屏住了呼吸。", "{a}已经很久没提起{keyword}了。",
+                "没人知道，{keyword}会改变什么。", "到了{time}，选择已经不能再等。"]
 EXTERNAL = ["the storm closes in", "the clock runs down", "the crowd turns", "the tide rises"]
 INTERNAL = ["doubt gives way to resolve", "fear hardens into anger", "guilt becomes courage",
             "hope flickers"]
@@ -48,11 +96,11 @@ ACTIONS = [
     "{a} crosses the {place} and stops at the edge of the light.",
     "{a} sets the {keyword} down and waits for {b} to speak.",
     "{a} turns from {b} toward the {motif}.",
-    "{a} braces against the wind at the {place}, eyes on the {keyword}.",
+    "{a} waits at the {place}, eyes on the {keyword}.",
     "{a} counts the steps of the {place} under the {time} sky.",
     "{a} holds out the {keyword}; {b} does not take it.",
     "{a} climbs one step, then looks back at {b}.",
-    "{a} wipes the glass of the {motif} and listens.",
+    "{a} steadies a hand on the {keyword} and listens.",
 ]
 NARRATION = [
     "At {time}, the {place} held its breath.",
@@ -61,7 +109,7 @@ NARRATION = [
     "No one on the {place} slept that night.",
     "The {keyword} changed what {a} owed {b}.",
     "By {time}, the choice could not wait.",
-    "The {place} remembered every keeper.",
+    "The {place} remembered everyone who stayed.",
     "Some promises outlast the {keyword}.",
 ]
 DIRECTOR_FIXES = ["wider framing, one clear action on one object",
@@ -108,14 +156,96 @@ def _fill(pattern: str, **kw: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def speech_seconds(text: str) -> float:
+shot_duration = shot_seconds  # the offline director shoots what GATE 1 adds up
+
+
+def is_chinese(text: str) -> bool:
     cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
-    words = len(re.findall(r"[A-Za-z0-9']+", text))
-    return cjk / 3 + words / WORDS_PER_S
+    return cjk > len(re.findall(r"[A-Za-z]+", text))
 
 
-def shot_duration(text: str, *, lo: int = 3, hi: int = 15, pad: float = 1.5) -> int:
-    return max(lo, min(hi, round(speech_seconds(text) + pad)))
+def zh_clauses(text: str) -> list[str]:
+    return [c.strip() for c in re.split(r"[，,、；;：:。！？!?…\s]+", text) if c.strip()] or [text]
+
+
+def zh_places(text: str) -> list[str]:
+    # rooms and streets before the city they are in
+    found = sorted({(w in ZH_CITIES, text.find(w), w) for w in ZH_PLACES if w in text})
+    out: list[str] = []
+    for _, _, w in found:
+        if not any(w in o for o in out):
+            out.append(w)
+    return out
+
+
+def zh_names(text: str) -> list[str]:
+    return list(dict.fromkeys(ZH_NAME.findall(text)))
+
+
+def zh_keywords(text: str) -> list[str]:
+    """Objects the premise names: what follows 一个 / 一封 / 把 ..., cut to the noun."""
+    found = re.findall(r"(?:一[个封把张件位只条本间座艘]|把)((?:[\u4e00-\u9fff]{1,4}的)?"
+                       r"[\u4e00-\u9fff]{2})", text)
+    out = [m[-2:] for m in found]
+    return list(dict.fromkeys(out))
+
+
+NOT_NAMES = {"The", "A", "An", "I", "He", "She", "They", "It", "We", "You", "One", "His",
+             "Her", "Their", "On", "In", "At", "When", "After", "Before", "But", "And", "Then",
+             "Every", "Nobody", "Someone", "There", "This", "That", "If", "As", "Now", "No"}
+
+
+def en_names(text: str) -> list[str]:
+    """Capitalised words that are names: seen mid-sentence, or more than once."""
+    mid = re.findall(r"(?<=[a-z,;] )([A-Z][a-z]+)", text)
+    every = re.findall(r"\b([A-Z][a-z]+)\b", text)
+    return [w for w in dict.fromkeys(every)
+            if w not in NOT_NAMES and (w in mid or every.count(w) > 1)]
+
+
+def en_places(text: str) -> list[str]:
+    words = re.findall(r"[a-z]+", text.lower())
+    return list(dict.fromkeys(w for w in words if w in PLACES))
+
+
+def _time_in(text: str, zh: bool) -> str | None:
+    if zh:
+        return next((v for k, v in ZH_TIMES.items() if k in text), None)
+    low = text.lower()
+    return next((t for t in TIMES if re.search(rf"\b{t}\b", low)), None)
+
+
+def beat_seconds_of(beats: list[Beat]) -> list[int]:
+    return beat_seconds(SceneScript(num=1, location="x", mode="narration", beats=beats))
+
+
+def sc_names(d: dict) -> list[str]:
+    """The names the premise gives (a project without cast cards: the outline's speakers)."""
+    p = d["premise"]
+    return zh_names(p) if is_chinese(p) else en_names(p)
+
+
+def zh_role(premise: str, name: str) -> str:
+    """What the premise calls `name` (the words just before it: 茶馆老板娘钱夫人 -> 茶馆老板娘)."""
+    i = premise.find(name)
+    before = re.split(r"[，,。；;、\s]", premise[:i].rstrip("的"))[-1] if i > 0 else ""
+    return before[-6:] or "剧中人物"
+
+
+def scene_units(premise: str, n: int) -> list[str]:
+    """The premise cut into n scene summaries, in order: its sentences, split at clauses
+    when there are fewer sentences than scenes, grouped when there are more."""
+    units = _sentences(premise) or [premise]
+    if len(units) < n:
+        split = []
+        for u in units:
+            parts = [p.strip(" ,;，；") for p in re.split(r"(?<=[,;，；])\s*(?:and |but )?", u)]
+            split += [p for p in parts if len(p) > 3] or [u]
+        units = split if len(split) >= len(units) else units
+    if len(units) > n:
+        size = len(units) / n
+        return [" ".join(units[round(i * size):round((i + 1) * size)]) for i in range(n)]
+    return [units[i * len(units) // n] for i in range(n)]
 
 
 PRODUCER_NOTE = re.compile(r"^Producer's note(?: on (S\d{2}-\d{3}[a-z]?))?:\s*(.+)$", re.M)
@@ -146,22 +276,37 @@ class OfflineText:
 
     # -- screenwriter -----------------------------------------------------------------
     def _outline(self, d: dict) -> str:
-        n = d["scene_count"]
-        beats = _sentences(d["premise"]) or [d["premise"]]
-        cast = d["cast"]
-        per = max(10, round(d["target_s"] / n))
-        scenes = []
-        for i in range(1, n + 1):
-            k = _h(d["premise"], i)
-            chars = [cast[(i - 1 + j) % len(cast)] for j in range(min(2, len(cast)))]
+        """The premise's own sentences, places, times and names, scene by scene; the scene
+        targets add up to the episode's."""
+        n, premise, cast = d["scene_count"], d["premise"], d["cast"]
+        zh = is_chinese(premise)
+        names = list(cast) or (zh_names(premise) if zh else en_names(premise))
+        everywhere = zh_places(premise) if zh else en_places(premise)
+        base, extra = divmod(d["target_s"], n)
+        scenes, titles = [], set()
+        place = everywhere[0] if everywhere else (
+            zh_clauses(premise)[0][:8] if zh else _keywords(premise)[0])
+        when = None
+        for i, unit in enumerate(scene_units(premise, n), 1):
+            k = _h(premise, i)
+            here = zh_places(unit) if zh else en_places(unit)
+            place = here[0] if here else place
+            times = ZH_DEFAULT_TIMES if zh else TIMES
+            when = _time_in(unit, zh) or when or times[(k // 7) % len(times)]
+            rot = [names[(i - 1 + j) % len(names)] for j in range(min(2, len(names)))]
+            named = [c for c in names if c in unit]
+            chars = list(dict.fromkeys(rot + named))[:max(2, len(named))]
+            if zh:
+                options = sorted((c for c in zh_clauses(unit) if len(c) >= 3), key=len)
+                options = [o[:10] for o in options] or [unit[:10]]
+            else:
+                options = [f"The {w.title()}" for w in _keywords(unit)] or [_gist(unit, 24)]
+            title = next((t for t in options if t not in titles), f"{options[0]} ({i})")
+            titles.add(title)
             scenes.append({
-                "num": i, "id": f"S{i:02d}",
-                "title": f"Part {i}",
-                "location": LOCATIONS[k % len(LOCATIONS)],
-                "time_of_day": TIMES[(k // 7) % len(TIMES)],
-                "summary": beats[(i - 1) % len(beats)],
-                "characters": chars,
-                "target_duration_s": per,
+                "num": i, "id": f"S{i:02d}", "title": title, "location": place,
+                "time_of_day": when, "summary": unit, "characters": chars,
+                "target_duration_s": max(10, base + (1 if i <= extra else 0)),
             })
         return json.dumps({"title": d["title"], "scenes": scenes}, ensure_ascii=False)
 
@@ -170,60 +315,114 @@ class OfflineText:
         num = sc["num"]
         k = _h(d["premise"])
         chars = sc["characters"]
-        keys = _keywords(sc["summary"], d["premise"], cast=d["cast"])
-        motifs = [_bare(m) for m in d.get("motifs", []) if m] or keys[1:2] or ["light"]
-        kw = {"place": sc["location"], "time": sc["time_of_day"] or "night",
+        zh = is_chinese(d["premise"])
+        summary = sc["summary"].rstrip(".。")
+        if zh:
+            keys = zh_keywords(summary) or zh_keywords(d["premise"]) or [sc["location"]]
+            lines_p, acts_p, narr_p = ZH_LINES, ZH_ACTIONS, ZH_NARRATION
+        else:
+            keys = _keywords(sc["summary"], d["premise"], cast=d["cast"])
+            lines_p, acts_p, narr_p = LINES, ACTIONS, NARRATION
+        motifs = [_bare(m) for m in d.get("motifs", []) if m] or keys[1:2] or keys[:1]
+        clauses = zh_clauses(summary) if zh else [summary]
+        kw = {"place": sc["location"], "time": sc["time_of_day"] or ("夜晚" if zh else "night"),
               "keyword": keys[(num - 1) % len(keys)], "motif": motifs[(num - 1) % len(motifs)],
-              "a": chars[0] if chars else "The keeper",
-              "b": chars[1] if len(chars) > 1 else "the sea"}
+              "a": chars[0] if chars else ("有人" if zh else "Someone"),
+              "b": chars[1] if len(chars) > 1 else ("众人" if zh else "the others"),
+              "clause": clauses[-1]}
         first = set(d.get("first_seen") or [])
 
         def who(name: str) -> str:
             age = next((c.get("age") for c in d.get("cast_cards", []) if c["name"] == name), None)
             return f"{name}, {age}," if name in first and age else name
 
-        summary = sc["summary"].rstrip(".")
-        earlier = f"Before this: {summary}." if summary else "Before this: an ordinary day."
-        act = _fill(ACTIONS[(k + num) % len(ACTIONS)], **{**kw, "a": who(kw["a"])})
-        act2 = _fill(ACTIONS[(k + num + 3) % len(ACTIONS)], **kw)
-        action = (f"{summary}. " if summary else "") + (
-            f"{act} {act2}" if chars else f"Wind moves across the empty {sc['location']}.")
+        stop = "。" if zh else ". "
+        earlier = (f"此前：{summary}。" if zh else f"Before this: {summary}.") if summary else (
+            "此前：平常的一天。" if zh else "Before this: an ordinary day.")
+        act = _fill(acts_p[(k + num) % len(acts_p)], **{**kw, "a": who(kw["a"])})
+        act2 = _fill(acts_p[(k + num + 3) % len(acts_p)], **kw)
+        empty = (f"{sc['location']}空无一人。" if zh else
+                 f"Wind moves across the empty {sc['location']}.")
+        action = (f"{summary}{stop}" if summary else "") + (
+            f"{act}{'' if zh else ' '}{act2}" if chars else empty)
         asked = " ".join(t for _, t in producer_notes(d.get("notes")))
         if asked:  # the producer's notes, visibly worked into the scene
             action += f" Rewritten to the producer's note: {asked}"
-        lines = []
-        for j, name in enumerate(chars[:2]):
-            other = chars[1 - j] if len(chars) > 1 else "friend"
-            pat = LINES[(k + 2 * (num - 1) + j) % len(LINES)]
-            lines.append({"speaker": name, "text": _fill(pat, **{**kw, "other": other})})
+        target = int(sc.get("target_duration_s") or 15)
+
+        def speak(j: int, used: list[str], budget: float | None,
+                  must_speak: bool = False) -> str | None:
+            """Line j of the scene: the next pattern in the walk (that fits `budget`)."""
+            other = chars[(j + 1) % len(chars)] if len(chars) > 1 else (
+                "朋友" if zh else "friend")
+            start = k + 2 * (num - 1) + j
+            texts = [_fill(lines_p[(start + t) % len(lines_p)], **{**kw, "other": other})
+                     for t in range(len(lines_p))]
+            texts = [t for t in texts if t not in used]
+            fits = [t for t in texts if budget is None or shot_seconds(t) <= budget]
+            if fits or not must_speak:
+                return fits[0] if fits else None
+            return min(texts, key=shot_seconds) if texts else None
+
         if d["mode"] == "narration":
-            n1 = _fill(NARRATION[(k + 2 * (num - 1)) % len(NARRATION)], **kw)
-            n2 = _fill(NARRATION[(k + 2 * (num - 1) + 1) % len(NARRATION)], **kw)
-            visual = f"Wide view of the {sc['location']} at {sc['time_of_day']}"
+            own = [c for c in (clauses if zh else _sentences(sc["summary"])) if c]
+            visual = (f"{sc['location']}全景，{sc['time_of_day']}" if zh else
+                      f"Wide view of the {sc['location']} at {sc['time_of_day']}")
             if asked:
                 visual += f", rewritten to the producer's note: {asked.rstrip('.')}"
-            beats = [Beat(kind="narration", narration=n1[:60], visual=visual, duration=4)]
-            if lines:
-                beats.append(Beat(kind="dialog", dialog=lines[:1],
-                                  visual=f"{who(chars[0])} speaks, close on the face"))
-            beats.append(Beat(kind="narration", narration=n2[:60],
-                              visual=_fill(ACTIONS[(k + num + 5) % len(ACTIONS)], **kw)
-                              .rstrip("."), duration=4))
+            beats: list[Beat] = []
+            said: list[str] = []
+            n_i = d_i = 0
+            while sum(beat_seconds_of(beats)) < target - 2 and len(beats) < 12:
+                if beats and beats[-1].kind == "narration" and chars and d_i < 4:
+                    text = speak(d_i, said, None)
+                    d_i += 1
+                    if text:
+                        said.append(text)
+                        beats.append(Beat(kind="dialog", dialog=[{"speaker": chars[
+                            (d_i - 1) % len(chars)], "text": text}],
+                            visual=f"{who(chars[(d_i - 1) % len(chars)])} "
+                                   + ("说话，面部特写" if zh else "speaks, close on the face")))
+                        continue
+                pick = own[n_i] if n_i < len(own) else _fill(
+                    narr_p[(k + 2 * (num - 1) + n_i) % len(narr_p)], **kw)
+                n_i += 1
+                pick = pick[:60]
+                beats.append(Beat(kind="narration", narration=pick,
+                                  visual=visual if n_i == 1 else _fill(
+                                      acts_p[(k + num + 5 + n_i) % len(acts_p)], **kw)
+                                  .rstrip(".。"),
+                                  duration=shot_seconds(pick, lo=3, hi=6, pad=0.8)))
             script = SceneScript(num=num, location=sc["location"],
                                  time_of_day=sc["time_of_day"], mode="narration",
-                                 characters=chars, estimated_duration=sc["target_duration_s"],
-                                 backstory=earlier, beats=beats)
+                                 characters=chars, backstory=earlier, beats=beats)
         else:
+            lines: list[dict] = []
+            if chars:
+                est = beat_seconds(SceneScript(num=num, location="x", action=action))[0]
+                for j in range(24):
+                    total = est + sum(shot_seconds(x["text"]) for x in lines)
+                    owed = max(0, min(2, len(chars)) - j)  # each lead speaks once
+                    if not owed and total >= target - 1:
+                        break
+                    text = speak(j, [x["text"] for x in lines],
+                                 (target + 1 - total) / max(1, owed), must_speak=bool(owed))
+                    if text is None:
+                        break
+                    lines.append({"speaker": chars[j % len(chars)], "text": text})
             script = SceneScript(
                 num=num, location=sc["location"], time_of_day=sc["time_of_day"],
                 characters=chars,
                 pacing=f"{EXTERNAL[(k + num) % len(EXTERNAL)]} (external) + "
                        f"{INTERNAL[(k // 5 + num) % len(INTERNAL)]} (internal)",
-                estimated_duration=sc["target_duration_s"],
                 backstory=earlier, action=action, dialog=lines)
+        # the declared estimate is the sum of the beats written
+        script.estimated_duration = sum(beat_seconds(script))
         if d.get("last"):
             leads = ", ".join(d["cast"]) or "none"
-            script.trailer = (f"<!-- CAST CHECK\nLeads: {leads}\nNamed NPCs: none\n"
+            npcs = "; ".join(f"{n} — {zh_role(d['premise'], n) if zh else 'named in the premise'}"
+                             for n in sc_names(d) if n not in d["cast"]) or "none"
+            script.trailer = (f"<!-- CAST CHECK\nLeads: {leads}\nNamed NPCs: {npcs}\n"
                               "Extras: passers-by\n-->\n<!-- PROP CHECK\nnone\n-->")
         return render_scene_md(script)
 
@@ -359,8 +558,13 @@ class OfflineText:
                     "sea green and bone white", "charcoal and ember red"]
         textures = ["soft film grain", "35mm grain, gentle halation", "natural light, deep shadows",
                     "overcast softness, fine grain"]
-        anchor = (f"cinematic, {keys[0]}-lit, {palettes[k % len(palettes)]} palette, "
-                  f"{textures[(k // 7) % len(textures)]}")
+        if is_chinese(d["premise"]):  # the premise's own setting words, in its language
+            setting = "、".join(zh_places(d["premise"])[:2]) or zh_clauses(d["premise"])[0][:8]
+            anchor = (f"电影感，{setting}，{ZH_PALETTES[k % len(ZH_PALETTES)]}色调，"
+                      f"{ZH_TEXTURES[(k // 7) % len(ZH_TEXTURES)]}")
+        else:
+            anchor = (f"cinematic, {keys[0]}-lit, {palettes[k % len(palettes)]} palette, "
+                      f"{textures[(k // 7) % len(textures)]}")
         return json.dumps({"title": d["title"], "mood_anchor": anchor,
                            "visual_style": "grounded drama, natural light, handheld close-ups",
                            "genre": "drama", "forbidden": ["gore", "brand logos"],

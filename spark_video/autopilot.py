@@ -26,9 +26,10 @@ from .escalation import (
     request_new_takes,
     write_director_notes,
 )
+from .io import InputError
 from .media import probe
-from .paths import EpisodePaths
-from .revisions import Revision, RevisionError, plan_revision
+from .paths import EpisodePaths, PathError
+from .revisions import Revision, plan_revision
 from .settings import WorkflowConfig
 from .vfx import director_notes_for, load_report
 
@@ -223,23 +224,36 @@ def at_gate(s: Session, gate: str) -> int | Revision | None:
         return EXIT_WAITING
     while True:
         answer, text = prompt(s, gate)
-        if answer == "approve":
-            gates.approve(s.paths, gate, note="approved at the prompt",
-                          threshold=s.cfg.review_threshold)
-            s.approved_since_build = True
-            s.out(f"{gates.LABELS[gate]}: approved")
-            return None
         if answer == "quit":
             s.out(f"{gates.LABELS[gate]} is waiting; resume with: {s.resume}")
             return EXIT_WAITING
+        # whatever an approval, a note or its routing refuses is one line, then the same
+        # gate is asked again: the producer never loses the run to a traceback
         try:
+            if answer == "approve":
+                gates.approve(s.paths, gate, note="approved at the prompt",
+                              threshold=s.cfg.review_threshold)
+                s.approved_since_build = True
+                s.out(f"{gates.LABELS[gate]}: approved")
+                return None
             rev = plan_revision(s.paths, gate, text, ask=s.ask)
-        except RevisionError as e:
-            s.out(f"  {e}")
+            rev.apply(s.paths, s.cfg)
+        except ANSWER_ERRORS as e:
+            s.out(f"  {one_line(e)}")
             continue
-        rev.apply(s.paths, s.cfg)
         s.out(f"  note kept in {s.paths.notes(rev.target)}; rebuilding …")
         return rev
+
+
+# what an answer can raise: a note that cannot be routed (RevisionError, a ValueError), a
+# file it reads or writes that is bad or unwritable, a gate whose checks changed
+ANSWER_ERRORS = (ValueError, InputError, PathError, gates.GateError, OSError)
+MAX_NOTE = 2000  # characters: a note goes into a role's prompt, maybe a paid one
+
+
+def one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 300 else text[:297] + "…"
 
 
 def prompt(s: Session, gate: str) -> tuple[str, str]:
@@ -254,7 +268,12 @@ def prompt(s: Session, gate: str) -> tuple[str, str]:
             return "approve", raw
         if word in QUIT_WORDS:
             return "quit", raw
-        ok = s.ask(f"Treat “{raw}” as a change request? [y/N] ").strip().lower()
+        if len(raw) > MAX_NOTE:
+            s.out(f"  that note is {len(raw)} characters; a note is at most {MAX_NOTE}: "
+                  "say it shorter")
+            continue
+        shown = raw if len(raw) <= 120 else raw[:117] + "…"
+        ok = s.ask(f"Treat “{shown}” as a change request? [y/N] ").strip().lower()
         if ok in APPROVE_WORDS:
             return "change", raw
 

@@ -851,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     except PathError as e:  # an id given on the command line that cannot be a file name
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (InputError, gates.GateError, ProviderError) as e:
+    except (InputError, gates.GateError, ProviderError, RevisionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:

@@ -30,7 +30,7 @@ from .io import InputError
 from .media import probe
 from .paths import EpisodePaths, PathError
 from .revisions import Revision, plan_revision
-from .settings import WorkflowConfig
+from .settings import REPO_ROOT, WorkflowConfig
 from .vfx import director_notes_for, load_report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -86,6 +86,18 @@ def build(s: Session, gate: str | None, rev: Revision | None = None) -> BuildRes
                      env=rev.env if rev else None, flags={"provider": s.provider})
 
 
+def stopped_by_failure(paths: EpisodePaths, cfg: WorkflowConfig, res: BuildResult,
+                       gate: str | None) -> bool:
+    """Did the build stop on a failure rather than at a gate? A failed job (anything but a
+    closed gate's barrier) is a failure even when the gate's checks pass on older files: its
+    output was removed or is stale, so the gate must not be shown as waiting (exit 3)."""
+    if res.ok:
+        return False
+    if any(f.rule != "gate_closed" for f in res.failed) or not res.gate_jobs_only:
+        return True  # a job failed, or Snakemake refused to start (a missing input, …)
+    return gate is None or not gates.check(paths, gate, threshold=cfg.review_threshold).passed
+
+
 def failure_report(s: Session, res: BuildResult) -> None:
     failure_report_for(s.paths, res, resume=s.resume)
 
@@ -95,7 +107,15 @@ def failure_report_for(paths: EpisodePaths, res: BuildResult, *,
     """What failed, in a few lines: each failed job, its log, the last lines it wrote."""
     err = sys.stderr
     jobs = [f for f in res.failed if f.rule != "gate_closed"]
-    print(f"the build failed ({len(jobs) or 'no'} failed job(s)).", file=err)
+    missing = [f for e in res.errors for f in missing_inputs(e)]
+    if jobs:
+        print(f"the build failed ({len(jobs)} failed job(s)).", file=err)
+    elif missing:
+        print("the build cannot run: a file it needs is missing.", file=err)
+    else:
+        print("the build stopped before any job ran.", file=err)
+    for f in dict.fromkeys(missing):
+        print(f"  missing {f}: {remedy(paths, f)}", file=err)
     for f in jobs[:5]:
         what = f.rule + "".join(f" {v}" for v in f.wildcards.values())
         log = f.logs[0] if f.logs else None
@@ -111,12 +131,52 @@ def failure_report_for(paths: EpisodePaths, res: BuildResult, *,
                   "its lock): if none is running, unlock it with `uv run snakemake --unlock "
                   f"--config project={paths.project} episode={paths.episode}`", file=err)
             continue
+        if missing_inputs(e):
+            continue  # said above, with what makes it
         for ln in _error_lines(e):
             print(f"  snakemake: {ln[:300]}", file=err)
     if res.log:
         print(f"  full log: {res.log}", file=err)
     print(f"Fix it, then run `{resume}` again." if resume else "Fix it and run again.",
           file=err)
+
+
+def missing_inputs(msg: str) -> list[Path]:
+    """The files of Snakemake's "Missing input files for rule …: affected files:" error."""
+    if "Missing input files" not in msg or "affected files:" not in msg:
+        return []
+    out = []
+    for ln in msg.split("affected files:", 1)[1].splitlines()[1:]:
+        ln = ln.strip()
+        if not ln or ln.endswith(":") or " " in ln.split("/")[0]:
+            break
+        p = Path(ln.split(" (")[0])
+        out.append(p if p.is_absolute() else REPO_ROOT / p)
+    return out
+
+
+def remedy(paths: EpisodePaths, missing: Path) -> str:
+    """The command that makes (or the step that restores) a missing input."""
+    ep = f"-p {paths.project} -e {paths.episode}"
+    try:
+        rel = missing.resolve().relative_to(paths.root.resolve())
+    except ValueError:
+        rel = None
+    if rel is not None and rel.parts[:1] == ("shots",):
+        return (f"the storyboard writes every shot's spec: run `spark-video storyboard compile "
+                f"{ep}`, then `spark-video episode {paths.project} {paths.episode}` again")
+    if rel is not None:
+        kept = sorted(paths.root.glob(f"history/*/{rel.as_posix()}"))
+        if kept:
+            return (f"no rule makes it; the last kept copy is {kept[-1]}: copy it back, then "
+                    f"run `spark-video episode {paths.project} {paths.episode}` again")
+    if missing.name in ("premise.md", "lore.md"):
+        return (f"`spark-video episode {paths.project} {paths.episode} --premise \"…\"` writes "
+                "the premise (and a lore.md from it)")
+    if "bgm" in missing.parts:
+        return f"put the track back in bgm/, or name another in {paths.bgm_config}"
+    return ("no rule makes it: restore it (from a backup or history/), then run "
+            f"`spark-video episode {paths.project} {paths.episode}` again")
 
 
 def _error_lines(msg: str) -> list[str]:
@@ -150,8 +210,7 @@ def run(s: Session) -> int:
         now = first_closed(s.paths)
         if now and back_to_director(s, now):
             continue  # the director's rewrite is built next, then the gate is shown again
-        if not res.ok and (now is None or not gates.check(
-                s.paths, now, threshold=s.cfg.review_threshold).passed):
+        if stopped_by_failure(s.paths, s.cfg, res, now):
             failure_report(s, res)
             return EXIT_FAIL
         built_final = gate is None or gate == "final"

@@ -548,8 +548,7 @@ def _rebuild_and_show(cfg: WorkflowConfig, paths: EpisodePaths, gate: str,
     if res.interrupted:
         raise KeyboardInterrupt
     now = autopilot.first_closed(paths)
-    if not res.ok and (now is None or not gates.check(
-            paths, now, threshold=cfg.review_threshold).passed):
+    if autopilot.stopped_by_failure(paths, cfg, res, now):
         autopilot.failure_report(s, res)
         return EXIT_FAIL
     rc = autopilot.at_gate(s, now or gate)

@@ -273,3 +273,40 @@ def test_every_error_at_a_gate_is_one_line_and_the_gate_asks_again(ep, monkeypat
         assert said in text, text
     assert all("\n" not in line for line in out)
     assert not ep.notes_dir.exists() or not list(ep.notes_dir.iterdir())
+
+
+# --------------------------------------------------------------------------- the truth about a stop
+
+
+def test_a_failed_job_is_a_failure_never_a_waiting_gate(ep, monkeypatch):
+    from spark_video import gates
+    from spark_video.build import BuildResult, FailedJob
+    cfg = _cfg()
+    monkeypatch.setattr(gates, "check", lambda *a, **k: gates.GateReport("script", []))
+    at_gate = BuildResult(1, None, [FailedJob("gate_closed", {"gate": "script"}, [])])
+    assert not autopilot.stopped_by_failure(ep, cfg, at_gate, "script")
+    # the outline failed; the old scenes still pass GATE 1's checks: still a failure
+    outline = BuildResult(1, None, [FailedJob("outline", {}, ["logs/jobs/outline.log"]),
+                                    FailedJob("gate_closed", {"gate": "script"}, [])])
+    assert autopilot.stopped_by_failure(ep, cfg, outline, "script")
+    assert autopilot.stopped_by_failure(ep, cfg, BuildResult(1, None, [], errors=["x"]), "script")
+    assert not autopilot.stopped_by_failure(ep, cfg, BuildResult(0, None), "script")
+
+
+def test_a_missing_input_names_the_file_and_what_makes_it(ep, capsys):
+    from spark_video.build import BuildResult
+    spec = ep.root / "shots" / "S01-002.json"
+    msg = ("MissingInputException in rule render_clip in file rules/render.smk, line 3:\n"
+           "Missing input files for rule render_clip:\n    output: x.mp4\n"
+           "    wildcards: shot=S01-002\n    affected files:\n"
+           f"        {spec}\n")
+    assert autopilot.missing_inputs(msg) == [spec]
+    autopilot.failure_report_for(ep, BuildResult(1, None, [], errors=[msg]),
+                                 resume="spark-video episode demo 041")
+    err = capsys.readouterr().err
+    assert "no failed job" not in err and "a file it needs is missing" in err
+    assert f"missing {spec}" in err and "spark-video storyboard compile -p demo -e 041" in err
+    kept = ep.root / "history" / "20260101T000000.000000Z-scene-02" / "scenes" / "scene-02.md"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("# Scene 2\n")
+    assert str(kept) in autopilot.remedy(ep, ep.scene_md(2))

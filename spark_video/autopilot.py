@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class Session:
     vfx_round: int = 0
     escalation_round: int = 0
     approved_since_build: bool = False  # the page still shows that gate waiting
+    open_viewer: bool = False  # open viewer.html in the browser at each gate (see below)
 
     @property
     def resume(self) -> str:
@@ -268,6 +269,8 @@ def at_gate(s: Session, gate: str) -> int | Revision | None:
         tag = "FAIL" if c.severity == "error" else "warn"
         s.out(f"  [{tag}] {c.name}" + (f" — {c.detail}" if c.detail else ""))
     s.out(f"  viewer: {s.paths.viewer}")
+    if s.open_viewer and not s.yes:
+        show_in_browser(s.paths.viewer)
     if not report.passed:
         print(f"{gates.LABELS[gate]} checks fail; fix the items above, then run "
               f"`{s.resume}` again.", file=sys.stderr)
@@ -313,6 +316,35 @@ MAX_NOTE = 2000  # characters: a note goes into a role's prompt, maybe a paid on
 def one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= 300 else text[:297] + "…"
+
+
+NO_OPEN_ENV = "SPARK_VIDEO_NO_OPEN"
+
+
+def should_open_viewer(*, no_open: bool, stdout_tty: bool, environ: Mapping[str, str],
+                       platform: str) -> bool:
+    """Open viewer.html at each gate only for a producer at a desktop: never with
+    `--no-open` or SPARK_VIDEO_NO_OPEN=1, never in CI, never without a terminal, and only
+    where a browser can show (macOS, Windows, or a DISPLAY / WAYLAND_DISPLAY)."""
+    if no_open or environ.get(NO_OPEN_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    if environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    if not stdout_tty:
+        return False
+    if platform == "darwin" or platform.startswith(("win", "cygwin")):
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def show_in_browser(page: Path) -> None:
+    """Best effort: a browser that cannot start is no reason to stop the producer."""
+    import webbrowser
+
+    try:
+        webbrowser.open(page.resolve().as_uri(), new=0, autoraise=False)
+    except (webbrowser.Error, OSError):
+        pass
 
 
 def prompt(s: Session, gate: str) -> tuple[str, str]:

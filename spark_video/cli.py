@@ -601,7 +601,9 @@ def cmd_episode(args) -> int:
         _music_gate(args, paths, interactive)
         session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,
                                     provider=args.provider, interactive=interactive,
-                                    ask=_ask_line)
+                                    ask=_ask_line, open_viewer=autopilot.should_open_viewer(
+                                        no_open=args.no_open, stdout_tty=sys.stdout.isatty(),
+                                        environ=os.environ, platform=sys.platform))
         return autopilot.run(session)
 
 
@@ -715,6 +717,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "scenes back to the director); same as `vfx: true` in the config")
     p.add_argument("--yes", "-y", action="store_true",
                    help="approve every gate whose checks pass, without asking")
+    p.add_argument("--no-open", action="store_true",
+                   help="do not open viewer.html in the browser at each gate (it opens only "
+                   "on a desktop terminal, never in CI; SPARK_VIDEO_NO_OPEN=1 also stops it)")
     p.set_defaults(fn=cmd_episode)
 
     p = ep_opts(sub.add_parser("gate", help="check a gate's checklist"))

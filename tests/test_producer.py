@@ -310,3 +310,42 @@ def test_a_missing_input_names_the_file_and_what_makes_it(ep, capsys):
     kept.parent.mkdir(parents=True)
     kept.write_text("# Scene 2\n")
     assert str(kept) in autopilot.remedy(ep, ep.scene_md(2))
+
+
+# ------------------------------------------------------------------- viewer.html in the browser
+
+
+@pytest.mark.parametrize(("kw", "opens"), [
+    ({"environ": {"DISPLAY": ":0"}}, True),
+    ({"environ": {"WAYLAND_DISPLAY": "wayland-0"}}, True),
+    ({"environ": {}, "platform": "darwin"}, True),
+    ({"environ": {}, "platform": "win32"}, True),
+    ({"environ": {}}, False),                                     # a Linux console, no desktop
+    ({"environ": {"DISPLAY": ":0"}, "stdout_tty": False}, False),  # no terminal
+    ({"environ": {"DISPLAY": ":0"}, "no_open": True}, False),      # --no-open
+    ({"environ": {"DISPLAY": ":0", "SPARK_VIDEO_NO_OPEN": "1"}}, False),
+    ({"environ": {"DISPLAY": ":0", "CI": "true"}}, False),
+    ({"environ": {"CI": "1"}, "platform": "darwin"}, False),
+    ({"environ": {"DISPLAY": ":0", "CI": "false"}}, True),
+])
+def test_when_the_viewer_opens(kw, opens):
+    args = {"no_open": False, "stdout_tty": True, "platform": "linux", **kw}
+    assert autopilot.should_open_viewer(**args) is opens
+
+
+def test_ci_never_opens_the_browser(ep, monkeypatch):
+    import webbrowser
+
+    from spark_video import gates
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, **k: opened.append(url))
+    monkeypatch.setattr(gates, "check", lambda *a, **k: gates.GateReport("script", []))
+    monkeypatch.setattr(gates, "summary", lambda *a, **k: ["GATE 1 (script)"])
+    for env, want in (({"CI": "true", "DISPLAY": ":0"}, 0), ({"DISPLAY": ":0"}, 1)):
+        s = autopilot.Session(cfg=_cfg(), paths=ep, interactive=True, ask=lambda q: "q",
+                              out=lambda line: None, open_viewer=autopilot.should_open_viewer(
+                                  no_open=False, stdout_tty=True, environ=env,
+                                  platform="linux"))
+        opened.clear()
+        assert autopilot.at_gate(s, "script") == autopilot.EXIT_WAITING
+        assert len(opened) == want and all(u.endswith("viewer.html") for u in opened)

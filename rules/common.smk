@@ -387,7 +387,7 @@ def narration_inputs(wildcards):
     if wildcards.shot not in narration_shots():
         raise ValueError(f"{wildcards.shot} is not a narration shot of {STORYBOARD}")
     return {"storyboard": STORYBOARD, "gate": barrier("render") + barrier("bgm"),
-            "check": storyboard_check()}
+            "settings": optional(EP.narration_settings), "check": storyboard_check()}
 
 
 def stitch_inputs(wildcards):
@@ -396,6 +396,7 @@ def stitch_inputs(wildcards):
     music = [str(p) for p in sv_gates.bgm_tracks(EP)]
     return {"clips": clips, "takes": takes, "state": SHOTS_STATE, "storyboard": STORYBOARD,
             "narration": [str(EP.narration(s)) for s in narration_shots()],
+            "narration_settings": optional(EP.narration_settings),
             "gate": barrier("render") + barrier("bgm"),
             "bgm": optional(EP.bgm_config), "music": music,
             "check": storyboard_check() + checked(EP.bgm_config)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,11 @@ from .escalation import (
     request_new_takes,
     write_director_notes,
 )
+from .io import InputError
 from .media import probe
-from .paths import EpisodePaths
-from .revisions import Revision, RevisionError, plan_revision
-from .settings import WorkflowConfig
+from .paths import EpisodePaths, PathError
+from .revisions import Revision, plan_revision
+from .settings import REPO_ROOT, WorkflowConfig
 from .vfx import director_notes_for, load_report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -51,6 +52,7 @@ class Session:
     vfx_round: int = 0
     escalation_round: int = 0
     approved_since_build: bool = False  # the page still shows that gate waiting
+    open_viewer: bool = False  # open viewer.html in the browser at each gate (see below)
 
     @property
     def resume(self) -> str:
@@ -85,6 +87,18 @@ def build(s: Session, gate: str | None, rev: Revision | None = None) -> BuildRes
                      env=rev.env if rev else None, flags={"provider": s.provider})
 
 
+def stopped_by_failure(paths: EpisodePaths, cfg: WorkflowConfig, res: BuildResult,
+                       gate: str | None) -> bool:
+    """Did the build stop on a failure rather than at a gate? A failed job (anything but a
+    closed gate's barrier) is a failure even when the gate's checks pass on older files: its
+    output was removed or is stale, so the gate must not be shown as waiting (exit 3)."""
+    if res.ok:
+        return False
+    if any(f.rule != "gate_closed" for f in res.failed) or not res.gate_jobs_only:
+        return True  # a job failed, or Snakemake refused to start (a missing input, …)
+    return gate is None or not gates.check(paths, gate, threshold=cfg.review_threshold).passed
+
+
 def failure_report(s: Session, res: BuildResult) -> None:
     failure_report_for(s.paths, res, resume=s.resume)
 
@@ -94,7 +108,15 @@ def failure_report_for(paths: EpisodePaths, res: BuildResult, *,
     """What failed, in a few lines: each failed job, its log, the last lines it wrote."""
     err = sys.stderr
     jobs = [f for f in res.failed if f.rule != "gate_closed"]
-    print(f"the build failed ({len(jobs) or 'no'} failed job(s)).", file=err)
+    missing = [f for e in res.errors for f in missing_inputs(e)]
+    if jobs:
+        print(f"the build failed ({len(jobs)} failed job(s)).", file=err)
+    elif missing:
+        print("the build cannot run: a file it needs is missing.", file=err)
+    else:
+        print("the build stopped before any job ran.", file=err)
+    for f in dict.fromkeys(missing):
+        print(f"  missing {f}: {remedy(paths, f)}", file=err)
     for f in jobs[:5]:
         what = f.rule + "".join(f" {v}" for v in f.wildcards.values())
         log = f.logs[0] if f.logs else None
@@ -110,12 +132,52 @@ def failure_report_for(paths: EpisodePaths, res: BuildResult, *,
                   "its lock): if none is running, unlock it with `uv run snakemake --unlock "
                   f"--config project={paths.project} episode={paths.episode}`", file=err)
             continue
+        if missing_inputs(e):
+            continue  # said above, with what makes it
         for ln in _error_lines(e):
             print(f"  snakemake: {ln[:300]}", file=err)
     if res.log:
         print(f"  full log: {res.log}", file=err)
     print(f"Fix it, then run `{resume}` again." if resume else "Fix it and run again.",
           file=err)
+
+
+def missing_inputs(msg: str) -> list[Path]:
+    """The files of Snakemake's "Missing input files for rule …: affected files:" error."""
+    if "Missing input files" not in msg or "affected files:" not in msg:
+        return []
+    out = []
+    for ln in msg.split("affected files:", 1)[1].splitlines()[1:]:
+        ln = ln.strip()
+        if not ln or ln.endswith(":") or " " in ln.split("/")[0]:
+            break
+        p = Path(ln.split(" (")[0])
+        out.append(p if p.is_absolute() else REPO_ROOT / p)
+    return out
+
+
+def remedy(paths: EpisodePaths, missing: Path) -> str:
+    """The command that makes (or the step that restores) a missing input."""
+    ep = f"-p {paths.project} -e {paths.episode}"
+    try:
+        rel = missing.resolve().relative_to(paths.root.resolve())
+    except ValueError:
+        rel = None
+    if rel is not None and rel.parts[:1] == ("shots",):
+        return (f"the storyboard writes every shot's spec: run `spark-video storyboard compile "
+                f"{ep}`, then `spark-video episode {paths.project} {paths.episode}` again")
+    if rel is not None:
+        kept = sorted(paths.root.glob(f"history/*/{rel.as_posix()}"))
+        if kept:
+            return (f"no rule makes it; the last kept copy is {kept[-1]}: copy it back, then "
+                    f"run `spark-video episode {paths.project} {paths.episode}` again")
+    if missing.name in ("premise.md", "lore.md"):
+        return (f"`spark-video episode {paths.project} {paths.episode} --premise \"…\"` writes "
+                "the premise (and a lore.md from it)")
+    if "bgm" in missing.parts:
+        return f"put the track back in bgm/, or name another in {paths.bgm_config}"
+    return ("no rule makes it: restore it (from a backup or history/), then run "
+            f"`spark-video episode {paths.project} {paths.episode}` again")
 
 
 def _error_lines(msg: str) -> list[str]:
@@ -149,8 +211,7 @@ def run(s: Session) -> int:
         now = first_closed(s.paths)
         if now and back_to_director(s, now):
             continue  # the director's rewrite is built next, then the gate is shown again
-        if not res.ok and (now is None or not gates.check(
-                s.paths, now, threshold=s.cfg.review_threshold).passed):
+        if stopped_by_failure(s.paths, s.cfg, res, now):
             failure_report(s, res)
             return EXIT_FAIL
         built_final = gate is None or gate == "final"
@@ -208,6 +269,8 @@ def at_gate(s: Session, gate: str) -> int | Revision | None:
         tag = "FAIL" if c.severity == "error" else "warn"
         s.out(f"  [{tag}] {c.name}" + (f" — {c.detail}" if c.detail else ""))
     s.out(f"  viewer: {s.paths.viewer}")
+    if s.open_viewer and not s.yes:
+        show_in_browser(s.paths.viewer)
     if not report.passed:
         print(f"{gates.LABELS[gate]} checks fail; fix the items above, then run "
               f"`{s.resume}` again.", file=sys.stderr)
@@ -223,23 +286,65 @@ def at_gate(s: Session, gate: str) -> int | Revision | None:
         return EXIT_WAITING
     while True:
         answer, text = prompt(s, gate)
-        if answer == "approve":
-            gates.approve(s.paths, gate, note="approved at the prompt",
-                          threshold=s.cfg.review_threshold)
-            s.approved_since_build = True
-            s.out(f"{gates.LABELS[gate]}: approved")
-            return None
         if answer == "quit":
             s.out(f"{gates.LABELS[gate]} is waiting; resume with: {s.resume}")
             return EXIT_WAITING
+        # whatever an approval, a note or its routing refuses is one line, then the same
+        # gate is asked again: the producer never loses the run to a traceback
         try:
+            if answer == "approve":
+                gates.approve(s.paths, gate, note="approved at the prompt",
+                              threshold=s.cfg.review_threshold)
+                s.approved_since_build = True
+                s.out(f"{gates.LABELS[gate]}: approved")
+                return None
             rev = plan_revision(s.paths, gate, text, ask=s.ask)
-        except RevisionError as e:
-            s.out(f"  {e}")
+            rev.apply(s.paths, s.cfg)
+        except ANSWER_ERRORS as e:
+            s.out(f"  {one_line(e)}")
             continue
-        rev.apply(s.paths, s.cfg)
         s.out(f"  note kept in {s.paths.notes(rev.target)}; rebuilding …")
         return rev
+
+
+# what an answer can raise: a note that cannot be routed (RevisionError, a ValueError), a
+# file it reads or writes that is bad or unwritable, a gate whose checks changed
+ANSWER_ERRORS = (ValueError, InputError, PathError, gates.GateError, OSError)
+MAX_NOTE = 2000  # characters: a note goes into a role's prompt, maybe a paid one
+
+
+def one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 300 else text[:297] + "…"
+
+
+NO_OPEN_ENV = "SPARK_VIDEO_NO_OPEN"
+
+
+def should_open_viewer(*, no_open: bool, stdout_tty: bool, environ: Mapping[str, str],
+                       platform: str) -> bool:
+    """Open viewer.html at each gate only for a producer at a desktop: never with
+    `--no-open` or SPARK_VIDEO_NO_OPEN=1, never in CI, never without a terminal, and only
+    where a browser can show (macOS, Windows, or a DISPLAY / WAYLAND_DISPLAY)."""
+    if no_open or environ.get(NO_OPEN_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    if environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    if not stdout_tty:
+        return False
+    if platform == "darwin" or platform.startswith(("win", "cygwin")):
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def show_in_browser(page: Path) -> None:
+    """Best effort: a browser that cannot start is no reason to stop the producer."""
+    import webbrowser
+
+    try:
+        webbrowser.open(page.resolve().as_uri(), new=0, autoraise=False)
+    except (webbrowser.Error, OSError):
+        pass
 
 
 def prompt(s: Session, gate: str) -> tuple[str, str]:
@@ -254,7 +359,12 @@ def prompt(s: Session, gate: str) -> tuple[str, str]:
             return "approve", raw
         if word in QUIT_WORDS:
             return "quit", raw
-        ok = s.ask(f"Treat “{raw}” as a change request? [y/N] ").strip().lower()
+        if len(raw) > MAX_NOTE:
+            s.out(f"  that note is {len(raw)} characters; a note is at most {MAX_NOTE}: "
+                  "say it shorter")
+            continue
+        shown = raw if len(raw) <= 120 else raw[:117] + "…"
+        ok = s.ask(f"Treat “{shown}” as a change request? [y/N] ").strip().lower()
         if ok in APPROVE_WORDS:
             return "change", raw
 

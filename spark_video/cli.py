@@ -586,8 +586,7 @@ def _rebuild_and_show(cfg: WorkflowConfig, paths: EpisodePaths, gate: str,
     if res.interrupted:
         raise KeyboardInterrupt
     now = autopilot.first_closed(paths)
-    if not res.ok and (now is None or not gates.check(
-            paths, now, threshold=cfg.review_threshold).passed):
+    if autopilot.stopped_by_failure(paths, cfg, res, now):
         autopilot.failure_report(s, res)
         return EXIT_FAIL
     rc = autopilot.at_gate(s, now or gate)
@@ -641,7 +640,9 @@ def cmd_episode(args) -> int:
         _music_gate(args, paths, interactive)
         session = autopilot.Session(cfg=cfg, paths=paths, yes=args.yes, verbose=args.verbose,
                                     provider=args.provider, interactive=interactive,
-                                    ask=_ask_line)
+                                    ask=_ask_line, open_viewer=autopilot.should_open_viewer(
+                                        no_open=args.no_open, stdout_tty=sys.stdout.isatty(),
+                                        environ=os.environ, platform=sys.platform))
         return autopilot.run(session)
 
 
@@ -755,6 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "scenes back to the director); same as `vfx: true` in the config")
     p.add_argument("--yes", "-y", action="store_true",
                    help="approve every gate whose checks pass, without asking")
+    p.add_argument("--no-open", action="store_true",
+                   help="do not open viewer.html in the browser at each gate (it opens only "
+                   "on a desktop terminal, never in CI; SPARK_VIDEO_NO_OPEN=1 also stops it)")
     p.set_defaults(fn=cmd_episode)
 
     p = ep_opts(sub.add_parser("gate", help="check a gate's checklist"))
@@ -893,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
     except PathError as e:  # an id given on the command line that cannot be a file name
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (InputError, gates.GateError, ProviderError) as e:
+    except (InputError, gates.GateError, ProviderError, RevisionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ from .render import (
     single_writer,
 )
 from .settings import WorkflowConfig, resolve
-from .sound import SoundError
+from .sound import SoundError, with_narration_settings
 from .stitch import narrate, stitch_episode
 from .timeline import write_otio
 from .viewer import build_viewer
@@ -217,7 +217,8 @@ def job_stitch(j: Job) -> None:
 
 def job_narration(j: Job) -> None:
     gates_require(j, "render")
-    for out in narrate(j.paths, j.cfg, shots=[j.smk.wildcards.shot]):
+    cfg, sb = with_narration_settings(j.paths, j.cfg, storyboard.load_storyboard(j.paths))
+    for out in narrate(j.paths, cfg, shots=[j.smk.wildcards.shot], storyboard=sb):
         os.utime(out)  # unchanged audio is not rewritten, but the job did run: newer than its input
         j.log(f"narration: {out}")
 

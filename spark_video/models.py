@@ -447,6 +447,22 @@ class StitchRequest(_Model):
     requested_at: str = Field(default_factory=now_iso)
 
 
+class NarrationSettings(_Model):
+    """narration-settings.json: how the producer wants the narrator to sound (notes given at
+    GATE 4: "slower", "another voice", "louder"). An input of each narration job (speed and
+    voice: a new TTS take) and of the stitch (the voice's level). A value left out (null) is
+    the config's / storyboard's. Every change is kept in history/ with its note."""
+
+    speech_rate: float | None = Field(None, ge=0.5, le=2.0, description="TTS speech rate "
+                                      "(1.0 normal; the config's narrator_speech_rate if null)")
+    voice: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="TTS voice for every narration shot (beats the "
+                              "storyboard's and the config's)")
+    volume_db: float = Field(0.0, ge=-12, le=12, description="narration level against the "
+                             "clips' sound and the music, in dB (0: as measured)")
+    updated_at: str = Field(default_factory=now_iso)
+
+
 class ModelCall(_Model):
     """One line of logs/model_calls.jsonl. Never holds a secret."""
 
@@ -552,8 +568,9 @@ class Notes(_Model):
     target gets all of them in its prompt (the latest last)."""
 
     target: str = Field(description="scene-NN (screenwriter), shots-NN (director), "
-                                     "take-<shot> (a new take), music (the mix)")
-    role: Literal["screenwriter", "director", "render", "stitch"]
+                                     "take-<shot> (a new take), music (the mix), "
+                                     "narration (the narrator's voice), subtitles")
+    role: Literal["screenwriter", "director", "render", "stitch", "narrator"]
     notes: list[Note] = Field(default_factory=list)
 
 
@@ -571,6 +588,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "shot-state": ShotState,
     "take-request": TakeRequest,
     "stitch-request": StitchRequest,
+    "narration-settings": NarrationSettings,
     "model-call": ModelCall,
     "approval": Approval,
     "notes": Notes,

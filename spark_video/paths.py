@@ -17,7 +17,8 @@ PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EPISODE_RE = re.compile(r"^(?:episode-)?(\d{1,4})$")
 CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 # cast / set / prop folder names: any letters (CJK included), digits, '-', '_', '.', ' '
-NOTE_TARGET_RE = re.compile(r"^(?:scene-\d{2}|shots-\d{2}|take-S\d{2}-\d{3}[a-z]?|music)$")
+NOTE_TARGET_RE = re.compile(r"^(?:scene-\d{2}|shots-\d{2}|take-S\d{2}-\d{3}[a-z]?|music|"
+                            r"narration|subtitles)$")
 ENTITY_NAME_RE = re.compile(r"^[^\W][\w .-]{0,79}$")
 # file names built below, read back by the parsers next to them (one pattern each)
 SCENE_FILE_RE = re.compile(r"^scene-(\d{2,})\.(md|json)$")
@@ -347,6 +348,11 @@ class EpisodePaths:
         return self._p("final", f"{self.name}.otio")
 
     @property
+    def narration_settings(self) -> Path:
+        """The producer's narration speed, voice and level (an input of narration and stitch)."""
+        return self._p("narration-settings.json")
+
+    @property
     def stitch_request(self) -> Path:
         """How `spark-video stitch` asked for the cut (an input of the stitch)."""
         return self._p("final", "stitch-request.json")
@@ -406,8 +412,8 @@ class EpisodePaths:
     def notes(self, target: str) -> Path:
         """notes/<target>.json: scene-NN, shots-NN, take-<shot> or music."""
         if not NOTE_TARGET_RE.match(target):
-            raise PathError(f"note target {target!r} must be scene-NN, shots-NN, "
-                            "take-S01-001 or music")
+            raise PathError(f"note target {target!r} must be scene-NN, shots-NN, narration, "
+                            "subtitles, take-S01-001 or music")
         return self._p("notes", f"{target}.json")
 
     @property

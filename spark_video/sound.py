@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .io import load_model
 from .media import SILENCE_LUFS
-from .models import BGMConfig, Shot, Storyboard, WorkflowConfig
+from .models import BGMConfig, NarrationSettings, Shot, Storyboard, WorkflowConfig
 from .paths import AUDIO_EXTS, EpisodePaths
 
 VOICE_LUFS = -16.0
@@ -167,6 +167,28 @@ def atempo_factors(tempo: float) -> list[float]:
 def atempo_chain(tempo: float) -> str:
     return ",".join(f"atempo={f:.5f}" if f != 2.0 else "atempo=2.0"
                     for f in atempo_factors(tempo))
+
+
+def load_narration_settings(paths: EpisodePaths) -> NarrationSettings:
+    """The producer's narration settings (narration-settings.json), else the defaults."""
+    if paths.narration_settings.exists():
+        return load_model(NarrationSettings, paths.narration_settings)
+    return NarrationSettings()
+
+
+def with_narration_settings(paths: EpisodePaths, cfg: WorkflowConfig,
+                            storyboard: Storyboard) -> tuple[WorkflowConfig, Storyboard]:
+    """The config and storyboard the narration is spoken from once the producer's settings
+    apply: their speech rate beats the config's, their voice every shot's and the
+    storyboard's (so each narration shot is synthesized again, once, with it)."""
+    ns = load_narration_settings(paths)
+    if ns.speech_rate is not None:
+        cfg = cfg.model_copy(update={"narrator_speech_rate": ns.speech_rate})
+    if ns.voice:
+        storyboard = storyboard.model_copy(update={
+            "narrator_voice": ns.voice,
+            "shots": [s.model_copy(update={"narrator_voice": None}) for s in storyboard.shots]})
+    return cfg, storyboard
 
 
 def narrator_voice(shot: Shot, storyboard: Storyboard, cfg: WorkflowConfig) -> str:

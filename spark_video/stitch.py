@@ -376,7 +376,8 @@ def _fit_narration(paths: EpisodePaths, seg: Segment) -> None:
     tts_s = probe(audio).duration
     usable = seg.video_s - seg.c_in / 2 - seg.c_out / 2
     seg.fit = sound.fit_narration(tts_s, max(0.1, usable))
-    seg.tts_gain_db = sound.speech_gain_db(media.file_loudness(audio).integrated)
+    seg.tts_gain_db = (sound.speech_gain_db(media.file_loudness(audio).integrated)
+                       + sound.load_narration_settings(paths).volume_db)
 
 
 def _lay_out(segs: list[Segment], fps: Fraction, c: float) -> None:

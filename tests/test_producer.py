@@ -43,7 +43,11 @@ def test_scope_comes_from_the_words_and_the_gate(ep):
     assert (r.kind, r.shot, r.target) == ("shots", "S02-001", "shots-02")
     r = route(ep, "render", "s02-002 is too dark")
     assert (r.kind, r.shot, r.target) == ("take", "S02-002", "take-S02-002")
+    with pytest.raises(RevisionError, match="no music to change"):
+        route(ep, "final", "the music is too loud")  # no bgm/ tracks in this project
+    ep.bgm_config.write_text('{"enabled": true, "mode": "global", "track": "a"}')
     assert route(ep, "final", "the music is too loud").kind == "music"
+    ep.bgm_config.unlink()
     assert route(ep, "script", "more tension", scope="2").scene == 2
     with pytest.raises(RevisionError, match="which scene or shot"):
         route(ep, "script", "more tension")
@@ -169,3 +173,179 @@ def test_the_viewer_shows_notes_and_waiting_gates(ep):
                                            "problems": ["not approved yet"]}])
     assert "scene-02" in page and "make it &lt;tenser&gt;" in page  # escaped
     assert ">waiting<" in page and ">closed<" not in page
+
+
+# --------------------------------------------------------------------------- the loop never dies
+
+
+def _cfg():
+    from spark_video.settings import resolve
+    return resolve({"project": "demo", "episode": "041"}, environ={})
+
+
+def _narrated(ep):
+    shots = [{"id": "S01-001", "scene": "S01", "prompt": "p", "role": "narration",
+              "narration_text": "Once, the tide came in."},
+             {"id": "S01-002", "scene": "S01", "prompt": "p"}]
+    ep.storyboard.write_text(json.dumps({"title": "x", "mode": "narration", "shots": shots}))
+
+
+def test_gate4_notes_about_narration_and_subtitles_are_routed(ep):
+    with pytest.raises(RevisionError, match="no narration shots"):
+        route(ep, "final", "the narration is too fast, slow it down")
+    assert route(ep, "final", "burn the subtitles in").kind == "subtitles"
+    with pytest.raises(RevisionError, match="no music to change"):
+        route(ep, "final", "the music is too loud")
+    assert route(ep, "script", "the narration is slow", scope="2").kind == "scene"
+    with pytest.raises(RevisionError, match="no music to change"):
+        route(ep, "final", "too fast", scope="music")  # the crash of issue 18
+    cfg = _cfg()
+    # drama: no narration shot, so nothing is written and the gate says so
+    with pytest.raises(RevisionError, match="no narration shots"):
+        Revision("narration", "slower", "final").apply(ep, cfg)
+    assert not ep.narration_settings.exists() and not ep.notes("narration").exists()
+
+
+def test_narration_settings_follow_the_notes(ep):
+    from spark_video.models import NarrationSettings, StitchRequest
+    from spark_video.sound import load_narration_settings, with_narration_settings
+    from spark_video.storyboard import load_storyboard
+    _narrated(ep)
+    cfg = _cfg()
+    assert route(ep, "final", "the narration is too fast, slow it down").kind == "narration"
+    assert route(ep, "final", "the voice is too quiet").kind == "narration"
+    Revision("narration", "the narration is too fast, slow it down", "final").apply(ep, cfg)
+    ns = load_narration_settings(ep)
+    assert ns.speech_rate == round(cfg.narrator_speech_rate * 0.8, 2) and ns.volume_db == 0
+    Revision("narration", "narration too quiet, and another voice", "final").apply(ep, cfg)
+    ns = NarrationSettings.model_validate_json(ep.narration_settings.read_text())
+    assert ns.volume_db == 3.0 and ns.voice and ns.voice != cfg.narrator_voice
+    Revision("narration", "the narration is too slow", "final").apply(ep, cfg)
+    assert load_narration_settings(ep).speech_rate == cfg.narrator_speech_rate
+    # the narration job speaks with them: rate in the config, voice on every shot
+    c2, sb2 = with_narration_settings(ep, cfg, load_storyboard(ep))
+    assert c2.narrator_speech_rate == cfg.narrator_speech_rate and sb2.narrator_voice == ns.voice
+    # kept with history and notes, like every revision
+    assert len(json.loads(ep.notes("narration").read_text())["notes"]) == 3
+    assert len(list((ep.root / "history").glob("*-narration"))) == 2
+    with pytest.raises(RevisionError, match="what should change in the narration"):
+        Revision("narration", "the narration, hmm", "final").apply(ep, cfg)
+    # a louder limit: refused, nothing written
+    for _ in range(3):
+        Revision("narration", "narration louder", "final").apply(ep, cfg)
+    with pytest.raises(RevisionError, match="already at its limit"):
+        Revision("narration", "narration louder", "final").apply(ep, cfg)
+    # subtitles: burned in, then out; asking again for the same says so
+    Revision("subtitles", "burn the subtitles in", "final").apply(ep, cfg)
+    assert StitchRequest.model_validate_json(ep.stitch_request.read_text()).burn_subtitles
+    with pytest.raises(RevisionError, match="already burned in"):
+        Revision("subtitles", "burn the subtitles in", "final").apply(ep, cfg)
+    Revision("subtitles", "no subtitles in the picture", "final").apply(ep, cfg)
+    assert not StitchRequest.model_validate_json(ep.stitch_request.read_text()).burn_subtitles
+
+
+def test_every_error_at_a_gate_is_one_line_and_the_gate_asks_again(ep, monkeypatch):
+    from spark_video import gates
+    cfg = _cfg()
+    answers = iter([
+        "the narration is too fast, slow it down", "y",  # no narration: said, asked again
+        "too fast", "y", "music",                         # no music: said, asked again
+        "S09-001 again", "y",                             # unknown shot
+        "scene 42 is slow", "y",                          # unknown scene
+        "scene 2 is slow", "y", "n",                      # not confirmed: no change
+        "x" * 5000,                                       # too long
+        "y",                                              # approval refused by the gate
+        "q"])
+    out: list[str] = []
+    s = autopilot.Session(cfg=cfg, paths=ep, interactive=True, ask=lambda q: next(answers),
+                          out=out.append)
+    monkeypatch.setattr(gates, "check", lambda *a, **k: gates.GateReport("final", []))
+    monkeypatch.setattr(gates, "summary", lambda *a, **k: ["GATE 4 (final)"])
+
+    def refuse(*a, **k):
+        raise gates.GateError("cannot approve GATE 4 (final): missing final/x.mp4")
+    monkeypatch.setattr(gates, "approve", refuse)
+    assert autopilot.at_gate(s, "final") == autopilot.EXIT_WAITING
+    text = "\n".join(out)
+    for said in ("no narration shots", "no music to change", "S09-001 is not a shot",
+                 "there is no scene 42", "no change made", "a note is at most 2000",
+                 "cannot approve GATE 4"):
+        assert said in text, text
+    assert all("\n" not in line for line in out)
+    assert not ep.notes_dir.exists() or not list(ep.notes_dir.iterdir())
+
+
+# --------------------------------------------------------------------------- the truth about a stop
+
+
+def test_a_failed_job_is_a_failure_never_a_waiting_gate(ep, monkeypatch):
+    from spark_video import gates
+    from spark_video.build import BuildResult, FailedJob
+    cfg = _cfg()
+    monkeypatch.setattr(gates, "check", lambda *a, **k: gates.GateReport("script", []))
+    at_gate = BuildResult(1, None, [FailedJob("gate_closed", {"gate": "script"}, [])])
+    assert not autopilot.stopped_by_failure(ep, cfg, at_gate, "script")
+    # the outline failed; the old scenes still pass GATE 1's checks: still a failure
+    outline = BuildResult(1, None, [FailedJob("outline", {}, ["logs/jobs/outline.log"]),
+                                    FailedJob("gate_closed", {"gate": "script"}, [])])
+    assert autopilot.stopped_by_failure(ep, cfg, outline, "script")
+    assert autopilot.stopped_by_failure(ep, cfg, BuildResult(1, None, [], errors=["x"]), "script")
+    assert not autopilot.stopped_by_failure(ep, cfg, BuildResult(0, None), "script")
+
+
+def test_a_missing_input_names_the_file_and_what_makes_it(ep, capsys):
+    from spark_video.build import BuildResult
+    spec = ep.root / "shots" / "S01-002.json"
+    msg = ("MissingInputException in rule render_clip in file rules/render.smk, line 3:\n"
+           "Missing input files for rule render_clip:\n    output: x.mp4\n"
+           "    wildcards: shot=S01-002\n    affected files:\n"
+           f"        {spec}\n")
+    assert autopilot.missing_inputs(msg) == [spec]
+    autopilot.failure_report_for(ep, BuildResult(1, None, [], errors=[msg]),
+                                 resume="spark-video episode demo 041")
+    err = capsys.readouterr().err
+    assert "no failed job" not in err and "a file it needs is missing" in err
+    assert f"missing {spec}" in err and "spark-video storyboard compile -p demo -e 041" in err
+    kept = ep.root / "history" / "20260101T000000.000000Z-scene-02" / "scenes" / "scene-02.md"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("# Scene 2\n")
+    assert str(kept) in autopilot.remedy(ep, ep.scene_md(2))
+
+
+# ------------------------------------------------------------------- viewer.html in the browser
+
+
+@pytest.mark.parametrize(("kw", "opens"), [
+    ({"environ": {"DISPLAY": ":0"}}, True),
+    ({"environ": {"WAYLAND_DISPLAY": "wayland-0"}}, True),
+    ({"environ": {}, "platform": "darwin"}, True),
+    ({"environ": {}, "platform": "win32"}, True),
+    ({"environ": {}}, False),                                     # a Linux console, no desktop
+    ({"environ": {"DISPLAY": ":0"}, "stdout_tty": False}, False),  # no terminal
+    ({"environ": {"DISPLAY": ":0"}, "no_open": True}, False),      # --no-open
+    ({"environ": {"DISPLAY": ":0", "SPARK_VIDEO_NO_OPEN": "1"}}, False),
+    ({"environ": {"DISPLAY": ":0", "CI": "true"}}, False),
+    ({"environ": {"CI": "1"}, "platform": "darwin"}, False),
+    ({"environ": {"DISPLAY": ":0", "CI": "false"}}, True),
+])
+def test_when_the_viewer_opens(kw, opens):
+    args = {"no_open": False, "stdout_tty": True, "platform": "linux", **kw}
+    assert autopilot.should_open_viewer(**args) is opens
+
+
+def test_ci_never_opens_the_browser(ep, monkeypatch):
+    import webbrowser
+
+    from spark_video import gates
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, **k: opened.append(url))
+    monkeypatch.setattr(gates, "check", lambda *a, **k: gates.GateReport("script", []))
+    monkeypatch.setattr(gates, "summary", lambda *a, **k: ["GATE 1 (script)"])
+    for env, want in (({"CI": "true", "DISPLAY": ":0"}, 0), ({"DISPLAY": ":0"}, 1)):
+        s = autopilot.Session(cfg=_cfg(), paths=ep, interactive=True, ask=lambda q: "q",
+                              out=lambda line: None, open_viewer=autopilot.should_open_viewer(
+                                  no_open=False, stdout_tty=True, environ=env,
+                                  platform="linux"))
+        opened.clear()
+        assert autopilot.at_gate(s, "script") == autopilot.EXIT_WAITING
+        assert len(opened) == want and all(u.endswith("viewer.html") for u in opened)

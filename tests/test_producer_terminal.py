@@ -32,7 +32,7 @@ class Pane:
         self.sock = str(tmp / "tmux.sock")
         conf = tmp / "tmux.conf"
         conf.write_text("set -g history-limit 20000\nset -g status off\n")
-        env = {**env, "PS1": "$ ", "TERM": "xterm-256color"}
+        env = {**env, "PS1": "$ ", "TERM": "xterm-256color", "SPARK_VIDEO_NO_OPEN": "1"}
         subprocess.run(["tmux", "-S", self.sock, "-f", str(conf), "new-session", "-d",
                         "-x", "150", "-y", "50", "bash", "--norc", "--noprofile"],
                        env=env, check=True)

@@ -401,6 +401,18 @@ def _scaffold_lore(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> No
           f"\"{lore['mood_anchor']}\" (edit it to taste)")
 
 
+def cmd_import(args) -> int:
+    from .importer import import_project
+
+    cfg = _cfg(args)
+    res = import_project(Path(args.path), Path(cfg.projects_dir), project=args.project,
+                         episode=args.episode, in_place=args.in_place, cfg=cfg)
+    for r in res:
+        print(f"next: uv run spark-video episode {Path(r['root']).parent.name} "
+              f"{r['episode']}")
+    return EXIT_OK if res else EXIT_FAIL
+
+
 def cmd_new(args) -> int:
     cfg = _cfg(args)
     pp = ProjectPaths.of(args.name, Path(cfg.projects_dir))
@@ -791,6 +803,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, hlp in (("status", cmd_status, "gates and shots at a glance"),
                           ("doctor", cmd_doctor, "check tools and providers")):
         ep_opts(sub.add_parser(name, help=hlp)).set_defaults(fn=fn)
+
+    p = sub.add_parser("import", help="turn an original spark-video project (or one "
+                       "episode) into ours; the source is never changed")
+    p.add_argument("path", help="the original's projects/<p> or projects/<p>/episode-NNN")
+    p.add_argument("--project", "-p", help="the new project's name (default: the folder's)")
+    p.add_argument("--episode", "-e", help="import only this episode")
+    p.add_argument("--in-place", action="store_true",
+                   help="convert the folder itself, after copying it to <p>.backup-<time>")
+    p.set_defaults(fn=cmd_import)
 
     p = sub.add_parser("new", help="create a project")
     p.add_argument("name", help="the project's folder name (letters, digits, - or _)")

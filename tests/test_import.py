@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from spark_video.io import InputError
 from spark_video.paths import EpisodePaths, PathError, check_project_id, normalize_episode
 from spark_video.scenefmt import parse_scene_md
 
@@ -60,3 +63,55 @@ def test_original_scene_forms_are_read():
     en = parse_scene_md(EN_ORIGINAL, "scene-02.md")
     assert en.mode == "narration" and en.beats[0].narration == "钱夫人走了。"
     assert en.beats[0].duration == 4
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path):
+    from original_project import make_original
+
+    from spark_video.budget import spend_so_far
+    from spark_video.gates import load_stamp
+    from spark_video.importer import import_project
+    from spark_video.models import ShotState
+
+    src = make_original(tmp_path / "orig")
+    before = _snapshot(src)
+    res = import_project(src, tmp_path / "projects", log=lambda m: None)
+    assert _snapshot(src) == before  # the source is only read
+    [r] = res
+    ep = EpisodePaths.of("tongfu", "001", tmp_path / "projects")
+    for n in (1, 2, 3):  # the scene markdown kept byte for byte
+        assert ep.scene_md(n).read_bytes() == (src / f"episode-001/scenes/scene-{n:02d}.md"
+                                                ).read_bytes()
+    frag = json.loads(ep.scene_json(1).read_text(encoding="utf-8"))
+    s1, s2 = frag["shots"][0], frag["shots"][1]
+    assert s1["kind"] == "r2v" and "model" not in s1 and s1["extra"]["model"] == "wan2.7-r2v"
+    assert s2["duration"] == 15 and s2["extra"] == {"camera_notes": "dolly"}
+    assert frag["scene"]["extra"] == {"mood_note": "tense"}
+    st = ShotState.model_validate_json(ep.shot_state("S01-001").read_text())
+    assert st.winner_version == 1 and st.attempts[0].task_id == "task-paid-1"
+    assert st.attempts[0].review.verdict == "ACCEPT"
+    failed = ShotState.model_validate_json(ep.shot_state("S01-002").read_text())
+    assert failed.winner_version is None and failed.attempts[0].status == "FAILED"
+    assert r["mode"] == "narration" and load_stamp(ep, "mode").data["mode"] == "narration"
+    assert load_stamp(ep, "mode").note == "imported"
+    assert spend_so_far(ep) == pytest.approx(6 * 0.9)  # happyhorse r2v 720P, 6 s
+    report = (ep.root / "import-report.md").read_text(encoding="utf-8")
+    assert "camera_notes" in report and "mood_note" in report and "scenes/scene-01.json" in report
+    assert (ep.project_paths.root / "cast/钱夫人/voice.mp3").exists()
+    assert (ep.project_paths.root / "cast/钱夫人/portrait2.png").exists()
+    with pytest.raises(InputError):  # a second import never writes over the first
+        import_project(src, tmp_path / "projects", log=lambda m: None)
+
+
+def test_a_shot_still_saying_model_gets_a_hint():
+    from pydantic import ValidationError
+
+    from spark_video.models import Shot
+
+    with pytest.raises(ValidationError, match="now `kind`"):
+        Shot.model_validate({"id": "S01-001", "scene": "S01", "prompt": "x",
+                             "model": "wan2.7-r2v"})

@@ -13,7 +13,7 @@ the graph must stay acyclic):
             escalation (an escalated shot back to the director), vfx (the VFX review),
             inputcheck (user-editable files checked before the jobs that read them)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
-  cli       cli, doctor, autopilot
+  cli       cli, doctor, autopilot, importer (`spark-video import`)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ LAYERS = {
                "summaries", "timeline", "escalation", "vfx", "frozen",
                "inputcheck"],
     "jobs": ["jobs", "build"],
-    "cli": ["cli", "doctor", "autopilot"],
+    "cli": ["cli", "doctor", "autopilot", "importer"],
 }
 ORDER = list(LAYERS)
 

@@ -30,6 +30,7 @@ from .autopilot import failure_report_for
 from .build import clear_stale_locks, run_build
 from .doctor import doctor as provider_doctor
 from .escalation import request_director_rewrite, request_new_takes
+from .importer import import_project
 from .io import InputError, atomic_write_json, atomic_write_text, dump_json, parse_model
 from .media import ffmpeg_exe
 from .models import BGMConfig, StitchRequest
@@ -402,8 +403,6 @@ def _scaffold_lore(cfg: WorkflowConfig, paths: EpisodePaths, premise: str) -> No
 
 
 def cmd_import(args) -> int:
-    from .importer import import_project
-
     cfg = _cfg(args)
     res = import_project(Path(args.path), Path(cfg.projects_dir), project=args.project,
                          episode=args.episode, in_place=args.in_place, cfg=cfg)

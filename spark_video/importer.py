@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import gates
 from .io import InputError, atomic_write_json, atomic_write_text
 from .models import (
     Attempt,
@@ -45,8 +46,11 @@ from .models import (
 )
 from .paths import SCENE_FILE_RE, EpisodePaths, ProjectPaths, check_project_id, normalize_episode
 from .pricing import video_cost
+from .project import write_manifest
 from .render import IMPORTED
 from .scenefmt import parse_scene_md
+from .settings import WorkflowConfig
+from .storyboard import compile_script, compile_storyboard
 
 REPORT_NAME = "import-report.md"
 LEGACY_MODELS = {
@@ -401,8 +405,6 @@ def _touch_in_order(paths: EpisodePaths) -> None:
 
 
 def _stamp(paths: EpisodePaths, cfg: Any, mode: str, src_ep: Path, rep: Report) -> list[str]:
-    from . import gates
-    from .storyboard import compile_storyboard
 
     stamped = []
     gates.approve(paths, "mode", data={"mode": mode}, note="imported")
@@ -429,8 +431,6 @@ def _stamp(paths: EpisodePaths, cfg: Any, mode: str, src_ep: Path, rep: Report) 
 
 def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
                    rep: Report) -> dict[str, Any]:
-    from .project import write_manifest
-    from .storyboard import compile_script
 
     dst.root.mkdir(parents=True, exist_ok=True)
     for d in EPISODE_DIRS:
@@ -505,7 +505,6 @@ def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
 def import_project(src: Path, root: Path, *, project: str | None = None,
                    episode: str | None = None, in_place: bool = False, cfg: Any = None,
                    log=print) -> list[dict[str, Any]]:
-    from .settings import WorkflowConfig
 
     cfg = cfg or WorkflowConfig()
     src_project, eps = _episode_dirs(Path(src))

@@ -35,8 +35,8 @@ HEADING = re.compile(r"^##\s*(?:Scene\s+|场景\s*)(\d+)\s*(?:[—–:：-]+\s*(
 # **Label:** value, **Label**: value (the original's form), full-width colons too
 FIELD = re.compile(r"^\*\*(.+?)(?:[:：]\*\*|\*\*\s*[:：])\s*(.*)$")
 DIALOG = re.compile(r'^\s*[-*]\s*([^:：]+?)\s*[:：]\s*["“「]?(.+?)["”」]?\s*$')
-BEAT = re.compile(r"^\s*(\d+)[.、]\s*(Narration|Dialog|Dialogue|旁白|解说|对白|台词)\s*[:：]\s*(.*)$",
-                  re.I)
+BEAT = re.compile(r"^\s*(\d+)[.、]\s*(Narration|Dialog|Dialogue|旁白|解说|对白|台词)"
+                  r"\s*[:：]\s*(.*)$", re.I)
 VISUAL = re.compile(r"^\s*(?:Visual|画面)\s*[:：]\s*(.+?)\s*"
                     r"(?:(?:Suggested duration|建议时长)\s*[:：]\s*(\d+)\s*(?:s|秒))?\s*$", re.I)
 FIELD_ALIASES = {

@@ -49,7 +49,8 @@ SCENES_EN = {
 **Pacing**: the abacus clicks faster (external) + guilt (internal)
 **Estimated duration**: 20
 **Backstory**: 钱夫人 has come for the red envelope she was promised.
-**Plot**: 钱夫人 pushes the door open and slaps the red envelope on the counter. 佟掌柜 freezes behind the abacus, then forces a smile.
+**Plot**: 钱夫人 pushes the door open and slaps the red envelope on the counter.
+佟掌柜 freezes behind the abacus, then forces a smile.
 **Dialogue**:
 - 钱夫人: "Who wrapped this envelope?"
 - 佟掌柜: "I did, madam, I did."

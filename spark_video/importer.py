@@ -393,10 +393,11 @@ def _mode(src_ep: Path, frags: list[dict]) -> str:
 
 
 def _touch_in_order(paths: EpisodePaths) -> None:
-    """mtimes in build order (outline < scenes < script < direction < shot lists), so that
+    """mtimes in build order (manifests < outline < scenes < script < direction < shot lists), so that
     a build sees every imported file as up to date and regenerates none (bytes unchanged)."""
     t = time.time()
-    groups = [[paths.outline], paths.scene_files("md"), [paths.script], [paths.direction],
+    groups = [[paths.cast_manifest, paths.set_manifest, paths.props_manifest], [paths.outline],
+              paths.scene_files("md"), [paths.script], [paths.direction],
               paths.scene_files("json")]
     for i, group in enumerate(groups):
         for p in group:

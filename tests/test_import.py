@@ -115,3 +115,38 @@ def test_a_shot_still_saying_model_gets_a_hint():
     with pytest.raises(ValidationError, match="now `kind`"):
         Shot.model_validate({"id": "S01-001", "scene": "S01", "prompt": "x",
                              "model": "wan2.7-r2v"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zh,name", [(False, "tongfu"), (True, "七侠镇")])
+def test_import_then_episode_renders_only_shots_without_an_accepted_take(tmp_path, zh, name):
+    """import + `episode --yes` offline: the accepted take is kept (not rendered, not paid),
+    the failed shot and the never-rendered ones are rendered, every scene file is unchanged."""
+    import os
+    import subprocess
+    import sys
+
+    from original_project import make_original
+
+    from spark_video.models import ShotState
+
+    src = make_original(tmp_path / "orig", name, zh=zh)
+    projects = tmp_path / "projects"
+    env = {**os.environ, "VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_PROVIDER": "offline"}
+    run = [sys.executable, "-m", "spark_video.cli"]
+    subprocess.run([*run, "import", str(src)], check=True, env=env, capture_output=True)
+    ep = EpisodePaths.of(name, "001", projects)
+    scenes = _snapshot(ep.scenes_dir)
+    proc = subprocess.run([*run, "episode", name, "001", "--yes"], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert _snapshot(ep.scenes_dir) == scenes
+    states = {s: ShotState.model_validate_json(ep.shot_state(s).read_text())
+              for s in ("S01-001", "S01-002", "S01-003", "S02-001", "S02-002", "S03-001",
+                        "S03-002")}
+    kept = [s for s, st in states.items() if all(a.provider != "offline" for a in st.attempts)]
+    rendered = [s for s, st in states.items() if any(a.provider == "offline"
+                                                     for a in st.attempts)]
+    assert kept == ["S01-001"] and len(rendered) == 6
+    assert states["S01-001"].winner_version == 1 and len(states["S01-001"].attempts) == 1
+    assert ep.final_mp4.exists()

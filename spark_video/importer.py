@@ -542,6 +542,10 @@ def import_project(src: Path, root: Path, *, project: str | None = None,
         _copy(src_project / item, pp.root / item)
     if not (pp.root / "premise.md").exists() and (src_project / "initialPrompt.md").is_file():
         _copy(src_project / "initialPrompt.md", pp.root / "premise.md")
+    old = time.time() - 60  # the project's sources predate everything the import derives
+    for p in pp.root.rglob("*"):
+        if p.is_file() and not p.relative_to(pp.root).parts[0].startswith("episode-"):
+            os.utime(p, (old, old))
     results = []
     for ep_dir in eps:
         rep = Report()

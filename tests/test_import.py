@@ -150,3 +150,14 @@ def test_import_then_episode_renders_only_shots_without_an_accepted_take(tmp_pat
     assert kept == ["S01-001"] and len(rendered) == 6
     assert states["S01-001"].winner_version == 1 and len(states["S01-001"].attempts) == 1
     assert ep.final_mp4.exists()
+
+
+def test_the_viewer_shows_the_import_report(tmp_path):
+    from original_project import make_original
+
+    from spark_video.importer import import_project
+    from spark_video.viewer import render_viewer
+
+    import_project(make_original(tmp_path / "orig"), tmp_path / "projects", log=lambda m: None)
+    html = render_viewer(EpisodePaths.of("tongfu", "001", tmp_path / "projects"))
+    assert 'id="import-report"' in html and "camera_notes" in html

@@ -47,7 +47,11 @@ def workdir_relative(path):
     return sv_workdir_relative(path, Path.cwd())
 
 
-EP = EpisodePaths.of(CFG.project, CFG.episode, root=workdir_relative(CFG.projects_dir))
+try:
+    EP = EpisodePaths.of(CFG.project, CFG.episode, root=workdir_relative(CFG.projects_dir))
+except ValueError as e:  # paths.PathError: a project or episode name that is not a safe folder
+    print(f"invalid configuration: {e} (--config project=... episode=...)", file=sys.stderr)
+    sys.exit(1)
 if workflow.storage_settings.default_storage_provider is None and \
         not EP.project_paths.root.is_dir():  # (with remote storage the project is in the bucket)
     print(f"no project '{CFG.project}' in {Path(CFG.projects_dir).resolve()}: projects_dir "

@@ -30,6 +30,7 @@ from .autopilot import failure_report_for
 from .build import clear_stale_locks, run_build
 from .doctor import doctor as provider_doctor
 from .escalation import request_director_rewrite, request_new_takes
+from .importer import import_project
 from .io import InputError, atomic_write_json, atomic_write_text, dump_json, parse_model
 from .media import ffmpeg_exe
 from .models import BGMConfig, StitchRequest
@@ -438,6 +439,16 @@ def _fill_lore_placeholders(cfg: WorkflowConfig, paths: EpisodePaths, premise: s
           f"\"{proposed['mood_anchor']}\" (edit {paths.project_paths.lore} to change it)")
 
 
+def cmd_import(args) -> int:
+    cfg = _cfg(args)
+    res = import_project(Path(args.path), Path(cfg.projects_dir), project=args.project,
+                         episode=args.episode, in_place=args.in_place, cfg=cfg)
+    for r in res:
+        print(f"next: uv run spark-video episode {Path(r['root']).parent.name} "
+              f"{r['episode']}")
+    return EXIT_OK if res else EXIT_FAIL
+
+
 def cmd_new(args) -> int:
     cfg = _cfg(args)
     pp = ProjectPaths.of(args.name, Path(cfg.projects_dir))
@@ -837,6 +848,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, hlp in (("status", cmd_status, "gates and shots at a glance"),
                           ("doctor", cmd_doctor, "check tools and providers")):
         ep_opts(sub.add_parser(name, help=hlp)).set_defaults(fn=fn)
+
+    p = sub.add_parser("import", help="turn an original spark-video project (or one "
+                       "episode) into ours; the source is never changed")
+    p.add_argument("path", help="the original's projects/<p> or projects/<p>/episode-NNN")
+    p.add_argument("--project", "-p", help="the new project's name (default: the folder's)")
+    p.add_argument("--episode", "-e", help="import only this episode")
+    p.add_argument("--in-place", action="store_true",
+                   help="convert the folder itself, after copying it to <p>.backup-<time>")
+    p.set_defaults(fn=cmd_import)
 
     p = sub.add_parser("new", help="create a project")
     p.add_argument("name", help="the project's folder name (letters, digits, - or _)")

@@ -175,6 +175,8 @@ class Scene(_Model):
     set_id: str | None = None
     bgm_track: str | None = None
     seed: int | None = Field(None, ge=0, le=2147483647)
+    extra: dict[str, Any] = Field(default_factory=dict, description="keys of an imported "
+                                  "original spark-video file that ours does not use, kept")
 
     @field_validator("id")
     @classmethod
@@ -206,6 +208,17 @@ class Shot(_Model):
     dialog: list[DialogLine] = Field(
         default_factory=list, description="spoken lines in this shot, for audio and subtitles"
     )
+    extra: dict[str, Any] = Field(default_factory=dict, description="keys of an imported "
+                                  "original spark-video file that ours does not use, kept")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_model(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "model" in data and "kind" not in data:
+            raise ValueError(f"field model: {data['model']!r} is the original spark-video's "
+                             "field; it is now `kind` (t2v, i2v or r2v). Rename it, or run "
+                             "`spark-video import` on the original project")
+        return data
 
     @field_validator("id")
     @classmethod

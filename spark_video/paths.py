@@ -13,8 +13,13 @@ from pathlib import Path
 
 SHOT_ID_RE = re.compile(r"^S\d{2}-\d{3}[a-z]?$")
 SCENE_ID_RE = re.compile(r"^S\d{2}$")
-PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# a project name is any safe path component, in any script (七侠镇, "Ma·Lin", "Harbour 2"):
+# at most 64 characters, starting with a letter or digit, no path separators, no control
+# characters, no leading/trailing space
+PROJECT_ID_RE = re.compile(r"^[^\W_][^/\\\x00-\x1f\x7f:*?\"<>|]{0,63}$")
 EPISODE_RE = re.compile(r"^(?:episode-)?(\d{1,4})$")
+# an episode named, not numbered: pilot, s01e03, finale-2 (kept as written)
+EPISODE_NAME_RE = re.compile(r"^(?:episode-)?([A-Za-z][A-Za-z0-9_-]{0,31})$")
 CLIP_VERSION_RE = re.compile(r"^(S\d{2}-\d{3}[a-z]?)-ver(\d{1,4})\.mp4$")
 # cast / set / prop folder names: any letters (CJK included), digits, '-', '_', '.', ' '
 NOTE_TARGET_RE = re.compile(r"^(?:scene-\d{2}|shots-\d{2}|take-S\d{2}-\d{3}[a-z]?|music|"
@@ -32,20 +37,39 @@ class PathError(ValueError):
 
 
 def check_project_id(project: str) -> str:
-    if not PROJECT_ID_RE.match(project or ""):
+    if not PROJECT_ID_RE.match(project or "") or project != project.strip() \
+            or project in (".", ".."):
         raise PathError(
-            f"project id {project!r} is not valid: use letters, digits, '-' or '_' "
-            "(at most 64, starting with a letter or digit)"
+            f"project name {project!r} is not valid: use a folder name of at most 64 "
+            "characters in any script (letters, digits, spaces, '·', '-', '_'), starting "
+            "with a letter or digit, without / \\ : * ? \" < > | or control characters"
         )
     return project
 
 
 def normalize_episode(episode: str | int) -> str:
-    """'1', '001', 'episode-001' -> '001'."""
-    m = EPISODE_RE.match(str(episode).strip())
-    if not m:
-        raise PathError(f"episode {episode!r} is not valid: use a number such as 001")
-    return f"{int(m.group(1)):03d}"
+    """'1', '001', 'episode-001' -> '001'; 'pilot', 'episode-s01e03' -> kept as named."""
+    text = str(episode).strip()
+    m = EPISODE_RE.match(text)
+    if m:
+        return f"{int(m.group(1)):03d}"
+    n = EPISODE_NAME_RE.match(text)
+    if n:
+        return n.group(1)
+    raise PathError(f"episode {episode!r} is not valid: use a number such as 001 (folder "
+                    "episode-001) or a name starting with a letter, of letters, digits, "
+                    "'-' or '_', such as pilot or s01e03 (folder episode-s01e03)")
+
+
+def episode_folder_id(root: Path, episode: str | int) -> str:
+    """The episode id whose folder exists: a number given as written ('1' -> episode-1)
+    when that folder exists and the padded one (episode-001) does not; else normalized."""
+    ep = normalize_episode(episode)
+    raw = str(episode).strip().removeprefix("episode-")
+    if raw != ep and raw.isdigit() and (root / f"episode-{raw}").is_dir() \
+            and not (root / f"episode-{ep}").is_dir():
+        return raw
+    return ep
 
 
 def parse_clip_version(name: str) -> tuple[str, int] | None:
@@ -142,7 +166,7 @@ class ProjectPaths:
         return self.root / "bgm"
 
     def episode(self, episode: str | int) -> EpisodePaths:
-        ep = normalize_episode(episode)
+        ep = episode_folder_id(self.root, episode)
         return EpisodePaths(self, ep, self.root / f"episode-{ep}")
 
 

@@ -270,8 +270,18 @@ def render_shot(paths: EpisodePaths, cfg: WorkflowConfig, shot_id: str, *,
     return state
 
 
+IMPORTED = "imported"  # input_key of a winner imported from the original spark-video
+
+
 def _restore_winner(paths: EpisodePaths, state: ShotState, key: str, log) -> bool:
-    """The winner for exactly these inputs is on disk: restore it, never pay again."""
+    """The winner for exactly these inputs is on disk: restore it, never pay again. A take
+    brought by `spark-video import` (input_key IMPORTED) was paid for under the original
+    tool: it is adopted for the current inputs."""
+    if state.input_key == IMPORTED and state.winner_version:
+        state.input_key = key
+        att = state.attempt(state.winner_version)
+        if att is not None:
+            att.input_key = key
     if state.input_key == key and state.winner_version:
         take = paths.clip_version(state.shot_id, state.winner_version)
         if not playable(take):

@@ -12,6 +12,12 @@ Drama:
 
 Narration adds `**Type:** narration` and replaces Action/Dialog with numbered `**Beats:**`,
 each `Narration: "..."` or `Dialog:` bullets, followed by `Visual: ... Suggested duration: Ns`.
+
+The original spark-video's forms are read too (a person's file is never rewritten to fit):
+the label's colon outside the bold (`**Characters**: ...`), `Plot`/`Dialogue` for
+Action/Dialog, and its Chinese template (`## 场景 N — 地点（时间）`, `**人物**`, `**节奏**`,
+`**预估时长**`, `**背景**`, `**剧情**`, `**对白**`, `**类型**: 旁白`, `**节拍**` with
+`旁白:` / `对白:` / `画面:` / `建议时长: Ns`). FIELD_ALIASES maps every label to ours.
 """
 
 from __future__ import annotations
@@ -24,11 +30,25 @@ from pydantic import BaseModel, Field
 from .io import InputError
 from .models import DialogLine
 
-HEADING = re.compile(r"^##\s*Scene\s+(\d+)\s*[—–-]\s*(.+?)\s*(?:\((.+?)\))?\s*$", re.M)
-FIELD = re.compile(r"^\*\*(.+?):\*\*\s*(.*)$")
-DIALOG = re.compile(r'^\s*[-*]\s*([^:：]+?)\s*[:：]\s*["“]?(.+?)["”]?\s*$')
-BEAT = re.compile(r"^\s*(\d+)\.\s*(Narration|Dialog)\s*:\s*(.*)$", re.I)
-VISUAL = re.compile(r"^\s*Visual\s*:\s*(.+?)\s*(?:Suggested duration\s*:\s*(\d+)\s*s)?\s*$", re.I)
+HEADING = re.compile(r"^##\s*(?:Scene\s+|场景\s*)(\d+)\s*(?:[—–:：-]+\s*(.+?))?\s*"
+                     r"(?:[(（](.+?)[)）])?\s*$", re.M)
+# **Label:** value, **Label**: value (the original's form), full-width colons too
+FIELD = re.compile(r"^\*\*(.+?)(?:[:：]\*\*|\*\*\s*[:：])\s*(.*)$")
+DIALOG = re.compile(r'^\s*[-*]\s*([^:：]+?)\s*[:：]\s*["“「]?(.+?)["”」]?\s*$')
+BEAT = re.compile(r"^\s*(\d+)[.、]\s*(Narration|Dialog|Dialogue|旁白|解说|对白|台词)"
+                  r"\s*[:：]\s*(.*)$", re.I)
+VISUAL = re.compile(r"^\s*(?:Visual|画面)\s*[:：]\s*(.+?)\s*"
+                    r"(?:(?:Suggested duration|建议时长)\s*[:：]\s*(\d+)\s*(?:s|秒))?\s*$", re.I)
+FIELD_ALIASES = {
+    "plot": "action", "dialogue": "dialog",
+    "人物": "characters", "角色": "characters", "节奏": "pacing", "预估时长": "estimated duration",
+    "时长": "estimated duration", "背景": "backstory", "前情": "backstory", "剧情": "action",
+    "情节": "action", "动作": "action", "对白": "dialog", "台词": "dialog", "类型": "type",
+    "节拍": "beats",
+}
+BEAT_KINDS = {"旁白": "narration", "解说": "narration", "对白": "dialog", "台词": "dialog",
+              "dialogue": "dialog"}
+NARRATION_TYPES = {"narration", "旁白", "解说"}
 
 
 class Beat(BaseModel):
@@ -64,7 +84,7 @@ def parse_scene_md(text: str, path: Path | str) -> SceneScript:
     m = HEADING.search(body)
     if not m:
         raise InputError(path, "missing heading '## Scene N — <location> (<time of day>)'")
-    num, location, tod = int(m.group(1)), m.group(2).strip(), (m.group(3) or "").strip()
+    num, location, tod = int(m.group(1)), (m.group(2) or "").strip(), (m.group(3) or "").strip()
     fields: dict[str, str] = {}
     dialog: list[DialogLine] = []
     beats: list[Beat] = []
@@ -77,9 +97,10 @@ def parse_scene_md(text: str, path: Path | str) -> SceneScript:
         f = FIELD.match(line.strip())
         if f:
             current = f.group(1).strip().lower()
+            current = FIELD_ALIASES.get(current, current)
             fields[current] = f.group(2).strip()
             continue
-        if current in ("dialog", "dialogue"):
+        if current == "dialog":
             d = DIALOG.match(line)
             if not d:
                 raise InputError(path, f"field Dialog: cannot read line {line.strip()!r}; "
@@ -89,9 +110,10 @@ def parse_scene_md(text: str, path: Path | str) -> SceneScript:
             b = BEAT.match(line)
             if b:
                 kind = b.group(2).lower()
+                kind = BEAT_KINDS.get(kind, kind)
                 beat = Beat(kind=kind)
                 if kind == "narration":
-                    beat.narration = b.group(3).strip().strip('"“”')
+                    beat.narration = b.group(3).strip().strip('"“”「」')
                     if not beat.narration:
                         raise InputError(path, f"beat {b.group(1)}: empty Narration")
                 beats.append(beat)
@@ -110,20 +132,20 @@ def parse_scene_md(text: str, path: Path | str) -> SceneScript:
             raise InputError(path, f"field Beats: cannot read line {line.strip()!r}")
         elif current is not None:
             fields[current] = (fields[current] + " " + line.strip()).strip()
-    mode = "narration" if fields.get("type", "").lower() == "narration" else "drama"
+    mode = "narration" if fields.get("type", "").strip().lower() in NARRATION_TYPES else "drama"
     est = fields.get("estimated duration", "0")
     em = re.match(r"\s*(\d+)", est)
     if not em:
         raise InputError(path, f"field Estimated duration: {est!r} is not a number of seconds")
     if mode == "narration" and not beats:
         raise InputError(path, "field Beats: a narration scene needs at least one beat")
-    if mode == "drama" and not fields.get("action", fields.get("plot", "")):
+    if mode == "drama" and not fields.get("action"):
         raise InputError(path, "field Action: a drama scene needs 2–4 sentences of action")
     return SceneScript(
         num=num, location=location, time_of_day=tod, mode=mode,
         characters=_names(fields.get("characters", "")), pacing=fields.get("pacing", ""),
         estimated_duration=int(em.group(1)), backstory=fields.get("backstory", ""),
-        action=fields.get("action", fields.get("plot", "")), dialog=dialog, beats=beats,
+        action=fields.get("action", ""), dialog=dialog, beats=beats,
         trailer=trailer.strip(),
     )
 

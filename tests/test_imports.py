@@ -14,7 +14,7 @@ the graph must stay acyclic):
             inputcheck (user-editable files checked before the jobs that read them),
             exports (the cut as NLE timelines, MLT XML and a Jianying draft)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
-  cli       cli, doctor, autopilot
+  cli       cli, doctor, autopilot, importer (`spark-video import`)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ LAYERS = {
                "summaries", "timeline", "escalation", "vfx", "frozen",
                "inputcheck", "exports"],
     "jobs": ["jobs", "build"],
-    "cli": ["cli", "doctor", "autopilot"],
+    "cli": ["cli", "doctor", "autopilot", "importer"],
 }
 ORDER = list(LAYERS)
 

@@ -122,8 +122,8 @@ def test_mistakes_are_refused_before_anything_is_written(tmp_path, monkeypatch, 
     root = tmp_path / "projects"
     (root / "demo").mkdir(parents=True)
     monkeypatch.setenv("VIDEOGEN_PROJECTS_DIR", str(root))
-    assert cli.main(["episode", "demo", "abc"]) == 2
-    assert "episode 'abc' is not valid" in capsys.readouterr().err
+    assert cli.main(["episode", "demo", "a/b"]) == 2  # (abc is a valid episode name)
+    assert "episode 'a/b' is not valid" in capsys.readouterr().err
     assert cli.main(["episode", "demoo", "030", "--yes"]) == 2
     err = capsys.readouterr().err
     assert "Did you mean 'demo'" in err and "spark-video new demoo" in err

@@ -162,6 +162,9 @@ def render_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None)
         "final": FinalReader(paths).final(),
         "premise": writing.premise(),
         "lore": lore,
+        # written by `spark-video import` (spark_video/importer.py REPORT_NAME)
+        "import_report": (paths.root / "import-report.md").read_text(encoding="utf-8")
+        if (paths.root / "import-report.md").is_file() else "",
         "direction": writing.direction(),
         "script": writing.script(),
         "scenes": writing.scenes(storyboard),

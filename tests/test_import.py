@@ -1,0 +1,163 @@
+"""Bringing the original spark-video's users along: their names, scene forms and projects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spark_video.io import InputError
+from spark_video.paths import EpisodePaths, PathError, check_project_id, normalize_episode
+from spark_video.scenefmt import parse_scene_md
+
+
+def test_project_names_in_any_script_but_safe(tmp_path):
+    for name in ("七侠镇", "Ma·Lin", "Harbour 2", "demo"):
+        assert check_project_id(name) == name
+    for bad in ("../x", "a/b", " x", "x ", ".x", "_x", "a\\b", "a:b", "", "x" * 65):
+        with pytest.raises(PathError):
+            check_project_id(bad)
+
+
+def test_episode_ids_beyond_three_digits(tmp_path):
+    assert normalize_episode("1") == "001"
+    assert normalize_episode("pilot") == "pilot"
+    assert normalize_episode("episode-s01e03") == "s01e03"
+    for bad in ("../7", "1a", "s01/e03", "-x", ""):
+        with pytest.raises(PathError):
+            normalize_episode(bad)
+    (tmp_path / "p" / "episode-1").mkdir(parents=True)
+    assert EpisodePaths.of("p", "1", tmp_path).root.name == "episode-1"
+    assert EpisodePaths.of("p", "2", tmp_path).root.name == "episode-002"
+    (tmp_path / "p" / "episode-001").mkdir()
+    assert EpisodePaths.of("p", "1", tmp_path).root.name == "episode-001"
+
+
+ZH = """## 场景 1 — 七侠镇客栈大堂（夜）
+
+**人物**: 钱夫人、佟掌柜
+**预估时长**: 20秒
+**背景**: 钱夫人来讨红包。
+**剧情**: 钱夫人推门而入，把红包拍在柜台上。佟掌柜赔笑。
+**对白**:
+- 钱夫人: "这红包，是谁包的？"
+"""
+
+EN_ORIGINAL = """## Scene 2 — Inn yard (dawn)
+
+**Type**: narration
+**Characters**: 钱夫人
+**Estimated duration**: 8
+**Backstory**: after the quarrel.
+**Beats**:
+1. Narration: "钱夫人走了。"
+   Visual: the yard empties. Suggested duration: 4s
+"""
+
+
+def test_original_scene_forms_are_read():
+    zh = parse_scene_md(ZH, "scene-01.md")
+    assert (zh.num, zh.location, zh.time_of_day, zh.estimated_duration) == (1, "七侠镇客栈大堂",
+                                                                              "夜", 20)
+    assert zh.characters == ["钱夫人", "佟掌柜"] and zh.dialog[0].speaker == "钱夫人"
+    en = parse_scene_md(EN_ORIGINAL, "scene-02.md")
+    assert en.mode == "narration" and en.beats[0].narration == "钱夫人走了。"
+    assert en.beats[0].duration == 4
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path):
+    from original_project import make_original
+
+    from spark_video.budget import spend_so_far
+    from spark_video.gates import load_stamp
+    from spark_video.importer import import_project
+    from spark_video.models import ShotState
+
+    src = make_original(tmp_path / "orig")
+    before = _snapshot(src)
+    res = import_project(src, tmp_path / "projects", log=lambda m: None)
+    assert _snapshot(src) == before  # the source is only read
+    [r] = res
+    ep = EpisodePaths.of("tongfu", "001", tmp_path / "projects")
+    for n in (1, 2, 3):  # the scene markdown kept byte for byte
+        assert ep.scene_md(n).read_bytes() == (src / f"episode-001/scenes/scene-{n:02d}.md"
+                                                ).read_bytes()
+    frag = json.loads(ep.scene_json(1).read_text(encoding="utf-8"))
+    s1, s2 = frag["shots"][0], frag["shots"][1]
+    assert s1["kind"] == "r2v" and "model" not in s1 and s1["extra"]["model"] == "wan2.7-r2v"
+    assert s2["duration"] == 15 and s2["extra"] == {"camera_notes": "dolly"}
+    assert frag["scene"]["extra"] == {"mood_note": "tense"}
+    st = ShotState.model_validate_json(ep.shot_state("S01-001").read_text())
+    assert st.winner_version == 1 and st.attempts[0].task_id == "task-paid-1"
+    assert st.attempts[0].review.verdict == "ACCEPT"
+    failed = ShotState.model_validate_json(ep.shot_state("S01-002").read_text())
+    assert failed.winner_version is None and failed.attempts[0].status == "FAILED"
+    assert r["mode"] == "narration" and load_stamp(ep, "mode").data["mode"] == "narration"
+    assert load_stamp(ep, "mode").note == "imported"
+    assert spend_so_far(ep) == pytest.approx(6 * 0.9)  # happyhorse r2v 720P, 6 s
+    report = (ep.root / "import-report.md").read_text(encoding="utf-8")
+    assert "camera_notes" in report and "mood_note" in report and "scenes/scene-01.json" in report
+    assert (ep.project_paths.root / "cast/钱夫人/voice.mp3").exists()
+    assert (ep.project_paths.root / "cast/钱夫人/portrait2.png").exists()
+    with pytest.raises(InputError):  # a second import never writes over the first
+        import_project(src, tmp_path / "projects", log=lambda m: None)
+
+
+def test_a_shot_still_saying_model_gets_a_hint():
+    from pydantic import ValidationError
+
+    from spark_video.models import Shot
+
+    with pytest.raises(ValidationError, match="now `kind`"):
+        Shot.model_validate({"id": "S01-001", "scene": "S01", "prompt": "x",
+                             "model": "wan2.7-r2v"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zh,name", [(False, "tongfu"), (True, "七侠镇")])
+def test_import_then_episode_renders_only_shots_without_an_accepted_take(tmp_path, zh, name):
+    """import + `episode --yes` offline: the accepted take is kept (not rendered, not paid),
+    the failed shot and the never-rendered ones are rendered, every scene file is unchanged."""
+    import os
+    import subprocess
+    import sys
+
+    from original_project import make_original
+
+    from spark_video.models import ShotState
+
+    src = make_original(tmp_path / "orig", name, zh=zh)
+    projects = tmp_path / "projects"
+    env = {**os.environ, "VIDEOGEN_PROJECTS_DIR": str(projects), "SPARK_VIDEO_PROVIDER": "offline"}
+    run = [sys.executable, "-m", "spark_video.cli"]
+    subprocess.run([*run, "import", str(src)], check=True, env=env, capture_output=True)
+    ep = EpisodePaths.of(name, "001", projects)
+    scenes = _snapshot(ep.scenes_dir)
+    proc = subprocess.run([*run, "episode", name, "001", "--yes"], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert _snapshot(ep.scenes_dir) == scenes
+    states = {s: ShotState.model_validate_json(ep.shot_state(s).read_text())
+              for s in ("S01-001", "S01-002", "S01-003", "S02-001", "S02-002", "S03-001",
+                        "S03-002")}
+    kept = [s for s, st in states.items() if all(a.provider != "offline" for a in st.attempts)]
+    rendered = [s for s, st in states.items() if any(a.provider == "offline"
+                                                     for a in st.attempts)]
+    assert kept == ["S01-001"] and len(rendered) == 6
+    assert states["S01-001"].winner_version == 1 and len(states["S01-001"].attempts) == 1
+    assert ep.final_mp4.exists()
+
+
+def test_the_viewer_shows_the_import_report(tmp_path):
+    from original_project import make_original
+
+    from spark_video.importer import import_project
+    from spark_video.viewer import render_viewer
+
+    import_project(make_original(tmp_path / "orig"), tmp_path / "projects", log=lambda m: None)
+    html = render_viewer(EpisodePaths.of("tongfu", "001", tmp_path / "projects"))
+    assert 'id="import-report"' in html and "camera_notes" in html

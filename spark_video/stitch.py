@@ -697,18 +697,28 @@ def _join_sounds(plan: Plan, reel: Reel, sounds: list[AudioStream]) -> AudioStre
     return joined
 
 
-def _voices(plan: Plan, reel: Reel) -> list[AudioStream]:
-    """Narration voices heard in the reel, laid at their shots' span starts (sample-exact);
-    a voice that starts in the reel before comes in part-way."""
-    voices = []
+def _voices_heard(plan: Plan, reel: Reel) -> list[tuple[Segment, int, int]]:
+    """The narration voices heard in the reel: (segment, first sample, end sample) on the
+    cut's clock, the voice laid at its shot's span start. One owner for the reel's graph and
+    for its key."""
     r0, r1 = reel.sample0, reel.sample0 + reel.samples
+    heard = []
     for seg in plan.segments:
         if seg.fit is None or seg.tts_path is None:
             continue
         v0 = int(round(seg.span_start * SR))
         v1 = v0 + int(round(seg.fit.spoken_s * SR)) + 1
-        if v1 <= r0 or v0 >= r1:
-            continue
+        if v1 > r0 and v0 < r1:
+            heard.append((seg, v0, v1))
+    return heard
+
+
+def _voices(plan: Plan, reel: Reel) -> list[AudioStream]:
+    """Narration voices heard in the reel, laid at their shots' span starts (sample-exact);
+    a voice that starts in the reel before comes in part-way."""
+    voices = []
+    r0 = reel.sample0
+    for seg, v0, v1 in _voices_heard(plan, reel):
         a = ffmpeg.input(str(seg.tts_path.resolve())).audio_stream(0)
         a = _afmt(a.asetpts(expr="PTS-STARTPTS").aresample(sample_rate=SR))
         a = a.volume(volume=f"{seg.tts_gain_db:.2f}dB")
@@ -1071,15 +1081,10 @@ def reel_key(plan: Plan, reel: Reel, kind: str, extra: str = "") -> str:
             desc.append(["out", plan.fade_out, local,
                          [reel.frame0, round(plan.duration, 6)] if local < 0 else None])
     else:
-        r0, r1 = reel.sample0, reel.sample0 + reel.samples
-        for seg in plan.segments:
-            if seg.fit is None or seg.tts_path is None:
-                continue
-            v0 = int(round(seg.span_start * SR))
-            v1 = v0 + int(round(seg.fit.spoken_s * SR)) + 1
-            if v1 > r0 and v0 < r1:
-                desc.append([v0 - r0, v1 - v0, _sig(seg.tts_path), round(seg.tts_gain_db, 2),
-                             seg.fit.tempo])
+        r0 = reel.sample0
+        for seg, v0, v1 in _voices_heard(plan, reel):
+            desc.append([v0 - r0, v1 - v0, _sig(seg.tts_path), round(seg.tts_gain_db, 2),
+                         seg.fit.tempo])
     h = hashlib.sha256(_code_key().encode())
     h.update(json.dumps(desc).encode())
     h.update(extra.encode())

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import gates
-from .build import BuildResult, run_build
+from .build import BuildResult, FailedJob, run_build
 from .escalation import (
     escalated_shots,
     request_director_rewrite,
@@ -94,9 +94,23 @@ def stopped_by_failure(paths: EpisodePaths, cfg: WorkflowConfig, res: BuildResul
     output was removed or is stale, so the gate must not be shown as waiting (exit 3)."""
     if res.ok:
         return False
-    if any(f.rule != "gate_closed" for f in res.failed) or not res.gate_jobs_only:
+    if not res.failed or any(f.rule != "gate_closed" and not held_at_gate(paths, f)
+                             for f in res.failed):
         return True  # a job failed, or Snakemake refused to start (a missing input, …)
     return gate is None or not gates.check(paths, gate, threshold=cfg.review_threshold).passed
+
+
+def held_at_gate(paths: EpisodePaths, job: FailedJob) -> bool:
+    """A job that refused to start because its gate closed while the build ran (a storyboard
+    recompiled under a running build: jobs.gates_require) stopped at that gate like its
+    barrier does; it failed at nothing. Told by the last words in its log, the gate's own
+    closed message, and the gate still being closed."""
+    log = Path(job.logs[0]) if job.logs else None
+    if log is None or not log.exists():
+        return False
+    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
+    return any(ln.startswith(f"{label} is closed:") and not gates.is_open(paths, gate)
+               for ln in tail for gate, label in gates.LABELS.items())
 
 
 def failure_report(s: Session, res: BuildResult) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 from answer_corpus import ANCHOR, CASES, OUTLINE, PROMPT, SCENE, Case
+from conftest import scaffolded_episode
 
 from spark_video import answers, roles, vfx
 from spark_video.io import InputError
 from spark_video.models import Outline, Review, Shot, Storyboard
 from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, load_manifest, write_manifest
+from spark_video.project import load_lore, load_manifest
 from spark_video.providers.base import CallContext
 from spark_video.providers.openai_compat import parse_review
 from spark_video.settings import resolve
@@ -32,11 +33,7 @@ class Scripted:
 
 @pytest.fixture
 def ep(projects) -> EpisodePaths:
-    paths = EpisodePaths.of("demo", "9", root=projects)
-    paths.scaffold()
-    for kind in ("cast", "set", "prop"):
-        write_manifest(paths, kind)
-    return paths
+    return scaffolded_episode(projects, "9")
 
 
 def ctx_of(ep, **cfg) -> CallContext:

@@ -6,24 +6,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import scaffolded_episode
 
 from spark_video import roles
 from spark_video.escalation import escalated_shots, request_director_rewrite
 from spark_video.io import atomic_write_json, load_model
 from spark_video.models import ShotState
 from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, load_manifest, write_manifest
+from spark_video.project import load_lore, load_manifest
 from spark_video.providers.base import CallContext
 from spark_video.settings import resolve
 
 
 @pytest.fixture
 def ep(projects) -> EpisodePaths:
-    paths = EpisodePaths.of("demo", "9", root=projects)
-    paths.scaffold()
-    for kind in ("cast", "set", "prop"):
-        write_manifest(paths, kind)
-    return paths
+    return scaffolded_episode(projects, "9")
 
 
 def test_director_rewrites_only_the_escalated_shot(ep):

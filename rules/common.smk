@@ -14,6 +14,7 @@ sys.path.insert(0, workflow.basedir)
 from spark_video import gates as sv_gates  # noqa: E402
 from spark_video import frozen as sv_frozen  # noqa: E402
 from spark_video import inputcheck as sv_inputcheck  # noqa: E402
+from spark_video import written as sv_written  # noqa: E402
 from spark_video.paths import EpisodePaths  # noqa: E402
 from spark_video.paths import workdir_relative as sv_workdir_relative  # noqa: E402
 from spark_video.project import media_path  # noqa: E402
@@ -122,6 +123,16 @@ def repair_published():
 
 
 repair_published()
+# a person's files: kept in history/ before any job replaces them (spark_video/written.py)
+for _line in sv_written.keep_pass(EP, CFG.mode, sv_written.snakemake_made(Path.cwd())):
+    print(_line, file=sys.stderr)
+
+
+def kept(output, paths):
+    """The inputs of the job that makes `output`: ancient() while `output` is a file the
+    build never wrote, which is then an input, used as it is (spark_video/written.py)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    return [ancient(p) for p in paths] if sv_written.is_persons(EP, Path(output)) else paths
 
 
 def barrier(gate):

@@ -7,11 +7,12 @@ rule direction:
     output:
         f"{E}/direction.json",
     input:
-        script=SCRIPT,
-        outline=lambda wc: frozen("script", [OUTLINE])[0],  # after GATE 1: until `revise`
-        cast=frozen("storyboard", MANIFESTS[:1]),
-        lore=lambda wc: frozen("storyboard", optional(EP.project_paths.lore), EP.direction,
-                               is_lore),
+        # (kept: a person's direction.json is an input, never rewritten)
+        script=lambda wc: kept(EP.direction, [SCRIPT])[0],
+        outline=lambda wc: kept(EP.direction, frozen("script", [OUTLINE]))[0],  # after GATE 1: until `revise`
+        cast=lambda wc: kept(EP.direction, frozen("storyboard", MANIFESTS[:1])),
+        lore=lambda wc: kept(EP.direction, frozen("storyboard", optional(EP.project_paths.lore),
+                                                  EP.direction, is_lore)),
         gate=lambda wc: barrier("script"),
         check=lambda wc: checked(OUTLINE, EP.project_paths.lore),
     log:
@@ -26,10 +27,11 @@ rule scene_json:
     output:
         EP.pattern("scene_json"),
     input:
-        md=EP.pattern("scene_md"),
-        direction=f"{E}/direction.json",
+        # (kept: a person's shot list is an input; a producer's note still rewrites it)
+        md=lambda wc: kept(EP.scene_json(int(wc.num)), [str(EP.scene_md(int(wc.num)))])[0],
+        direction=lambda wc: kept(EP.scene_json(int(wc.num)), [f"{E}/direction.json"])[0],
         notes=lambda wc: optional(EP.director_notes(int(wc.num))),
-        manifests=frozen("storyboard", MANIFESTS),
+        manifests=lambda wc: kept(EP.scene_json(int(wc.num)), frozen("storyboard", MANIFESTS)),
         producer_notes=lambda wc: optional(EP.notes(f"shots-{wc.num}")),
         gate=lambda wc: barrier("script"),
         check=lambda wc: checked(EP.project_paths.lore, EP.scene_md(int(wc.num)),

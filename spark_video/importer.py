@@ -35,8 +35,6 @@ from .io import InputError, atomic_write_json, atomic_write_text
 from .models import (
     Attempt,
     Direction,
-    Outline,
-    OutlineScene,
     Review,
     Scene,
     SceneFragment,
@@ -51,6 +49,7 @@ from .render import IMPORTED
 from .scenefmt import parse_scene_md
 from .settings import WorkflowConfig
 from .storyboard import compile_script, compile_storyboard
+from .written import derive_outline, record
 
 REPORT_NAME = "import-report.md"
 LEGACY_MODELS = {
@@ -303,22 +302,11 @@ def _import_states(src: Path, dst: EpisodePaths, rep: Report) -> dict[str, ShotS
 
 
 def _outline(paths: EpisodePaths, mode: str, premise: str, rep: Report) -> None:
-    scenes = []
-    for md in paths.scene_files("md"):
-        s = parse_scene_md(md.read_text(encoding="utf-8"), md)
-        scenes.append(OutlineScene(num=s.num, id=f"S{s.num:02d}",
-                                   title=s.location or f"Scene {s.num}", location=s.location,
-                                   time_of_day=s.time_of_day, summary=s.backstory or "(imported)",
-                                   characters=s.characters,
-                                   target_duration_s=max(2, s.estimated_duration or 30)))
-    if not scenes:
-        return
-    o = Outline(project=paths.project, episode=paths.episode, mode=mode,
-                title=f"{paths.project} (imported)", premise=premise or "(imported)",
-                target_duration_s=sum(s.target_duration_s for s in scenes), scenes=scenes)
-    atomic_write_json(paths.outline, o)
-    rep.converted.append(("scenes/scene-NN.md", "(headings, fields)",
-                          f"outline.json derived from {len(scenes)} scene(s), marked imported"))
+    o = derive_outline(paths, mode, premise)
+    if o is not None:
+        rep.converted.append(("scenes/scene-NN.md", "(headings, fields)",
+                              f"outline.json derived from {len(o.scenes)} scene(s), marked "
+                              "imported"))
 
 
 def _direction(src: Path, paths: EpisodePaths, rep: Report) -> None:
@@ -503,6 +491,7 @@ def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
         for kind in ("cast", "set", "prop"):
             write_manifest(dst, kind)
     _touch_in_order(dst)
+    record(dst, [dst.script, dst.storyboard])  # compiled by us; the rest is the person's
     return {"mode": mode, "spend": spend, "gates": stamped,
             "kept": sorted(s for s, st in states.items() if st.winner_version),
             "shots": sum(len(f["shots"]) for f in frags)}

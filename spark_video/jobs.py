@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import art, exports, gates, roles, storyboard, vfx
+from . import art, exports, gates, roles, storyboard, vfx, written
 from .inputcheck import check, source_of
 from .io import InputError, atomic_write_json, atomic_write_text, load_model, read_text_checked
 from .media import MediaError, make_poster
@@ -289,8 +289,13 @@ def _undecodable(j: Job) -> str | None:
 def run(smk: Any, name: str) -> None:
     """Entry point for `script:` rules."""
     j = Job(smk)
+    outputs = [Path(f) for f in smk.output]
+    for line in written.replaced_lines(j.paths, outputs):  # kept in history/ by the pass
+        j.log(line)
+        print(line, file=sys.stderr)
     try:
         JOBS[name](j)
+        written.record(j.paths, outputs)  # the build's own content from now on
     except EXPECTED as e:
         _fail(j, str(e))
     except UnicodeDecodeError as e:

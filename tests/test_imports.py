@@ -12,7 +12,8 @@ the graph must stay acyclic):
   stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline,
             escalation (an escalated shot back to the director), vfx (the VFX review),
             inputcheck (user-editable files checked before the jobs that read them),
-            exports (the cut as NLE timelines, MLT XML and a Jianying draft)
+            exports (the cut as NLE timelines, MLT XML and a Jianying draft),
+            written (what the build wrote: a person's files kept, never overwritten)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot, importer (`spark-video import`)
 """
@@ -32,7 +33,7 @@ LAYERS = {
     "providers": ["providers", "budget", "capabilities", "slots"],
     "policy": ["review_policy", "roles", "art"],
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
-               "summaries", "timeline", "escalation", "vfx", "frozen",
+               "summaries", "timeline", "escalation", "vfx", "frozen", "written",
                "inputcheck", "exports"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot", "importer"],

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from .io import InputError, atomic_write_text, read_text_checked
+from .io import InputError, atomic_write_bytes, atomic_write_text, read_text_checked
+from .models import ManifestEntry
 from .paths import IMAGE_EXTS, EpisodePaths, PathError, ProjectPaths, check_entity_name
 from .project import KIND_CARDS, KIND_DIRS, build_manifest, load_lore, split_front_matter
 from .providers import get_provider
@@ -183,3 +184,53 @@ def npcs_from_script(cfg: WorkflowConfig, paths: EpisodePaths) -> dict:
             body=f"{name}: a named NPC from the script's CAST CHECK.")
         made.append(name)
     return {"npcs": found, "created": made, "skipped": skipped}
+
+
+GRID = ".portraits-grid.png"  # a dot-file: never listed as one of the folder's own images
+GRID_CELL = (384, 512)  # 3:4, the portraits' ratio
+
+
+def reference_image(paths: EpisodePaths, entry: ManifestEntry) -> str | None:
+    """The one image a model is sent for a cast member (relative to the projects folder):
+    their portrait, or, when the folder holds several, all of them as one grid (as the
+    original spark-video did), made again whenever a portrait is newer than it."""
+    if len(entry.images) <= 1:
+        return entry.image
+    root = paths.project_paths.root.parent
+    rel = f"{entry.folder}/{GRID}"
+    out = root / rel
+    srcs = [root / i for i in entry.images]
+    try:
+        fresh = out.stat().st_mtime_ns >= max(p.stat().st_mtime_ns for p in srcs)
+    except FileNotFoundError:
+        fresh = False
+    if not fresh:
+        portrait_grid(srcs, out)
+    return rel
+
+
+def portrait_grid(images: list[Path], out: Path) -> Path:
+    """Tile the images, each fitted into a 3:4 cell, left to right, top to bottom, in a
+    near-square grid; written atomically as PNG."""
+    import io
+    import math
+
+    from PIL import Image
+
+    cols = math.ceil(math.sqrt(len(images)))
+    rows = math.ceil(len(images) / cols)
+    cw, ch = GRID_CELL
+    sheet = Image.new("RGB", (cols * cw, rows * ch), (0, 0, 0))
+    for i, src in enumerate(images):
+        try:
+            with Image.open(src) as im:
+                im = im.convert("RGB")
+                im.thumbnail((cw, ch))
+                x = (i % cols) * cw + (cw - im.width) // 2
+                sheet.paste(im, (x, (i // cols) * ch + (ch - im.height) // 2))
+        except OSError as e:
+            raise InputError(src, f"not a readable image ({e}); replace or remove it") from None
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    atomic_write_bytes(out, buf.getvalue())
+    return out

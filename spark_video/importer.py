@@ -48,7 +48,7 @@ from .project import write_manifest
 from .render import IMPORTED
 from .scenefmt import parse_scene_md
 from .settings import WorkflowConfig
-from .storyboard import compile_script, compile_storyboard
+from .storyboard import compile_script, compile_storyboard, estimate
 from .written import derive_outline, record
 
 REPORT_NAME = "import-report.md"
@@ -400,14 +400,24 @@ def _stamp(paths: EpisodePaths, cfg: Any, mode: str, src_ep: Path, rep: Report) 
     gates.approve(paths, "mode", data={"mode": mode}, note="imported")
     stamped.append("mode")
     rep.converted.append(("storyboard.json", "mode", f"GATE 0 stamped {mode!r} (imported)"))
+    if (src_ep / "bgm-config.json").is_file() and gates.needs_bgm_gate(paths):
+        try:  # the music was chosen in the original: the music gate is passed
+            gates.approve(paths, "bgm", note="imported")
+            stamped.append("bgm")
+            rep.converted.append(("bgm-config.json", "(music choice)", "GATE 0.5 (music) "
+                                  "stamped with the note \"imported\""))
+        except gates.GateError as e:
+            rep.lost.append(("bgm-config.json", "(music choice)", f"GATE 0.5 not stamped: "
+                             f"{str(e).splitlines()[0]}; the gate asks again"))
     todo = [("script", (src_ep / "script.md").is_file()),
             ("storyboard", (src_ep / "storyboard.json").is_file())]
     for gate, passed in todo:
         if not passed:
             break
         try:
-            if gate == "storyboard":
-                compile_storyboard(paths, cfg, mode)
+            if gate == "storyboard":  # what GATE 2 shows: the storyboard and its estimate
+                atomic_write_json(paths.estimate, estimate(compile_storyboard(paths, cfg, mode),
+                                                           cfg))
             gates.approve(paths, gate, note="imported")
         except Exception as e:  # noqa: BLE001 - the build shows the gate instead
             rep.lost.append((f"{gate} gate", "approval", f"not stamped: "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .art import reference_image
 from .capabilities import effective_duration, plan
 from .io import (
     InputError,
@@ -117,8 +118,8 @@ def shot_media(paths, sb: Storyboard, shot: Shot) -> list[str]:
     out: list[str] = []
     for name in shot.characters:
         e = cast.get(name)
-        if e and e.image:
-            out.append(e.image)
+        if e and (ref := reference_image(paths, e)):  # several portraits: one grid
+            out.append(ref)
     scene = sb.scene(shot.scene)
     set_id = shot.set_id if shot.set_id is not None else (scene.set_id if scene else None)
     if set_id and (e := sets.get(set_id)) and e.image:

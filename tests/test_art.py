@@ -103,3 +103,37 @@ def test_unknown_image_model_is_refused_before_paying(projects, run_env, fake_da
     assert not (projects / "demo" / "cast" / "Ada").exists()
     assert not list((projects / "demo" / "cast").glob(".*"))
     assert art.image_ratio("prop") == "1:1"
+
+
+def test_several_portraits_of_one_cast_member_are_sent_as_one_grid(tmp_path):
+    import os
+
+    import pytest
+
+    from spark_video.io import InputError
+
+    ep = EpisodePaths.of("demo", "001", tmp_path / "projects")
+    ep.scaffold()
+    folder = ep.project_paths.cast_dir / "钱夫人"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (300, 400), (255, 0, 0)).save(folder / "portrait1.png")
+    one = build_manifest(ep, "cast").get("钱夫人")
+    assert art.reference_image(ep, one) == one.image  # one portrait: sent as it is
+    Image.new("RGB", (600, 800), (0, 0, 255)).save(folder / "portrait2.png")
+    two = build_manifest(ep, "cast").get("钱夫人")
+    assert len(two.images) == 2  # every portrait kept; the grid is not one of them
+    rel = art.reference_image(ep, two)
+    assert rel == f"{two.folder}/{art.GRID}"
+    grid = tmp_path / "projects" / rel
+    with Image.open(grid) as im:
+        assert im.size == (2 * art.GRID_CELL[0], art.GRID_CELL[1])
+        assert im.getpixel((art.GRID_CELL[0] // 2, art.GRID_CELL[1] // 2)) == (255, 0, 0)
+        assert im.getpixel((art.GRID_CELL[0] * 3 // 2, art.GRID_CELL[1] // 2)) == (0, 0, 255)
+    assert build_manifest(ep, "cast").get("钱夫人").images == two.images
+    made = grid.stat().st_mtime_ns
+    art.reference_image(ep, two)
+    assert grid.stat().st_mtime_ns == made  # made once per version of the portraits
+    (folder / "portrait2.png").write_bytes(b"not a png")
+    os.utime(folder / "portrait2.png", ns=(made + 10**9, made + 10**9))
+    with pytest.raises(InputError, match="portrait2.png.*not a readable image"):
+        art.reference_image(ep, two)

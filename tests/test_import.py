@@ -73,7 +73,7 @@ def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path)
     from original_project import make_original
 
     from spark_video.budget import spend_so_far
-    from spark_video.gates import load_stamp
+    from spark_video.gates import is_open, load_stamp
     from spark_video.importer import import_project
     from spark_video.models import ShotState
 
@@ -98,6 +98,13 @@ def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path)
     assert failed.winner_version is None and failed.attempts[0].status == "FAILED"
     assert r["mode"] == "narration" and load_stamp(ep, "mode").data["mode"] == "narration"
     assert load_stamp(ep, "mode").note == "imported"
+    # the gates the original had passed: script.md, the music choice, storyboard.json
+    assert r["gates"] == ["mode", "bgm", "script", "storyboard"]
+    for gate in ("bgm", "script", "storyboard"):
+        assert load_stamp(ep, gate).note == "imported"
+        assert is_open(ep, gate), gate
+    assert not (ep.approvals_dir / "render.json").exists()  # a shot failed: GATE 3 asks
+    assert ep.estimate.exists()  # what GATE 2 is shown with
     assert spend_so_far(ep) == pytest.approx(6 * 0.9)  # happyhorse r2v 720P, 6 s
     report = (ep.root / "import-report.md").read_text(encoding="utf-8")
     assert "camera_notes" in report and "mood_note" in report and "scenes/scene-01.json" in report
@@ -137,6 +144,12 @@ def test_import_then_episode_renders_only_shots_without_an_accepted_take(tmp_pat
     subprocess.run([*run, "import", str(src)], check=True, env=env, capture_output=True)
     ep = EpisodePaths.of(name, "001", projects)
     scenes = _snapshot(ep.scenes_dir)
+    outline = ep.outline.read_bytes()
+    # the original's natural next step: compiling the storyboard never touches the scenes
+    proc = subprocess.run([*run, "storyboard", "compile", "-p", name, "-e", "001"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert _snapshot(ep.scenes_dir) == scenes and ep.outline.read_bytes() == outline
     proc = subprocess.run([*run, "episode", name, "001", "--yes"], env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -13,6 +13,8 @@ the graph must stay acyclic):
             escalation (an escalated shot back to the director), vfx (the VFX review),
             inputcheck (user-editable files checked before the jobs that read them),
             exports (the cut as NLE timelines, MLT XML and a Jianying draft)
+  workflow  workflow (what rules/common.smk's input functions answer: reads the stages,
+            imported by no job)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot, importer (`spark-video import`)
 """
@@ -34,6 +36,7 @@ LAYERS = {
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
                "summaries", "timeline", "escalation", "vfx", "frozen",
                "inputcheck", "exports"],
+    "workflow": ["workflow"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot", "importer"],
 }

@@ -46,6 +46,7 @@ from spark_video.models import (  # noqa: E402
     ShotState,
 )
 from spark_video.paths import EpisodePaths  # noqa: E402
+from spark_video.scenefmt import SceneScript, render_scene_md  # noqa: E402
 from spark_video.settings import resolve  # noqa: E402
 
 SHOTS_PER_SCENE = 20
@@ -108,8 +109,11 @@ def make_storyboard(projects: Path, shots: int, episode: str = "001",
     for n in range(1, n_scenes + 1):
         k = min(SHOTS_PER_SCENE, left)
         left -= k
-        atomic_write_text(paths.scene_md(n), f"## Scene {n}\n\nMara: We keep going.\n"
-                          f"Theo: Until the light.\n")
+        atomic_write_text(paths.scene_md(n), render_scene_md(SceneScript(
+            num=n, location="The sea", characters=cast, estimated_duration=5 * k,
+            action="The boat climbs a wave. The light turns over the water.",
+            dialog=[{"speaker": "Mara", "text": "We keep going."},
+                    {"speaker": "Theo", "text": "Until the light."}])))
         frag = SceneFragment(
             scene={"id": f"S{n:02d}", "name": f"Scene {n}", "description": "A stormy sea.",
                    "characters_present": cast},

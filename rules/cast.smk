@@ -18,7 +18,7 @@ rule portrait:
     resources:
         api_slots=1,
     script:
-        "../scripts/portrait.py"
+        "../scripts/job.py"
 
 
 rule cast_check:
@@ -32,7 +32,7 @@ rule cast_check:
     resources:
         api_slots=1,
     script:
-        "../scripts/cast_check.py"
+        "../scripts/job.py"
 
 
 rule manifests:
@@ -46,4 +46,4 @@ rule manifests:
     log:
         f"{LOGS}/manifests.log",
     script:
-        "../scripts/manifests.py"
+        "../scripts/job.py"

@@ -12,4 +12,4 @@ rule check_input:
     log:
         f"{LOGS}/checks/{{source}}.log",
     script:
-        "../scripts/check_input.py"
+        "../scripts/job.py"

@@ -22,7 +22,7 @@ rule export_timeline:
     log:
         f"{LOGS}/export-{{ext}}.log",
     script:
-        "../scripts/export_timeline.py"
+        "../scripts/job.py"
 
 
 rule jianying_draft:
@@ -35,7 +35,7 @@ rule jianying_draft:
     log:
         f"{LOGS}/export-draft.log",
     script:
-        "../scripts/jianying_draft.py"
+        "../scripts/job.py"
 
 
 rule exports:

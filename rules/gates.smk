@@ -13,4 +13,4 @@ rule gate_closed:
     log:
         f"{LOGS}/gate-{{gate}}.log",
     script:
-        "../scripts/gate_closed.py"
+        "../scripts/job.py"

@@ -19,7 +19,7 @@ rule render_clip:
         render_jobs=1,
     priority: render_priority
     script:
-        "../scripts/render_clip.py"
+        "../scripts/job.py"
 
 
 rule shots_state:
@@ -30,4 +30,4 @@ rule shots_state:
     log:
         f"{LOGS}/shots_state.log",
     script:
-        "../scripts/shots_state.py"
+        "../scripts/job.py"

@@ -12,7 +12,7 @@ rule narration:
     resources:
         api_slots=1,
     script:
-        "../scripts/narration.py"
+        "../scripts/job.py"
 
 
 rule stitch:
@@ -26,4 +26,4 @@ rule stitch:
     log:
         f"{LOGS}/stitch.log",
     script:
-        "../scripts/stitch.py"
+        "../scripts/job.py"

@@ -20,7 +20,7 @@ rule direction:
     resources:
         api_slots=1,
     script:
-        "../scripts/direction.py"
+        "../scripts/job.py"
 
 
 rule scene_json:
@@ -42,7 +42,7 @@ rule scene_json:
     resources:
         api_slots=1,
     script:
-        "../scripts/scene_json.py"
+        "../scripts/job.py"
 
 
 checkpoint compile_storyboard:
@@ -57,7 +57,7 @@ checkpoint compile_storyboard:
     log:
         f"{LOGS}/storyboard.log",
     script:
-        "../scripts/compile_storyboard.py"
+        "../scripts/job.py"
 
 
 rule estimate:
@@ -69,7 +69,7 @@ rule estimate:
     log:
         f"{LOGS}/estimate.log",
     script:
-        "../scripts/estimate.py"
+        "../scripts/job.py"
 
 
 rule vfx_review:
@@ -85,4 +85,4 @@ rule vfx_review:
     resources:
         api_slots=1,
     script:
-        "../scripts/vfx_review.py"
+        "../scripts/job.py"

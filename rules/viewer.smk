@@ -11,4 +11,4 @@ rule build_viewer:
     log:
         f"{LOGS}/viewer.log",
     script:
-        "../scripts/build_viewer.py"
+        "../scripts/job.py"

@@ -20,7 +20,7 @@ checkpoint outline:
     resources:
         api_slots=1,
     script:
-        "../scripts/outline.py"
+        "../scripts/job.py"
 
 
 rule scene_md:
@@ -38,7 +38,7 @@ rule scene_md:
     resources:
         api_slots=1,
     script:
-        "../scripts/scene_md.py"
+        "../scripts/job.py"
 
 
 rule script_md:
@@ -49,4 +49,4 @@ rule script_md:
     log:
         f"{LOGS}/script.log",
     script:
-        "../scripts/script_md.py"
+        "../scripts/job.py"

@@ -3,7 +3,7 @@
 Once a gate has an approval stamp, a change to the sources upstream of what it approved --
 lore.md, the premise, outline.json, the cast/set/prop folders (cards, photos, portraits),
 the episode's mode -- never regenerates that work by itself: the build marks those sources
-`ancient()` for the jobs behind the gate (rules/common.smk `frozen`), names what changed since the
+`ancient()` for the jobs behind the gate (workflow.py `frozen`), names what changed since the
 approval, and gives the `revise` command that applies the change to the part it touches.
 A revise note is an input of its own, so the rewrite it asks for still happens.
 """

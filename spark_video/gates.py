@@ -517,7 +517,7 @@ class Gate:
 
     def watched(self, paths: EpisodePaths) -> list[Path]:
         """The stamps' folder and `watches`: the build answers the gate once per version of
-        these (rules/common.smk `holds`)."""
+        these (spark_video/workflow.py `Workflow.holds`)."""
         return [paths.approvals_dir, *self.watches(paths)]
 
     def opt_in_files(self, paths: EpisodePaths, cfg: WorkflowConfig) -> list[Path]:

@@ -1,4 +1,5 @@
-"""What each Snakemake job does. `scripts/*.py` are one-line calls into `run()`.
+"""What each Snakemake job does: `job_<rule>` for each rule. Every rule's `script:` is
+scripts/job.py, one call into `run()`, which picks the job by `snakemake.rule`.
 
 A job logs to its rule's `log:` file and, on failure, prints one clear message (no
 traceback for expected errors) to the console, then exits non-zero.
@@ -286,8 +287,13 @@ def _undecodable(j: Job) -> str | None:
     return None
 
 
-def run(smk: Any, name: str) -> None:
-    """Entry point for `script:` rules."""
+def run(smk: Any, name: str | None = None) -> None:
+    """Entry point for `script:` rules (scripts/job.py): the job named after the rule."""
+    name = name or smk.rule
+    if name not in JOBS:
+        print(f"\nrule {name}: no job_{name} in spark_video/jobs.py (a rule whose script is "
+              "scripts/job.py needs one)\n", file=sys.stderr)
+        sys.exit(1)
     j = Job(smk)
     outputs = [Path(f) for f in smk.output]
     for line in written.replaced_lines(j.paths, outputs):  # kept in history/ by the pass

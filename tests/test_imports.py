@@ -14,6 +14,8 @@ the graph must stay acyclic):
             inputcheck (user-editable files checked before the jobs that read them),
             exports (the cut as NLE timelines, MLT XML and a Jianying draft),
             written (what the build wrote: a person's files kept, never overwritten)
+  workflow  workflow (what rules/common.smk's input functions answer: reads the stages,
+            imported by no job)
   jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
   cli       cli, doctor, autopilot, importer (`spark-video import`)
 """
@@ -35,6 +37,7 @@ LAYERS = {
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
                "summaries", "timeline", "escalation", "vfx", "frozen", "written",
                "inputcheck", "exports"],
+    "workflow": ["workflow"],
     "jobs": ["jobs", "build"],
     "cli": ["cli", "doctor", "autopilot", "importer"],
 }
@@ -191,7 +194,9 @@ def test_no_reference_outside_the_repository():
 
 
 def test_each_job_is_named_after_its_rule():
-    """rule X runs scripts/X.py, which runs the job X (spark_video.jobs.job_X)."""
+    """Every rule runs scripts/job.py, which runs the job named after the rule
+    (spark_video.jobs.job_X for rule X). A rule keeps a script of its own only when that
+    script holds real logic, never a one-line call into run()."""
     import re
 
     from spark_video.jobs import JOBS
@@ -206,11 +211,12 @@ def test_each_job_is_named_after_its_rule():
             if script:
                 pairs.append((m.group(1), script.group(1)))
     assert len(pairs) >= 10
-    wrong = [f"rule {rule} runs scripts/{script}.py" for rule, script in pairs if rule != script]
-    for rule, _ in pairs:
-        body = (root / "scripts" / f"{rule}.py").read_text(encoding="utf-8")
-        if f'run(snakemake, "{rule}")' not in body:
-            wrong.append(f"scripts/{rule}.py does not run the job {rule!r}")
-        if rule not in JOBS:
-            wrong.append(f"no job_{rule} in spark_video/jobs.py")
+    wrong = [f"rule {rule}: no job_{rule} in spark_video/jobs.py" for rule, script in pairs
+             if script == "job" and rule not in JOBS]
+    for path in sorted((root / "scripts").glob("*.py")):
+        body = path.read_text(encoding="utf-8")
+        if path.name != "job.py" and re.search(r"^run\(snakemake", body, re.M):
+            wrong.append(f"scripts/{path.name} only calls run(): point the rule's script: at "
+                         "../scripts/job.py instead")
+    assert "run(snakemake)" in (root / "scripts" / "job.py").read_text(encoding="utf-8")
     assert not wrong, "\n".join(wrong)

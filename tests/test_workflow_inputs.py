@@ -1,0 +1,219 @@
+"""What the workflow's input functions answer (spark_video/workflow.py), without Snakemake:
+plain calls over an episode's files, with a fake checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import scaffolded_episode
+from test_core import REPO_ROOT, shot, write_fragment
+
+from spark_video import gates, storyboard
+from spark_video.paths import EpisodePaths
+from spark_video.workflow import Memo, Workflow, repair_published
+
+
+class NotYet(Exception):
+    """What Snakemake's checkpoint get() raises before the checkpoint has run."""
+
+
+class FakeCheckpoints:
+    def __init__(self, ep: EpisodePaths):
+        self.ep = ep
+        self.done: set[str] = set()
+        self.asked: list[str] = []
+
+    def output(self, name: str) -> str:
+        self.asked.append(name)
+        if name not in self.done:
+            raise NotYet(name)
+        return str({"outline": self.ep.outline, "compile_storyboard": self.ep.storyboard}[name])
+
+
+class Ancient(str):
+    """A stand-in for Snakemake's ancient() flag."""
+
+
+@pytest.fixture
+def cfg():
+    from spark_video.settings import resolve
+
+    return resolve({}, environ={}, config_file=REPO_ROOT / "config" / "config.yaml")
+
+
+@pytest.fixture
+def ep(projects: Path) -> EpisodePaths:
+    return scaffolded_episode(projects, "5")
+
+
+def workflow(ep, cfg, **kw) -> tuple[Workflow, FakeCheckpoints]:
+    cps = FakeCheckpoints(ep)
+    return Workflow(ep, cfg, cps, ancient=Ancient, **kw), cps
+
+
+def compiled(ep, cfg) -> None:
+    """Two chained shots in scene 1, compiled into storyboard.json and shots/*.json."""
+    write_fragment(ep, 1, [shot("S01-001", use_prev_last_frame_as_first=False),
+                           shot("S01-002", use_prev_last_frame_as_first=True)])
+    storyboard.compile_storyboard(ep, cfg, "drama")
+
+
+def approve_script(ep) -> None:
+    gates.approve(ep, "mode", data={"mode": "drama"}, note="test")
+    ep.scene_md(1).write_text("# Scene 1\n\nMara lights the lamp.\n")
+    storyboard.compile_script(ep)
+    gates.approve(ep, "script", note="test")
+
+
+def bump(path: Path, text: str) -> None:
+    """A new version of `path`: new content and an mtime that differs for certain."""
+    path.write_text(text)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
+
+
+def test_memo_answers_once_per_version_of_what_it_watches(tmp_path):
+    memo, calls = Memo(), []
+    f = tmp_path / "watched.txt"
+    f.write_text("a")
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert memo.get("q", [f], compute) == 1
+    assert memo.get("q", [f], compute) == 1  # same version: asked once
+    bump(f, "bb")
+    assert memo.get("q", [f], compute) == 2  # a new version: asked again
+    f.unlink()
+    assert memo.get("q", [f], compute) == 3  # gone is a version too
+    assert memo.get("other", [f], compute) == 4  # each question has its own answer
+    assert memo.get("once", (), compute) == 5 and memo.get("once", (), compute) == 5
+
+    def fails():
+        raise NotYet("later")
+
+    with pytest.raises(NotYet):
+        memo.get("late", (), fails)
+    assert memo.get("late", (), compute) == 6  # a raised answer is not kept
+
+
+def test_clip_inputs_wait_for_the_storyboard_checkpoint_then_read_it_once(ep, cfg):
+    compiled(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    with pytest.raises(NotYet):
+        wf.clip_inputs("S01-001")
+    cps.done.add("compile_storyboard")
+    first = wf.clip_inputs("S01-001")
+    assert first["spec"] == str(ep.shot_spec("S01-001"))
+    assert "first_frame" not in first and first["request"] == []
+    assert first["gate"] == [str(ep.gate_barrier("storyboard"))]  # GATE 2 not approved
+    assert all(not isinstance(m, Ancient) for m in first["media"])
+    second = wf.clip_inputs("S01-002")
+    assert second["first_frame"] == str(ep.last_frame("S01-001"))  # chained
+    wf.all_clips()
+    wf.render_priority("S01-001")
+    # the checkpoint is asked until it answers, then never again
+    assert cps.asked == ["compile_storyboard", "compile_storyboard"]
+    assert wf.all_clips() == [str(ep.clip("S01-001")), str(ep.clip("S01-002"))]
+    assert wf.render_priority("S01-001") == 2 and wf.render_priority("S01-002") == 1
+    # a shot the storyboard does not have: only its (missing) spec, for Snakemake to name
+    assert wf.clip_inputs("S09-001") == {"spec": str(ep.shot_spec("S09-001"))}
+
+
+def test_storyboard_is_read_again_after_it_changes(ep, cfg):
+    compiled(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    assert len(wf.storyboard_shots()) == 2
+    data = json.loads(ep.storyboard.read_text())
+    data["shots"] = data["shots"][:1]
+    bump(ep.storyboard, json.dumps(data))
+    assert [s["id"] for s in wf.storyboard_shots()] == ["S01-001"]
+    assert wf.all_clips() == [str(ep.clip("S01-001"))]
+
+
+def test_a_bad_storyboard_or_spec_is_a_check_job_not_a_render(ep, cfg):
+    compiled(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    spec = ep.shot_spec("S01-002")
+    bump(spec, "{not json")
+    assert wf.clip_inputs("S01-002") == {"spec": str(spec), "check": [wf.check_token(spec)]}
+    assert wf.check_token(spec).endswith("/logs/jobs/checks/episode-005/shots/S01-002.json.bad")
+    bump(ep.storyboard, "{not json")
+    token = wf.check_token(ep.storyboard)
+    assert wf.clip_inputs("S01-001") == {"check": [token]}
+    assert wf.all_clips() == [token] and wf.storyboard_check() == [token]
+    assert token in wf.input_checks()
+
+
+def test_frozen_sources_are_ancient_once_their_gate_was_approved(ep, cfg):
+    lore = str(ep.project_paths.lore)
+    recorded = {"out.json": [lore, "gone.md"]}
+    wf, _ = workflow(ep, cfg, recorded_inputs=recorded.get)
+    assert wf.frozen("script", [lore]) == [lore] and not wf.is_frozen("script")
+    approve_script(ep)
+    assert wf.is_frozen("script")  # the approvals folder changed: asked again
+    (out,) = wf.frozen("script", [lore])
+    assert isinstance(out, Ancient) and out == lore
+    # with a record: the sources the output was made from (that still exist), not today's
+    assert wf.frozen("script", [lore, "new-card.md"], "out.json", lambda p: True) == [lore]
+    assert wf.frozen("script", [lore, "new.md"], "unrecorded.json", wf.is_lore) == [lore,
+                                                                                    "new.md"]
+    assert wf.is_lore(lore) and not wf.is_premise(lore)
+    assert wf.is_cast_card(str(ep.project_paths.cast_dir / "Mara" / "cast.md"))
+
+
+def test_closed_gate_adds_its_barrier_and_an_approval_removes_it(ep, cfg):
+    wf, _ = workflow(ep, cfg)
+    assert wf.barrier("script") == [str(ep.gate_barrier("script"))]
+    assert wf.stop_gate() in {"mode", "script"}
+    approve_script(ep)
+    assert wf.barrier("script") == []
+
+
+def test_scenes_come_from_the_outline_checkpoint_and_bad_files_are_check_jobs(ep, cfg):
+    wf, cps = workflow(ep, cfg)
+    with pytest.raises(NotYet):
+        wf.scene_mds()
+    cps.done.add("outline")
+    ep.outline.write_text(json.dumps({"project": "demo", "episode": "005", "title": "T",
+                                      "premise": "p", "scenes": [
+                                          {"num": 1, "id": "S01", "title": "one",
+                                           "summary": "s", "characters": []}]}))
+    assert wf.scene_nums() == [1]
+    assert wf.scene_mds() == [str(ep.scene_md(1))]
+    bump(ep.outline, "{broken")
+    assert wf.scene_nums() is None
+    assert wf.scene_mds() == [wf.check_token(ep.outline)]
+    assert wf.scene_jsons() == [wf.check_token(ep.outline)]
+
+
+def test_repair_puts_back_what_it_can_and_leaves_unknown_shots(ep, cfg):
+    assert repair_published(ep) == []  # nothing rendered yet
+    compiled(ep, cfg)
+    ep.state_dir.mkdir(parents=True, exist_ok=True)
+    (ep.root / "clips").mkdir(exist_ok=True)
+    for sid in ("S01-001", "S07-001"):  # S07-001 is in no storyboard
+        ep.shot_state(sid).write_text("{}")
+        ep.clip(sid).write_bytes(b"")  # 0-byte, and no take to restore it from
+    lines = repair_published(ep)
+    assert len(lines) == 1 and lines[0].startswith(str(ep.clip("S01-001")))
+    assert "removed so the render job rebuilds it" in lines[0]
+    assert not ep.clip("S01-001").exists() and ep.clip("S07-001").exists()
+
+
+def test_entities_portraits_and_cards(ep, cfg):
+    wf, _ = workflow(ep, cfg)
+    folders = wf.entity_folders()
+    assert folders and all(f.is_dir() for f in folders)
+    assert wf.entity_checks() == []  # the demo's cards are fine
+    cards = wf.project_cast_cards()
+    assert cards and all(wf.is_cast_card(c) for c in cards)
+    # the demo ships no images: each folder gets a placeholder portrait
+    assert sorted(wf.portrait_targets()) == sorted(str(f / "portrait.png") for f in folders)
+    assert all(Path(p).name != "portrait.png" for p in wf.entity_files())

@@ -13,8 +13,10 @@ the graph must stay acyclic):
             escalation (an escalated shot back to the director), vfx (the VFX review),
             inputcheck (user-editable files checked before the jobs that read them),
             exports (the cut as NLE timelines, MLT XML and a Jianying draft)
-  jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
-  cli       cli, doctor, autopilot, importer (`spark-video import`)
+  jobs      jobs (what the Snakemake scripts run), build (runs Snakemake), lock (one build
+            per episode at a time)
+  cli       cli (one module per group of commands, the terminal), doctor, autopilot,
+            importer (`spark-video import`)
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ LAYERS = {
     "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
                "summaries", "timeline", "escalation", "vfx", "frozen",
                "inputcheck", "exports"],
-    "jobs": ["jobs", "build"],
+    "jobs": ["jobs", "build", "lock"],
     "cli": ["cli", "doctor", "autopilot", "importer"],
 }
 ORDER = list(LAYERS)

@@ -313,7 +313,7 @@ def run_build(cfg: WorkflowConfig, paths: EpisodePaths, targets: list[str], *,
 def clear_stale_locks(paths: EpisodePaths) -> list[Path]:
     """Remove Snakemake's directory locks that name this episode's files.
 
-    Call only while holding the episode's own lock (`cli.episode_lock`): then no other
+    Call only while holding the episode's own lock (`lock.episode_lock`): then no other
     spark-video build of this episode is running, so such locks were left by a build that
     was killed (SIGKILL, power loss) and would refuse every later run with LockException.
     """

@@ -1,23 +1,17 @@
 """Imports flow one way, with no cycle and no sibling import hidden inside a function.
 
-Layers, lowest first (a module imports only from its own layer or below; within a layer
-the graph must stay acyclic):
+The layers are the package's folders, lowest first: a module imports only from its own
+layer or below, and within a layer the graph stays acyclic. Which modules a layer holds is
+read from the tree, so a new module goes into the folder of its layer (and a module at the
+top of the package, in no layer, fails `test_every_module_sits_in_a_layer_folder`).
 
-  base      models, paths, io, settings, pricing, redaction, scenefmt, schemas, project,
-            subtitles, answers (model answers read leniently)
-  media     media, sound
-  providers providers.*, budget (spend from the call log), capabilities (model limits),
-            slots (provider-call slots)
-  policy    review_policy, roles, art (cards and reference images)
-  stages    storyboard, render, stitch, gates, viewer, notes, revisions, summaries, timeline,
-            escalation (an escalated shot back to the director), vfx (the VFX review),
-            inputcheck (user-editable files checked before the jobs that read them),
-            exports (the cut as NLE timelines, MLT XML and a Jianying draft),
-            written (what the build wrote: a person's files kept, never overwritten)
-  workflow  workflow (what rules/common.smk's input functions answer: reads the stages,
-            imported by no job)
-  jobs      jobs (what the Snakemake scripts run), build (runs Snakemake)
-  cli       cli, doctor, autopilot, importer (`spark-video import`)
+  base       the data model, paths, files, settings, prices: what every layer stands on
+  media      ffmpeg plumbing and sound
+  providers  the model services, and the spend, the limits and the slots of their calls
+  roles      the creative roles with their prompts, the art department, the ACCEPT rule
+  stages     one folder per stage: storyboard, render, stitch, gates, viewer
+  workflow   what Snakemake runs: the jobs, the input checks, a build and its lock
+  cli        the commands, the producer's autopilot, the import of an original project
 """
 
 from __future__ import annotations
@@ -28,21 +22,17 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "spark_video"
 
-LAYERS = {
-    "base": ["models", "paths", "io", "settings", "pricing", "redaction", "scenefmt", "schemas",
-             "project", "subtitles", "answers", ""],
-    "media": ["media", "sound"],
-    "providers": ["providers", "budget", "capabilities", "slots"],
-    "policy": ["review_policy", "roles", "art"],
-    "stages": ["storyboard", "render", "stitch", "gates", "viewer", "notes", "revisions",
-               "summaries", "timeline", "escalation", "vfx", "frozen", "written",
-               "inputcheck", "exports"],
-    "workflow": ["workflow"],
-    "jobs": ["jobs", "build"],
-    "cli": ["cli", "doctor", "autopilot", "importer"],
-}
-ORDER = list(LAYERS)
-
+LAYERS = [  # (layer, its folders under spark_video/), lowest first
+    ("base", ["base"]),
+    ("media", ["media"]),
+    ("providers", ["providers"]),
+    ("roles", ["roles"]),
+    ("stages", ["storyboard", "render", "stitch", "gates", "viewer"]),
+    ("workflow", ["workflow"]),
+    ("cli", ["cli"]),
+]
+ORDER = [layer for layer, _ in LAYERS]
+FOLDERS = {folder: layer for layer, folders in LAYERS for folder in folders}
 
 
 def module_name(path: Path) -> str:
@@ -51,13 +41,28 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def where_to_put(module: str) -> str:
+    """Where a module that sits in no layer folder belongs: the lowest layer at or above
+    every layer it imports from."""
+    path = PKG / f"{module.replace('.', '/')}.py"
+    top, late = sibling_imports(path) if path.exists() else (set(), set())
+    heads = {t.split(".")[0] for t in top | late} & set(FOLDERS)
+    rank = max((ORDER.index(FOLDERS[h]) for h in heads), default=0)
+    layer, folders = LAYERS[rank]
+    why = f", as it imports {', '.join(sorted(heads))}" if heads else ""
+    return (f"spark_video/{module.replace('.', '/')}.py is in no layer folder: move it "
+            f"(git mv) into {' or '.join(f'spark_video/{f}/' for f in folders)} (layer "
+            f"{layer}, the lowest it may sit in{why}) or a higher layer's folder; a new "
+            "folder is added to LAYERS in tests/test_imports.py")
+
+
 def layer_of(module: str) -> str:
     head = module.split(".")[0]
-    for layer, names in LAYERS.items():
-        if head in names:
-            return layer
-    raise AssertionError(f"spark_video/{module}: not in any layer of tests/test_imports.py; "
-                         "add it to LAYERS")
+    if module == "":
+        return ORDER[0]  # the package's own __init__.py
+    if head in FOLDERS:
+        return FOLDERS[head]
+    raise AssertionError(where_to_put(module))
 
 
 def sibling_imports(path: Path) -> tuple[set[str], set[str]]:
@@ -151,29 +156,56 @@ def test_no_sibling_import_inside_a_function():
                       + "\n".join(f"{m} imports {t}" for m, t in late))
 
 
+def test_every_module_sits_in_a_layer_folder():
+    loose = [p.name for p in sorted(PKG.iterdir())
+             if (p.suffix == ".py" and p.name != "__init__.py")
+             or (p.is_dir() and p.name not in FOLDERS and any(p.rglob("*.py")))]
+    assert not loose, "\n".join(
+        where_to_put(n.removesuffix(".py")) if n.endswith(".py") else
+        f"spark_video/{n}/ is no layer's folder: move its modules into one, or add it to "
+        "LAYERS in tests/test_imports.py" for n in loose)
+
+
 def test_the_checker_sees_late_imports_and_cycles(tmp_path, monkeypatch):
     pkg = tmp_path / "spark_video"
-    pkg.mkdir()
+    for folder in ("base", "cli"):
+        (pkg / folder).mkdir(parents=True)
+        (pkg / folder / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
-    (pkg / "paths.py").write_text("from . import io\n")
-    (pkg / "io.py").write_text("def f():\n    from .paths import x\n\nfrom .paths import y\n")
-    (pkg / "cli.py").write_text("import spark_video.io\n")
+    (pkg / "base" / "paths.py").write_text("from . import io\n")
+    (pkg / "base" / "io.py").write_text(
+        "def f():\n    from .paths import x\n\nfrom .paths import y\n")
+    (pkg / "cli" / "main.py").write_text("import spark_video.base.io\n")
     monkeypatch.setattr(sys.modules[__name__], "PKG", pkg)
     g = graph()
-    assert g["io"] == ({"paths"}, {"paths"}) and g["cli"] == ({"io"}, set())
+    assert g["base.io"] == ({"base.paths"}, {"base.paths"})
+    assert g["cli.main"] == ({"base.io"}, set())
     try:
         test_no_import_cycle()
     except AssertionError as e:
-        assert "paths -> io -> paths" in str(e) or "io -> paths -> io" in str(e)
+        assert "base.paths -> base.io -> base.paths" in str(e) or \
+            "base.io -> base.paths -> base.io" in str(e)
     else:
         raise AssertionError("the cycle io <-> paths went unseen")
-    (pkg / "io.py").write_text("from .cli import main\n")
+    (pkg / "base" / "io.py").write_text("from ..cli.main import main\n")
     try:
         test_imports_follow_the_layers()
     except AssertionError as e:
-        assert "io (base) imports cli (cli)" in str(e)
+        assert "base.io (base) imports cli.main (cli)" in str(e)
     else:
         raise AssertionError("an upward import went unseen")
+    test_every_module_sits_in_a_layer_folder()
+    (pkg / "stray.py").write_text("from .cli import main\n")
+    (pkg / "misc").mkdir()
+    (pkg / "misc" / "x.py").write_text("")
+    try:
+        test_every_module_sits_in_a_layer_folder()
+    except AssertionError as e:
+        assert "spark_video/stray.py is in no layer folder: move it (git mv) into " \
+            "spark_video/cli/ (layer cli" in str(e)
+        assert "spark_video/misc/ is no layer's folder" in str(e)
+    else:
+        raise AssertionError("a module at the top of the package went unseen")
 
 
 def test_no_reference_outside_the_repository():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from spark_video import gates, roles
-from spark_video.cli import LORE_TEMPLATE, _fill_lore_placeholders
+from spark_video.cli.lore import LORE_TEMPLATE, _fill_lore_placeholders
 from spark_video.io import InputError
 from spark_video.paths import EpisodePaths
 from spark_video.project import (

@@ -12,7 +12,9 @@ import pytest
 from conftest import REPO
 
 from spark_video import autopilot, cli
+from spark_video.cli.common import UsageError, find_projects_dir
 from spark_video.io import atomic_write_json
+from spark_video.lock import EpisodeBusy, episode_lock
 from spark_video.models import Outline, OutlineScene
 from spark_video.paths import EpisodePaths
 from spark_video.providers.offline_text import OfflineText
@@ -111,11 +113,11 @@ def test_projects_dir_is_found_from_a_subfolder(tmp_path):
     (tmp_path / "projects").mkdir()
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
-    assert cli.find_projects_dir("projects", sub) == (tmp_path / "projects").resolve()
-    assert cli.find_projects_dir(str(tmp_path / "x"), sub) == tmp_path / "x"
+    assert find_projects_dir("projects", sub) == (tmp_path / "projects").resolve()
+    assert find_projects_dir(str(tmp_path / "x"), sub) == tmp_path / "x"
     lone = Path("/") / "proc" / "self"
-    with pytest.raises(cli.UsageError, match="no projects/ folder found"):
-        cli.find_projects_dir("projects", lone)
+    with pytest.raises(UsageError, match="no projects/ folder found"):
+        find_projects_dir("projects", lone)
 
 
 def test_mistakes_are_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
@@ -151,11 +153,11 @@ def test_plain_snakemake_from_elsewhere_names_the_missing_project(tmp_path, user
 def test_a_second_build_names_the_process_that_holds_the_episode(tmp_path):
     paths = EpisodePaths.of("demo", "001", root=tmp_path)
     paths.root.mkdir(parents=True)
-    with cli.episode_lock(paths):
-        with pytest.raises(cli.UsageError, match=r"is being built by process \d+"):
-            with cli.episode_lock(paths):
+    with episode_lock(paths):
+        with pytest.raises(EpisodeBusy, match=r"is being built by process \d+"):
+            with episode_lock(paths):
                 pass
-    with cli.episode_lock(paths):  # released
+    with episode_lock(paths):  # released
         pass
 
 

@@ -206,7 +206,7 @@ def test_episode_written_by_a_text_model_over_http(run_env, projects, room, fake
 
 
 def test_missing_lore_is_scaffolded_with_a_mood_anchor_from_the_premise(tmp_path, capsys):
-    from spark_video.cli import _scaffold_lore
+    from spark_video.cli.lore import _scaffold_lore
 
     ep = EpisodePaths.of("harbour", "1", root=tmp_path)
     ep.scaffold()

@@ -36,18 +36,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from spark_video import gates  # noqa: E402
-from spark_video.io import atomic_write_json, atomic_write_text  # noqa: E402
+from spark_video.base.io import atomic_write_json, atomic_write_text  # noqa: E402
+from spark_video.base.models import Attempt, Outline, Review, SceneFragment, ShotState  # noqa: E402
+from spark_video.base.paths import EpisodePaths  # noqa: E402
+from spark_video.base.scenefmt import SceneScript, render_scene_md  # noqa: E402
+from spark_video.base.settings import resolve  # noqa: E402
 from spark_video.media import ffmpeg_exe  # noqa: E402
-from spark_video.models import (  # noqa: E402
-    Attempt,
-    Outline,
-    Review,
-    SceneFragment,
-    ShotState,
-)
-from spark_video.paths import EpisodePaths  # noqa: E402
-from spark_video.scenefmt import SceneScript, render_scene_md  # noqa: E402
-from spark_video.settings import resolve  # noqa: E402
 
 SHOTS_PER_SCENE = 20
 CHAIN = 4
@@ -177,7 +171,7 @@ def make_episode(projects: Path, shots: int, episode: str = "001") -> EpisodePat
 
     atomic_write_text(paths.final_otio, otio.adapters.write_to_string(
         otio.schema.Timeline(name=paths.name), "otio_json"))
-    from spark_video.jobs import build_viewer
+    from spark_video.workflow.jobs import build_viewer
 
     build_viewer(paths)
     smk(projects, episode, "final", "--touch", "--cores", "1")

@@ -37,10 +37,10 @@ from pathlib import Path
 sys.path.insert(0, os.environ.get("STITCH_BENCH_IMPL")
                 or str(Path(__file__).resolve().parent.parent))
 
-from spark_video.io import atomic_write_json  # noqa: E402
+from spark_video.base.io import atomic_write_json  # noqa: E402
+from spark_video.base.models import BGMConfig, Storyboard, WorkflowConfig  # noqa: E402
+from spark_video.base.paths import EpisodePaths  # noqa: E402
 from spark_video.media import exact_duration, ffmpeg_exe  # noqa: E402
-from spark_video.models import BGMConfig, Storyboard, WorkflowConfig  # noqa: E402
-from spark_video.paths import EpisodePaths  # noqa: E402
 from spark_video.stitch import encode_args, stitch_episode  # noqa: E402
 
 FF = ffmpeg_exe()

@@ -1,6 +1,7 @@
 # The config, the paths, the wildcard constraints and one thin input function per name the
 # rules use. What the input functions answer (their memo, the frozen sources, the check jobs,
-# the repair pass before the DAG) is spark_video/workflow.py, unit-tested without Snakemake.
+# the repair pass before the DAG) is spark_video/workflow/__init__.py, unit-tested without
+# Snakemake.
 import sys
 from pathlib import Path
 
@@ -9,19 +10,19 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from spark_video import gates as sv_gates  # noqa: E402
-from spark_video import frozen as sv_frozen  # noqa: E402
+from spark_video.gates import frozen as sv_frozen  # noqa: E402
 from spark_video import workflow as sv_workflow  # noqa: E402
-from spark_video import written as sv_written  # noqa: E402
-from spark_video.paths import EpisodePaths  # noqa: E402
-from spark_video.paths import workdir_relative as sv_workdir_relative  # noqa: E402
+from spark_video.workflow import written as sv_written  # noqa: E402
+from spark_video.base.paths import EpisodePaths  # noqa: E402
+from spark_video.base.paths import workdir_relative as sv_workdir_relative  # noqa: E402
 from spark_video.providers.base import secrets_needed  # noqa: E402
-from spark_video.settings import resolve  # noqa: E402
+from spark_video.base.settings import resolve  # noqa: E402
 
 
 def _config():
     """The merged config (file, --config, environment) as one model; a bad value stops the
     run with one line naming the field, before Snakemake plans anything."""
-    from spark_video.io import InputError
+    from spark_video.base.io import InputError
 
     try:
         cfg = resolve(config)
@@ -95,7 +96,7 @@ WF = sv_workflow.Workflow(
 # before Snakemake looks at any file: clips and last frames put back from their takes
 for _line in sv_workflow.repair_published(EP):
     print(_line, file=sys.stderr)
-# a person's files: kept in history/ before any job replaces them (spark_video/written.py)
+# a person's files: kept in history/ before any job replaces them (spark_video/workflow/written.py)
 for _line in sv_written.keep_pass(EP, CFG.mode, sv_written.snakemake_made(Path.cwd())):
     print(_line, file=sys.stderr)
 # once per run, before any job: upstream changes that approved work does not follow
@@ -103,7 +104,7 @@ for _line in sv_frozen.changes(EP):
     print(_line, file=sys.stderr)
 
 
-# helpers the rules call (spark_video/workflow.py says what each answers)
+# helpers the rules call (spark_video/workflow/__init__.py says what each answers)
 APPROVALS = WF.approvals
 BUILD_ORDER = sv_workflow.BUILD_ORDER
 optional = sv_workflow.optional
@@ -140,7 +141,7 @@ entity_checks = WF.entity_checks
 
 def kept(output, paths):
     """The inputs of the job that makes `output`: ancient() while `output` is a file the
-    build never wrote, which is then an input, used as it is (spark_video/written.py)."""
+    build never wrote, which is then an input, used as it is (spark_video/workflow/written.py)."""
     paths = [paths] if isinstance(paths, str) else list(paths)
     return [ancient(p) for p in paths] if sv_written.is_persons(EP, Path(output)) else paths
 

@@ -2,7 +2,7 @@
 # writes: NLE timelines through OpenTimelineIO's adapters, an MLT project, a CapCut/Jianying
 # draft. Asked for with --config timelines=fcpxml,fcp7,edl,kdenlive,mlt,jianying (the
 # `final` target builds them; `exports` builds only them).
-from spark_video import exports as sv_exports  # noqa: E402
+from spark_video.stitch import exports as sv_exports  # noqa: E402
 
 
 # the formats asked for, each checked (known, its extra installed) before anything runs

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_video.paths import EpisodePaths
-from spark_video.project import write_manifest
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import write_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "projects" / "demo"

@@ -40,13 +40,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from spark_video.base.pricing import price_table, video_price_type
 from spark_video.media import canvas_size, run
-from spark_video.pricing import price_table, video_price_type
 
 FAKE_KEY = "sk-fake-SECRET-0123456789abcdef"
 
 # The published model pages, as data (spark_video/providers/models/<family>.json, a `source`
-# per limit). Read here with this file's own loader, never through spark_video.capabilities:
+# per limit). Read here with this file's own loader, never through
+# spark_video.providers.capabilities:
 # the server refuses what the page refuses, whatever the project's tables say.
 PAGES_DIR = Path(__file__).resolve().parents[1] / "spark_video" / "providers" / "models"
 

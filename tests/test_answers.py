@@ -7,14 +7,16 @@ import pytest
 from answer_corpus import ANCHOR, CASES, OUTLINE, PROMPT, SCENE, Case
 from conftest import scaffolded_episode
 
-from spark_video import answers, roles, vfx
-from spark_video.io import InputError
-from spark_video.models import Outline, Review, Shot, Storyboard
-from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, load_manifest
+from spark_video import roles
+from spark_video.base import answers
+from spark_video.base.io import InputError
+from spark_video.base.models import Outline, Review, Shot, Storyboard
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import load_lore, load_manifest
+from spark_video.base.settings import resolve
 from spark_video.providers.base import CallContext
 from spark_video.providers.openai_compat import parse_review
-from spark_video.settings import resolve
+from spark_video.storyboard import vfx
 
 
 class Scripted:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
 from PIL import Image, ImageChops, ImageStat
 
-from spark_video import art
-from spark_video.capabilities import image_size_problem, parse_size
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import build_manifest, split_front_matter
 from spark_video.cli import main
-from spark_video.paths import EpisodePaths
-from spark_video.project import build_manifest, split_front_matter
+from spark_video.providers.capabilities import image_size_problem, parse_size
+from spark_video.roles import art
 
 ANCHOR = "cinematic, salt-stained teal and amber palette, soft film grain"
 
@@ -110,7 +110,7 @@ def test_several_portraits_of_one_cast_member_are_sent_as_one_grid(tmp_path):
 
     import pytest
 
-    from spark_video.io import InputError
+    from spark_video.base.io import InputError
 
     ep = EpisodePaths.of("demo", "001", tmp_path / "projects")
     ep.scaffold()

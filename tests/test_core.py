@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import scaffolded_episode
 
-from spark_video import gates, review_policy, roles, storyboard
-from spark_video.io import InputError, load_model
-from spark_video.models import BGMConfig, SceneFragment, Shot, Storyboard
-from spark_video.paths import (
+from spark_video import gates, roles, storyboard
+from spark_video.base.io import InputError, load_model
+from spark_video.base.models import BGMConfig, SceneFragment, Shot, Storyboard
+from spark_video.base.paths import (
     EpisodePaths,
     PathError,
     check_shot_id,
@@ -21,10 +21,11 @@ from spark_video.paths import (
     parse_clip_version,
     parse_scene_file,
 )
+from spark_video.base.scenefmt import parse_scene_md, render_scene_md
+from spark_video.base.schemas import render_all
+from spark_video.base.settings import REPO_ROOT, env_overrides, resolve
 from spark_video.providers.base import CallContext
-from spark_video.scenefmt import parse_scene_md, render_scene_md
-from spark_video.schemas import render_all
-from spark_video.settings import REPO_ROOT, env_overrides, resolve
+from spark_video.roles import review_policy
 
 
 @pytest.fixture
@@ -303,7 +304,7 @@ def test_env_knobs_map_onto_config():
         env_overrides({"SPARK_VIDEO_MAX_RETRY": "many"})
     cfg = resolve({"episode": 7}, environ={"SPARK_VIDEO_VIDEO_PROVIDER": "wan27"},
                   config_file=None)
-    from spark_video.settings import provider_for
+    from spark_video.base.settings import provider_for
 
     assert provider_for(cfg, "video") == "wan27" and provider_for(cfg, "text") == "offline"
 
@@ -312,8 +313,8 @@ def test_command_line_flags_beat_the_environment_in_the_cli_and_in_its_build(tmp
     """`episode --provider offline` with SPARK_VIDEO_PROVIDER=bl set: the CLI and every job
     of its build resolve offline (the flags ride to Snakemake as the config key `flags`),
     and nothing in os.environ is changed to get there."""
-    from spark_video.build import snakemake_command
-    from spark_video.settings import FLAGS_KEY
+    from spark_video.base.settings import FLAGS_KEY
+    from spark_video.workflow.build import snakemake_command
 
     env = {"SPARK_VIDEO_PROVIDER": "bl", "SPARK_VIDEO_CROSSFADE": "1.0"}
     cfg = resolve({"flags": {"provider": "offline", "crossfade": None}}, environ=env,
@@ -342,7 +343,7 @@ def test_schemas_are_in_sync_with_the_models():
 
 
 def test_review_accept_rule_single_axis_veto():
-    from spark_video.models import Review
+    from spark_video.base.models import Review
 
     ok = Review(verdict="REJECT", model_verdict="REJECT",
                 breakdown=dict.fromkeys(review_policy.AXES, 8))
@@ -358,7 +359,7 @@ def test_review_accept_rule_single_axis_veto():
 
 
 def test_offline_writer_and_director_are_deterministic_and_valid(ep, cfg):
-    from spark_video.project import load_lore, load_manifest
+    from spark_video.base.project import load_lore, load_manifest
 
     ctx = CallContext(ep, cfg, phase="screenwriter")
     lore, _ = load_lore(ep)
@@ -382,7 +383,7 @@ def test_offline_writer_and_director_are_deterministic_and_valid(ep, cfg):
 
 
 def test_one_redaction_rule_for_logs_and_pages(monkeypatch):
-    from spark_video.redaction import make_redactor, redact
+    from spark_video.base.redaction import make_redactor, redact
 
     monkeypatch.setenv("DASHSCOPE_API_KEY", "abcd")  # a provider key: masked however short
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-0123456789")
@@ -398,8 +399,8 @@ def test_one_redaction_rule_for_logs_and_pages(monkeypatch):
 
 
 def test_one_call_log_reader_reports_torn_lines(tmp_path):
-    from spark_video.budget import read_calls
-    from spark_video.io import append_jsonl, read_jsonl
+    from spark_video.base.io import append_jsonl, read_jsonl
+    from spark_video.providers.budget import read_calls
 
     log = tmp_path / "logs" / "model_calls.jsonl"
     assert read_jsonl(log) == [] and read_calls(log) == []

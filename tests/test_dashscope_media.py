@@ -10,13 +10,12 @@ from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixt
 from PIL import Image
 from test_dashscope_video import ctx_of, ep_fixture  # noqa: F401 - fixture
 
-from spark_video import capabilities
-from spark_video.capabilities import CapabilityError
-from spark_video.doctor import doctor
+from spark_video.base.settings import resolve
 from spark_video.media import probe
-from spark_video.providers import get_provider
+from spark_video.providers import capabilities, get_provider
 from spark_video.providers.base import BudgetExceeded
-from spark_video.settings import resolve
+from spark_video.providers.capabilities import CapabilityError
+from spark_video.providers.doctor import doctor
 
 
 def test_cosyvoice_http_tts(fake_dashscope, ep, tmp_path):

@@ -10,10 +10,9 @@ import pytest
 from fake_dashscope import FAKE_KEY, PAGES, fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture, make_png, spec_of  # noqa: F401 - fixture
 
-from spark_video import capabilities
-from spark_video.capabilities import CapabilityError
 from spark_video.media import run
-from spark_video.providers import get_provider
+from spark_video.providers import capabilities, get_provider
+from spark_video.providers.capabilities import CapabilityError
 
 WAN26_SIZES = {"720P": {"1280*720", "720*1280", "960*960", "1088*832", "832*1088"},
                "1080P": {"1920*1080", "1080*1920", "1440*1440", "1632*1248", "1248*1632"}}
@@ -146,7 +145,7 @@ def test_every_limit_names_its_source_page():
 
 
 def test_readme_provider_table_lists_every_model_with_its_limits():
-    from spark_video.settings import REPO_ROOT
+    from spark_video.base.settings import REPO_ROOT
 
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for model, c in capabilities.VIDEO_CAPS.items():

@@ -7,8 +7,8 @@ import pytest
 from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture  # noqa: F401 - fixture
 
-from spark_video import budget, pricing
-from spark_video.providers import get_provider
+from spark_video.base import pricing
+from spark_video.providers import budget, get_provider
 from spark_video.providers.base import BudgetExceeded
 from spark_video.providers.dashscope import DEFAULT_IMAGE_EDIT_MODEL, DEFAULT_IMAGE_MODEL
 from spark_video.providers.openai_compat import DEFAULT_REVIEW_MODEL, DEFAULT_TEXT_MODEL

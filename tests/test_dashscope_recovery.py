@@ -7,8 +7,7 @@ import pytest
 from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture, spec_of  # noqa: F401 - fixture
 
-from spark_video import capabilities
-from spark_video.providers import get_provider
+from spark_video.providers import capabilities, get_provider
 from spark_video.providers.dashscope import DashScopeVideo
 from spark_video.providers.http import SubmitOutcomeUnknown
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
 
-from spark_video import budget, capabilities
+from spark_video.base.models import Scene, Shot, ShotSpec
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.settings import resolve
 from spark_video.media import probe, run
-from spark_video.models import Scene, Shot, ShotSpec
-from spark_video.paths import EpisodePaths
-from spark_video.providers import get_provider
+from spark_video.providers import budget, capabilities, get_provider
 from spark_video.providers.base import (
     BudgetExceeded,
     CallContext,
@@ -31,7 +31,6 @@ from spark_video.providers.base import (
 )
 from spark_video.providers.dashscope_http import derive_compatible_base
 from spark_video.providers.http import SubmitOutcomeUnknown
-from spark_video.settings import resolve
 
 HERE = Path(__file__).resolve().parent
 
@@ -395,8 +394,8 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from test_dashscope_video import spec_of, ctx_of
-    from spark_video.paths import EpisodePaths
-    from spark_video.io import atomic_write_json
+    from spark_video.base.paths import EpisodePaths
+    from spark_video.base.io import atomic_write_json
     from spark_video.providers import get_provider
     ep = EpisodePaths.of("demo", "3", root=Path({root!r}))
     state = Path({state!r})

@@ -80,7 +80,7 @@ def test_autopilot_makes_the_demo_episode(run_env, projects):
     # of its crossfade in, and the shots' spans add up to the mp4's length
     import opentimelineio as otio
 
-    from spark_video.timeline import cut_points
+    from spark_video.stitch.timeline import cut_points
 
     otio_file = d / "final" / "demo-001.otio"
     cuts = cut_points(otio_file)

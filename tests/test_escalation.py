@@ -9,13 +9,13 @@ import pytest
 from conftest import scaffolded_episode
 
 from spark_video import roles
-from spark_video.escalation import escalated_shots, request_director_rewrite
-from spark_video.io import atomic_write_json, load_model
-from spark_video.models import ShotState
-from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, load_manifest
+from spark_video.base.io import atomic_write_json, load_model
+from spark_video.base.models import ShotState
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import load_lore, load_manifest
+from spark_video.base.settings import resolve
 from spark_video.providers.base import CallContext
-from spark_video.settings import resolve
+from spark_video.render.escalation import escalated_shots, request_director_rewrite
 
 
 @pytest.fixture

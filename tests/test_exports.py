@@ -1,4 +1,4 @@
-"""Exports of the cut (spark_video/exports.py, rules/export.smk): the formats asked for, the
+"""Exports of the cut (spark_video/stitch/exports.py, rules/export.smk): the formats asked for, the
 NLE timelines read back through OTIO's own adapters, the MLT project played by `melt` and
 compared with the final frame by frame, the Jianying draft read back with pyJianYingDraft,
 and `snakemake --report`."""
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, offline_env
 
-from spark_video import exports
-from spark_video.io import InputError
-from spark_video.paths import EpisodePaths
+from spark_video.base.io import InputError
+from spark_video.base.paths import EpisodePaths
+from spark_video.stitch import exports
 
 FPS = 24.0
 
@@ -44,7 +44,7 @@ def _cut(tmp_path: Path) -> tuple[EpisodePaths, list[float]]:
     the cuts, a narration track, subtitles as markers. Returns the paths and cut points."""
     import opentimelineio as otio
 
-    from spark_video import timeline as tlm
+    from spark_video.stitch import timeline as tlm
 
     paths = EpisodePaths.of("demo", "001", root=tmp_path / "projects")
     paths.final_otio.parent.mkdir(parents=True)
@@ -211,7 +211,7 @@ def exported(finished_copy):
 @pytest.mark.slow
 def test_melt_plays_the_mlt_project_as_we_cut_it(exported, tmp_path):
     from spark_video.media import probe
-    from spark_video.timeline import cut_points
+    from spark_video.stitch.timeline import cut_points
 
     melt = shutil.which("melt")
     if melt is None:
@@ -241,7 +241,7 @@ def test_jianying_draft_reads_back_with_the_cut(exported, tmp_path):
     import opentimelineio as otio
     import pyJianYingDraft as jy
 
-    from spark_video.subtitles import parse_srt
+    from spark_video.stitch.subtitles import parse_srt
 
     projects, paths = exported
     draft = exports.output_path(paths, "jianying")
@@ -304,7 +304,7 @@ def test_draft_ranges_stay_inside_their_media():
     the take (pyJianYingDraft refuses a range past its material's end)."""
     import opentimelineio as otio
 
-    from spark_video import timeline as tlm
+    from spark_video.stitch import timeline as tlm
 
     class Material:
         duration = 1_983_000
@@ -325,8 +325,8 @@ def test_narration_episode_exports_keep_the_voice_track(projects, tmp_path):
     from conftest import run_cli
 
     from spark_video.media import file_loudness
-    from spark_video.sound import speech_gain_db
-    from spark_video.timeline import cut_points
+    from spark_video.media.sound import speech_gain_db
+    from spark_video.stitch.timeline import cut_points
 
     env = offline_env(projects)
     run_cli(env, "episode", "demo", "002", "--mode", "narration", "--yes", "--premise",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import time
 
-from spark_video import frozen
-from spark_video.paths import EpisodePaths
-from spark_video.revisions import Revision
+from spark_video.base.paths import EpisodePaths
+from spark_video.gates import frozen
+from spark_video.gates.revisions import Revision
 
 
 def episode(tmp_path) -> EpisodePaths:

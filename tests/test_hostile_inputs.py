@@ -10,7 +10,7 @@ import pytest
 from test_render_loop import cfg, compile_one, ep  # noqa: F401 - fixtures
 
 from spark_video import gates
-from spark_video.io import InputError
+from spark_video.base.io import InputError
 from spark_video.render import render_shot
 
 pytestmark = pytest.mark.slow  # each case renders a shot first

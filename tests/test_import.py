@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from spark_video.io import InputError
-from spark_video.paths import EpisodePaths, PathError, check_project_id, normalize_episode
-from spark_video.scenefmt import parse_scene_md
+from spark_video.base.io import InputError
+from spark_video.base.paths import EpisodePaths, PathError, check_project_id, normalize_episode
+from spark_video.base.scenefmt import parse_scene_md
 
 
 def test_project_names_in_any_script_but_safe(tmp_path):
@@ -72,10 +72,10 @@ def _snapshot(folder):
 def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path):
     from original_project import make_original
 
-    from spark_video.budget import spend_so_far
+    from spark_video.base.models import ShotState
+    from spark_video.cli.importer import import_project
     from spark_video.gates import is_open, load_stamp
-    from spark_video.importer import import_project
-    from spark_video.models import ShotState
+    from spark_video.providers.budget import spend_so_far
 
     src = make_original(tmp_path / "orig")
     before = _snapshot(src)
@@ -117,7 +117,7 @@ def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path)
 def test_a_shot_still_saying_model_gets_a_hint():
     from pydantic import ValidationError
 
-    from spark_video.models import Shot
+    from spark_video.base.models import Shot
 
     with pytest.raises(ValidationError, match="now `kind`"):
         Shot.model_validate({"id": "S01-001", "scene": "S01", "prompt": "x",
@@ -135,7 +135,7 @@ def test_import_then_episode_renders_only_shots_without_an_accepted_take(tmp_pat
 
     from original_project import make_original
 
-    from spark_video.models import ShotState
+    from spark_video.base.models import ShotState
 
     src = make_original(tmp_path / "orig", name, zh=zh)
     projects = tmp_path / "projects"
@@ -168,7 +168,7 @@ def test_import_then_episode_renders_only_shots_without_an_accepted_take(tmp_pat
 def test_the_viewer_shows_the_import_report(tmp_path):
     from original_project import make_original
 
-    from spark_video.importer import import_project
+    from spark_video.cli.importer import import_project
     from spark_video.viewer import render_viewer
 
     import_project(make_original(tmp_path / "orig"), tmp_path / "projects", log=lambda m: None)

@@ -227,11 +227,11 @@ def test_no_reference_outside_the_repository():
 
 def test_each_job_is_named_after_its_rule():
     """Every rule runs scripts/job.py, which runs the job named after the rule
-    (spark_video.jobs.job_X for rule X). A rule keeps a script of its own only when that
+    (spark_video.workflow.jobs.job_X for rule X). A rule keeps a script of its own only when that
     script holds real logic, never a one-line call into run()."""
     import re
 
-    from spark_video.jobs import JOBS
+    from spark_video.workflow.jobs import JOBS
 
     root = PKG.parent
     pairs = []
@@ -243,7 +243,7 @@ def test_each_job_is_named_after_its_rule():
             if script:
                 pairs.append((m.group(1), script.group(1)))
     assert len(pairs) >= 10
-    wrong = [f"rule {rule}: no job_{rule} in spark_video/jobs.py" for rule, script in pairs
+    wrong = [f"rule {rule}: no job_{rule} in spark_video/workflow/jobs.py" for rule, script in pairs
              if script == "job" and rule not in JOBS]
     for path in sorted((root / "scripts").glob("*.py")):
         body = path.read_text(encoding="utf-8")

@@ -19,9 +19,9 @@ from conftest import REPO, run_cli
 from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_e2e import bl_env
 
-from spark_video.io import load_model, read_jsonl
+from spark_video.base.io import load_model, read_jsonl
+from spark_video.base.models import Approval, ShotState, Storyboard
 from spark_video.media import probe
-from spark_video.models import Approval, ShotState, Storyboard
 
 pytestmark = pytest.mark.slow
 

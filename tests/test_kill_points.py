@@ -15,10 +15,10 @@ from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_render_failures import cfg_of, compile_shots
 
 from spark_video import render
-from spark_video.io import load_model
-from spark_video.models import ShotState
-from spark_video.paths import EpisodePaths
-from spark_video.project import write_manifest
+from spark_video.base.io import load_model
+from spark_video.base.models import ShotState
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import write_manifest
 from spark_video.providers import base, dashscope, dashscope_http
 
 

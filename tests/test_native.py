@@ -191,8 +191,8 @@ def test_autopilot_names_targets_as_the_rules_spell_them():
     (built from absolute EpisodePaths when projects_dir is the repository's projects/) must
     be spelled the same way, or Snakemake finds no rule for them (the README's episode
     command failed with MissingRuleException)."""
-    from spark_video.build import REPO_ROOT, snakemake_command
-    from spark_video.settings import resolve
+    from spark_video.base.settings import resolve
+    from spark_video.workflow.build import REPO_ROOT, snakemake_command
 
     cfg = resolve({"project": "demo", "episode": "1", "projects_dir": str(REPO_ROOT / "projects")},
                   environ={}, config_file=None)

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from spark_video import media, review_policy, settings
-from spark_video.models import AXES, DialogLine, Scene, Shot, ShotSpec
-from spark_video.paths import EpisodePaths
+from spark_video import media
+from spark_video.base import settings
+from spark_video.base.models import AXES, DialogLine, Scene, Shot, ShotSpec
+from spark_video.base.paths import EpisodePaths
 from spark_video.providers import offline
 from spark_video.providers.base import CallContext, ProviderError
+from spark_video.roles import review_policy
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
 

@@ -8,13 +8,14 @@ import re
 
 import pytest
 
-from spark_video import roles, summaries
-from spark_video.art import parse_cast_check
-from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, load_manifest, write_manifest
+from spark_video import roles
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import load_lore, load_manifest, write_manifest
+from spark_video.base.scenefmt import beat_seconds, parse_scene_md
+from spark_video.base.settings import resolve
+from spark_video.gates import summaries
 from spark_video.providers.base import CallContext
-from spark_video.scenefmt import beat_seconds, parse_scene_md
-from spark_video.settings import resolve
+from spark_video.roles.art import parse_cast_check
 
 ZH = ("民国上海，茶馆老板娘钱夫人收留了一个受伤的学生。巡捕房的林探长每天来喝茶，越问越近。"
       "钱夫人必须在天亮前把学生送出城。")

@@ -10,11 +10,11 @@ import pytest
 from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture, make_png, spec_of  # noqa: F401
 
-from spark_video import review_policy
 from spark_video.media import run
 from spark_video.providers import get_provider
 from spark_video.providers.base import ContentRejected, ProviderError
 from spark_video.providers.openai_compat import parse_review, parse_sse
+from spark_video.roles import review_policy
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import pytest
 from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture, spec_of  # noqa: F401 - fixture
 
-from spark_video import budget
-from spark_video.providers import get_provider
+from spark_video.providers import budget, get_provider
 from spark_video.providers.base import BudgetExceeded
 from spark_video.providers.dashscope_http import DashScopeTransport
 
@@ -65,8 +64,8 @@ def test_render_shot_reports_unknown_submit_with_resubmit_command(fake_dashscope
                                                                  monkeypatch):
     from test_render_failures import cfg_of, compile_shots
 
-    from spark_video.paths import EpisodePaths
-    from spark_video.project import write_manifest
+    from spark_video.base.paths import EpisodePaths
+    from spark_video.base.project import write_manifest
     from spark_video.render import render_shot
 
     monkeypatch.setenv("SPARK_VIDEO_TEXT_PROVIDER", "offline")
@@ -116,10 +115,10 @@ def test_image_killed_mid_call_is_not_paid_again(fake_dashscope, ep, monkeypatch
 RESERVER = """
 import sys
 from pathlib import Path
-from spark_video import budget
-from spark_video.paths import EpisodePaths
+from spark_video.providers import budget
+from spark_video.base.paths import EpisodePaths
 from spark_video.providers.base import BudgetExceeded, CallContext
-from spark_video.settings import resolve
+from spark_video.base.settings import resolve
 
 ep = EpisodePaths.of("demo", "3", root=Path(sys.argv[1]))
 ctx = CallContext(ep, resolve({"budget": 10.0}, environ={}, config_file=None), "render")
@@ -148,8 +147,8 @@ def test_spend_cap_holds_across_processes_without_flock(ep):
 
 
 def test_dead_reservation_counts_until_its_call_is_logged(ep):
+    from spark_video.base.settings import resolve
     from spark_video.providers.base import CallContext
-    from spark_video.settings import resolve
 
     ctx = CallContext(ep, resolve({"budget": 3.0}, environ={}, config_file=None), "render")
     d = ep.logs_dir / "reservations"

@@ -7,17 +7,17 @@ from __future__ import annotations
 import pytest
 
 from spark_video import gates, roles
-from spark_video.cli.lore import LORE_TEMPLATE, _fill_lore_placeholders
-from spark_video.io import InputError
-from spark_video.paths import EpisodePaths
-from spark_video.project import (
+from spark_video.base.io import InputError
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import (
     load_lore,
     lore_placeholders,
     placeholder_in,
     refuse_placeholder,
 )
+from spark_video.base.settings import resolve
+from spark_video.cli.lore import LORE_TEMPLATE, _fill_lore_placeholders
 from spark_video.providers.base import CallContext
-from spark_video.settings import resolve
 
 PREMISE = "民国上海，茶馆老板娘钱夫人收留了一个受伤的学生。巡捕房的林探长每天来喝茶，越问越近。"
 
@@ -69,7 +69,7 @@ def test_the_prompt_boundary_refuses_a_placeholder(tmp_path):
         refuse_placeholder(ep.shot_spec("S01-001"), "Wide shot. TBD: one line")
     lore, _ = load_lore(ep)
     ctx = CallContext(ep, cfg, phase="screenwriter")
-    from spark_video.project import load_manifest
+    from spark_video.base.project import load_manifest
 
     with pytest.raises(InputError) as e:
         roles.write_outline(ctx, premise=PREMISE, lore=lore, cast=load_manifest(ep, "cast"),

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from spark_video import autopilot, cli
+from spark_video import cli
+from spark_video.base.io import atomic_write_json
+from spark_video.base.models import Outline, OutlineScene
+from spark_video.base.paths import EpisodePaths
+from spark_video.cli import autopilot
 from spark_video.cli.common import UsageError, find_projects_dir
-from spark_video.io import atomic_write_json
-from spark_video.lock import EpisodeBusy, episode_lock
-from spark_video.models import Outline, OutlineScene
-from spark_video.paths import EpisodePaths
+from spark_video.gates.revisions import Revision, RevisionError, add_note, route
 from spark_video.providers.offline_text import OfflineText
-from spark_video.revisions import Revision, RevisionError, add_note, route
+from spark_video.workflow.lock import EpisodeBusy, episode_lock
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_offline_writer_and_director_use_the_note():
     noted = w._screenwriter({**d, "notes": note})
     assert "Theo threatens to leave" in noted and "Theo threatens" not in plain
     assert w._screenwriter({**d, "notes": note}) == noted  # deterministic
-    from spark_video.scenefmt import parse_scene_md
+    from spark_video.base.scenefmt import parse_scene_md
 
     script = parse_scene_md(plain, "scene-02.md").model_dump()
     dd = {"scene_id": "S02", "script": script, "mood_anchor": "teal", "mode": "drama"}
@@ -100,7 +101,7 @@ def test_offline_writer_and_director_use_the_note():
 
 
 def test_notes_reach_the_roles_as_text(ep):
-    from spark_video.notes import notes_text
+    from spark_video.gates.notes import notes_text
 
     add_note(ep, Revision("shots", "wider", "storyboard", scene=2))
     add_note(ep, Revision("shots", "closer", "storyboard", scene=2, shot="S02-001"))
@@ -181,7 +182,7 @@ def test_the_viewer_shows_notes_and_waiting_gates(ep):
 
 
 def _cfg():
-    from spark_video.settings import resolve
+    from spark_video.base.settings import resolve
     return resolve({"project": "demo", "episode": "041"}, environ={})
 
 
@@ -209,8 +210,8 @@ def test_gate4_notes_about_narration_and_subtitles_are_routed(ep):
 
 
 def test_narration_settings_follow_the_notes(ep):
-    from spark_video.models import NarrationSettings, StitchRequest
-    from spark_video.sound import load_narration_settings, with_narration_settings
+    from spark_video.base.models import NarrationSettings, StitchRequest
+    from spark_video.media.sound import load_narration_settings, with_narration_settings
     from spark_video.storyboard import load_storyboard
     _narrated(ep)
     cfg = _cfg()
@@ -282,7 +283,7 @@ def test_every_error_at_a_gate_is_one_line_and_the_gate_asks_again(ep, monkeypat
 
 def test_a_failed_job_is_a_failure_never_a_waiting_gate(ep, monkeypatch):
     from spark_video import gates
-    from spark_video.build import BuildResult, FailedJob
+    from spark_video.workflow.build import BuildResult, FailedJob
     cfg = _cfg()
     monkeypatch.setattr(gates, "check", lambda *a, **k: gates.GateReport("script", []))
     at_gate = BuildResult(1, None, [FailedJob("gate_closed", {"gate": "script"}, [])])
@@ -296,7 +297,7 @@ def test_a_failed_job_is_a_failure_never_a_waiting_gate(ep, monkeypatch):
 
 
 def test_a_missing_input_names_the_file_and_what_makes_it(ep, capsys):
-    from spark_video.build import BuildResult
+    from spark_video.workflow.build import BuildResult
     spec = ep.root / "shots" / "S01-002.json"
     msg = ("MissingInputException in rule render_clip in file rules/render.smk, line 3:\n"
            "Missing input files for rule render_clip:\n    output: x.mp4\n"

@@ -8,9 +8,9 @@ import json
 from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_dashscope_video import ctx_of, ep_fixture, spec_of  # noqa: F401 - fixture
 
+from spark_video.base.redaction import make_redactor, redact
 from spark_video.providers import get_provider
 from spark_video.providers.base import ProviderError
-from spark_video.redaction import make_redactor, redact
 
 RESULT_URL = ("https://dashscope-result-sh.oss-cn-shanghai.aliyuncs.com/1d/ab/20261207/"
               "c0ffee.mp4?Expires=1796772600&OSSAccessKeyId=LTAI5tQZd8AoCkW2jv9Yq7Ab"
@@ -71,7 +71,7 @@ def test_a_real_render_leaves_no_signature_in_the_episode(fake_dashscope, ep):
 
 
 def test_job_log_masks_signed_urls(tmp_path):
-    from spark_video.jobs import Job
+    from spark_video.workflow.jobs import Job
 
     j = Job.__new__(Job)
     log = tmp_path / "job.log"

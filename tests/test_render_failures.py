@@ -13,9 +13,9 @@ from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 from test_core import shot, write_fragment
 
 from spark_video import gates, storyboard
+from spark_video.base.settings import resolve
 from spark_video.media import probe
 from spark_video.render import derive_shots_state, render_shot
-from spark_video.settings import resolve
 
 
 @pytest.fixture

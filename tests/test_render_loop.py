@@ -10,7 +10,8 @@ from conftest import scaffolded_episode
 from test_core import shot, write_fragment
 
 from spark_video import gates, storyboard
-from spark_video.models import Attempt, ShotState
+from spark_video.base.models import Attempt, ShotState
+from spark_video.base.settings import resolve
 from spark_video.render import (
     accept_version,
     derive_shots_state,
@@ -20,7 +21,6 @@ from spark_video.render import (
     request_take,
     save_state,
 )
-from spark_video.settings import resolve
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def test_a_second_job_for_the_same_shot_waits_for_the_first(ep, tmp_path):
     done = tmp_path / "orphan-done"
     ready = tmp_path / "orphan-ready"
     code = ("import sys, time; from pathlib import Path\n"
-            "from spark_video.paths import EpisodePaths\n"
+            "from spark_video.base.paths import EpisodePaths\n"
             "from spark_video.render import single_writer\n"
             f"ep = EpisodePaths.of('demo', '9', root=Path({str(ep.project_paths.root.parent)!r}))\n"
             "with single_writer(ep, 'S01-001', log=lambda m: None):\n"

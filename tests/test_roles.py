@@ -11,11 +11,11 @@ from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixt
 from writers_room import MARK, WritersRoom
 
 from spark_video import roles
-from spark_video.io import InputError
-from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, load_manifest, write_manifest
+from spark_video.base.io import InputError
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import load_lore, load_manifest, write_manifest
+from spark_video.base.settings import resolve
 from spark_video.providers.base import CallContext
-from spark_video.settings import resolve
 
 
 @pytest.fixture
@@ -221,8 +221,8 @@ def test_missing_lore_is_scaffolded_with_a_mood_anchor_from_the_premise(tmp_path
 
 
 def test_cast_check_npcs_get_cards_and_portraits(ep):
-    from spark_video.art import npcs_from_script, parse_cast_check
-    from spark_video.project import build_manifest
+    from spark_video.base.project import build_manifest
+    from spark_video.roles.art import npcs_from_script, parse_cast_check
 
     text = ("## Scene 3 — pier (night)\n\n<!-- CAST CHECK\nLeads: Mara, Theo\n"
             "Named NPCs: Old Tom — grizzled ferryman in his sixties; Ines: harbour clerk\n"

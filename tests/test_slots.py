@@ -8,8 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-from spark_video.paths import EpisodePaths
-from spark_video.slots import api_slot, render_jobs, slot_dir
+from spark_video.base.paths import EpisodePaths
+from spark_video.providers.slots import api_slot, render_jobs, slot_dir
 
 
 def _hold(root: str, slots: int, seconds: float, log: str) -> None:

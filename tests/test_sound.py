@@ -6,10 +6,12 @@ import random
 
 import pytest
 
-from spark_video import media, sound, subtitles
-from spark_video.io import atomic_write_json
-from spark_video.models import BGMConfig, Storyboard
-from spark_video.paths import EpisodePaths
+from spark_video import media
+from spark_video.base.io import atomic_write_json
+from spark_video.base.models import BGMConfig, Storyboard
+from spark_video.base.paths import EpisodePaths
+from spark_video.media import sound
+from spark_video.stitch import subtitles
 
 # --------------------------------------------------------------------------- fitting
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from spark_video import media, sound
-from spark_video.io import atomic_write_json
-from spark_video.media import exact_duration, ffmpeg_exe, probe
-from spark_video.models import BGMConfig, Storyboard, WorkflowConfig
-from spark_video.paths import EpisodePaths, parse_clip_version
+from spark_video import media
+from spark_video.base.io import atomic_write_json
+from spark_video.base.models import BGMConfig, Storyboard, WorkflowConfig
+from spark_video.base.paths import EpisodePaths, parse_clip_version
+from spark_video.media import exact_duration, ffmpeg_exe, probe, sound
 from spark_video.stitch import StitchError, narrate, plan_stitch, stitch_episode
-from spark_video.subtitles import parse_srt
+from spark_video.stitch.subtitles import parse_srt
 
 FF = ffmpeg_exe()
 ESPEAK = "/usr/bin/espeak-ng"

@@ -9,14 +9,15 @@ import pytest
 from fake_dashscope import FAKE_KEY, fake_dashscope_fixture  # noqa: F401 - fixture
 from writers_room import WritersRoom
 
-from spark_video import gates, vfx
-from spark_video.autopilot import Session
-from spark_video.io import atomic_write_json
-from spark_video.paths import EpisodePaths
-from spark_video.project import load_lore, write_manifest
+from spark_video import gates
+from spark_video.base.io import atomic_write_json
+from spark_video.base.paths import EpisodePaths
+from spark_video.base.project import load_lore, write_manifest
+from spark_video.base.settings import resolve
+from spark_video.cli.autopilot import Session
+from spark_video.gates.summaries import vfx_summary
 from spark_video.providers.base import CallContext
-from spark_video.settings import resolve
-from spark_video.summaries import vfx_summary
+from spark_video.storyboard import vfx
 
 ANCHOR = "cinematic, salt-stained teal and amber palette, soft film grain"
 
@@ -166,7 +167,7 @@ class _Refused:
 def _vfx_job(ep, tmp_path):
     from types import SimpleNamespace
 
-    from spark_video import jobs
+    from spark_video.workflow import jobs
     log = tmp_path / "vfx-review.log"
     smk = SimpleNamespace(config={"project": ep.project, "episode": ep.episode,
                                   "projects_dir": str(ep.root.parent.parent),

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_video.io import append_jsonl, atomic_write_json, atomic_write_text
-from spark_video.media import run
-from spark_video.models import (
+from spark_video.base.io import append_jsonl, atomic_write_json, atomic_write_text
+from spark_video.base.models import (
     Attempt,
     BGMConfig,
     DialogLine,
@@ -27,7 +26,8 @@ from spark_video.models import (
     ShotState,
     Storyboard,
 )
-from spark_video.paths import EpisodePaths
+from spark_video.base.paths import EpisodePaths
+from spark_video.media import run
 from spark_video.viewer import build_viewer, simple_markdown
 
 XSS_SCRIPT = "<script>alert(1)</script>"

@@ -160,7 +160,7 @@ def test_gates_stop_the_build_in_order_then_edits_rerender_only_affected_shots(r
     edited.write_bytes(edited.read_bytes() + b"\0")
     assert "clips/" + edited.name + " changed since approval" in "; ".join(
         __import__("spark_video.gates", fromlist=["x"]).why_closed(
-            __import__("spark_video.paths", fromlist=["x"]).EpisodePaths.of(
+            __import__("spark_video.base.paths", fromlist=["x"]).EpisodePaths.of(
                 "demo", EP, root=projects), "render"))
     r = final(env, projects)
     assert r.returncode != 0 and "GATE 3 (renders) is closed" in r.stdout + r.stderr
@@ -242,7 +242,7 @@ def test_forced_clip_restores_its_winner_and_frame_without_touching_the_chain(ru
 def test_renders_start_in_chain_order(finished_copy):
     """Every render job's priority is the number of shots its chain still has from it on,
     so Snakemake starts the chains' first links before the shots that wait on them."""
-    from spark_video.paths import EpisodePaths
+    from spark_video.base.paths import EpisodePaths
     from spark_video.storyboard import chain_groups, load_storyboard
 
     projects, ep = finished_copy, FINISHED_EP

@@ -1,4 +1,4 @@
-"""What the workflow's input functions answer (spark_video/workflow.py), without Snakemake:
+"""What the workflow's input functions answer (spark_video/workflow/__init__.py), without Snakemake:
 plain calls over an episode's files, with a fake checkpoint."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from conftest import scaffolded_episode
 from test_core import REPO_ROOT, shot, write_fragment
 
 from spark_video import gates, storyboard
-from spark_video.paths import EpisodePaths
+from spark_video.base.paths import EpisodePaths
 from spark_video.workflow import Memo, Workflow, repair_published
 
 
@@ -39,7 +39,7 @@ class Ancient(str):
 
 @pytest.fixture
 def cfg():
-    from spark_video.settings import resolve
+    from spark_video.base.settings import resolve
 
     return resolve({}, environ={}, config_file=REPO_ROOT / "config" / "config.yaml")
 

@@ -1,5 +1,5 @@
 """A person's words are never overwritten: the record of what the build wrote
-(spark_video/written.py), the keep pass run before the DAG, and the end to end with plain
+(spark_video/workflow/written.py), the keep pass run before the DAG, and the end to end with plain
 `snakemake`."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_video import written
-from spark_video.paths import EpisodePaths
+from spark_video.base.paths import EpisodePaths
+from spark_video.workflow import written
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -115,8 +115,8 @@ def test_snakemake_made_reads_its_metadata_store(tmp_path):
 
 
 def test_hand_written_scenes_and_no_outline_derive_the_outline(tmp_path):
-    from spark_video.io import load_model
-    from spark_video.models import Outline
+    from spark_video.base.io import load_model
+    from spark_video.base.models import Outline
 
     ep = _episode(tmp_path)
     for n in (1, 2):

@@ -19,11 +19,11 @@ import argparse
 import sys
 
 from .. import gates
-from ..io import InputError
-from ..lock import EpisodeBusy
-from ..paths import PathError
+from ..base.io import InputError
+from ..base.paths import PathError
+from ..gates.revisions import RevisionError
 from ..providers.base import ProviderError
-from ..revisions import RevisionError
+from ..workflow.lock import EpisodeBusy
 from .command import COMMANDS
 from .common import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from .terminal import terminal_kept

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 from .. import storyboard as sbm
-from ..autopilot import failure_report_for
-from ..build import run_build
-from ..paths import EpisodePaths, ProjectPaths
-from ..settings import WorkflowConfig, resolve
+from ..base.paths import EpisodePaths, ProjectPaths
+from ..base.settings import WorkflowConfig, resolve
+from ..workflow.build import run_build
+from .autopilot import failure_report_for
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from ..doctor import doctor as provider_doctor
 from ..media import ffmpeg_exe
+from ..providers.doctor import doctor as provider_doctor
 from .command import EPISODE_OPTIONS, command
 from .common import EXIT_FAIL, EXIT_OK, _cfg
 

@@ -7,13 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-from .. import autopilot, gates
-from ..io import atomic_write_json, atomic_write_text
-from ..lock import episode_lock
-from ..models import BGMConfig
-from ..paths import EpisodePaths
-from ..project import load_premise
-from ..settings import WorkflowConfig
+from .. import gates
+from ..base.io import atomic_write_json, atomic_write_text
+from ..base.models import BGMConfig
+from ..base.paths import EpisodePaths
+from ..base.project import load_premise
+from ..base.settings import WorkflowConfig
+from ..cli import autopilot
+from ..workflow.lock import episode_lock
 from .command import EPISODE, VERBOSE, arg, command, one_of
 from .common import UsageError, _cfg, _paths, require_project
 from .lore import _fill_lore_placeholders, _scaffold_lore

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from .. import gates
-from ..io import atomic_write_json, parse_model
-from ..models import BGMConfig
+from ..base.io import atomic_write_json, parse_model
+from ..base.models import BGMConfig
 from .command import EPISODE_OPTIONS, arg, command
 from .common import EXIT_FAIL, EXIT_OK, UsageError, _cfg, _existing_episode
 

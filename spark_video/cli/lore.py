@@ -3,12 +3,12 @@ it is missing or still the scaffold's placeholder."""
 
 from __future__ import annotations
 
-from ..io import atomic_write_text
-from ..paths import EpisodePaths
-from ..project import load_lore, lore_placeholders, set_lore_field
+from ..base.io import atomic_write_text
+from ..base.paths import EpisodePaths
+from ..base.project import load_lore, lore_placeholders, set_lore_field
+from ..base.settings import WorkflowConfig
 from ..providers.base import CallContext
 from ..roles import propose_lore
-from ..settings import WorkflowConfig
 
 LORE_TEMPLATE = """---
 title: {title}

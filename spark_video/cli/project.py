@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import art
-from ..importer import import_project
-from ..io import atomic_write_text
-from ..paths import ProjectPaths, check_entity_name
-from ..project import KIND_CARDS, KIND_DIRS, write_manifest
+from ..base.io import atomic_write_text
+from ..base.paths import ProjectPaths, check_entity_name
+from ..base.project import KIND_CARDS, KIND_DIRS, write_manifest
+from ..roles import art
 from .command import EPISODE_OPTIONS, Arg, arg, command
 from .common import EXIT_FAIL, EXIT_OK, UsageError, _cfg, _paths
+from .importer import import_project
 from .lore import LORE_TEMPLATE
 
 

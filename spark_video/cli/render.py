@@ -3,8 +3,7 @@ winner, rebuild a shot's state; `--now` renders them."""
 
 from __future__ import annotations
 
-from ..lock import episode_lock
-from ..paths import check_shot_id
+from ..base.paths import check_shot_id
 from ..render import (
     accept_version,
     derive_shots_state,
@@ -13,6 +12,7 @@ from ..render import (
     request_take,
     save_state,
 )
+from ..workflow.lock import episode_lock
 from .command import EPISODE_OPTIONS, VERBOSE, arg, command
 from .common import (
     EXIT_FAIL,

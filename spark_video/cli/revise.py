@@ -3,12 +3,12 @@ rebuilt up to that gate, and the gate shown."""
 
 from __future__ import annotations
 
-from .. import autopilot
-from ..escalation import request_director_rewrite, request_new_takes
-from ..lock import episode_lock
-from ..paths import EpisodePaths, check_shot_id
-from ..revisions import Revision, RevisionError, route
-from ..settings import WorkflowConfig
+from ..base.paths import EpisodePaths, check_shot_id
+from ..base.settings import WorkflowConfig
+from ..cli import autopilot
+from ..gates.revisions import Revision, RevisionError, route
+from ..render.escalation import request_director_rewrite, request_new_takes
+from ..workflow.lock import episode_lock
 from .command import EPISODE_OPTIONS, VERBOSE, arg, command
 from .common import EXIT_FAIL, EXIT_OK, UsageError, _cfg, _existing_episode
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..schemas import export
+from ..base.schemas import export
 from .command import command
 from .common import EXIT_OK
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from .. import gates
-from ..io import atomic_write_json
-from ..lock import episode_lock
-from ..models import StitchRequest
+from ..base.io import atomic_write_json
+from ..base.models import StitchRequest
+from ..workflow.lock import episode_lock
 from .command import EPISODE_OPTIONS, VERBOSE, arg, command
 from .common import EXIT_FAIL, EXIT_OK, _cfg, _existing_episode, run_snakemake
 

@@ -7,10 +7,10 @@ import sys
 
 from .. import gates
 from .. import storyboard as sbm
-from ..io import dump_json
-from ..lock import episode_lock
-from ..paths import EpisodePaths
-from ..settings import WorkflowConfig
+from ..base.io import dump_json
+from ..base.paths import EpisodePaths
+from ..base.settings import WorkflowConfig
+from ..workflow.lock import episode_lock
 from .command import EPISODE_OPTIONS, VERBOSE, arg, command
 from .common import (
     EXIT_FAIL,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Literal, overload
 
-from ..settings import CAPABILITIES, WorkflowConfig, provider_for
+from ..base.settings import CAPABILITIES, WorkflowConfig, provider_for
 from .base import ImageProvider, ReviewProvider, TextProvider, TTSProvider, VideoProvider
 
 # Provider name -> the module (in this package) whose `make(capability, name, cfg)` builds it.

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..io import append_jsonl
-from ..models import ModelCall, Review, ShotSpec
-from ..paths import EpisodePaths
-from ..redaction import redact
-from ..settings import CAPABILITIES, WorkflowConfig, provider_for
+from ..base.io import append_jsonl
+from ..base.models import ModelCall, Review, ShotSpec
+from ..base.paths import EpisodePaths
+from ..base.redaction import redact
+from ..base.settings import CAPABILITIES, WorkflowConfig, provider_for
 
 # the key each non-offline provider reads from the environment
 PROVIDER_SECRET = {"bl": "DASHSCOPE_API_KEY", "wan27": "DASHSCOPE_API_KEY",

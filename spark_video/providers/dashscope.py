@@ -29,12 +29,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import capabilities
-from ..budget import is_settling, new_intent, read_calls, reserve
-from ..io import atomic_write_bytes
+from ..base.io import atomic_write_bytes
+from ..base.models import ShotSpec
+from ..base.pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
 from ..media import MediaError, probe, run
-from ..models import ShotSpec
-from ..pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
+from ..providers import capabilities
 from .base import (
     CallContext,
     ContentRejected,
@@ -42,6 +41,7 @@ from .base import (
     ProviderError,
     RenderResult,
 )
+from .budget import is_settling, new_intent, read_calls, reserve
 from .dashscope_http import (
     TERMINAL,
     ConnSettings,

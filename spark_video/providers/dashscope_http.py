@@ -24,8 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ..redaction import redact
-from ..slots import hold_slot
+from ..base.redaction import redact
 from .base import ProviderError
 from .http import (
     RETRY_STATUS,
@@ -34,6 +33,7 @@ from .http import (
     data_uri,
     env_float,
 )
+from .slots import hold_slot
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}

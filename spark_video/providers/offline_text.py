@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any
 
-from ..models import MIN_DURATION
-from ..scenefmt import Beat, SceneScript, beat_seconds, render_scene_md, shot_seconds
+from ..base.models import MIN_DURATION
+from ..base.scenefmt import Beat, SceneScript, beat_seconds, render_scene_md, shot_seconds
 from .base import CallContext
 
 TIMES = ["dawn", "morning", "noon", "afternoon", "dusk", "evening", "midnight", "night"]

@@ -21,13 +21,13 @@ from typing import Annotated, Any
 import httpx
 from pydantic import BaseModel, Field
 
-from ..answers import enum_value, json_object_in, key_of, read
-from ..budget import ensure_budget
-from ..capabilities import estimate_tokens, page_value, trim_for_context
+from ..base.answers import enum_value, json_object_in, key_of, read
+from ..base.models import AXES, Review, ShotSpec
+from ..base.pricing import price_table, token_cost
 from ..media import extract_frame, probe
-from ..models import AXES, Review, ShotSpec
-from ..pricing import price_table, token_cost
 from .base import CallContext, ProviderError
+from .budget import ensure_budget
+from .capabilities import estimate_tokens, page_value, trim_for_context
 from .dashscope_http import ConnSettings
 from .http import (
     RETRY_STATUS,
@@ -235,7 +235,7 @@ class _Breakdown(BaseModel):
 
 
 class _ReviewAnswer(BaseModel):
-    """What the reviewer answers (read leniently: spark_video.answers)."""
+    """What the reviewer answers (read leniently: spark_video.base.answers)."""
 
     breakdown: _Breakdown
     verdict: str | None = None
@@ -398,7 +398,7 @@ if no face is visible. Answer with ONE JSON object and nothing else:
 
 
 class _IdentityAnswer(BaseModel):
-    """What the identity call answers (read leniently: spark_video.answers)."""
+    """What the identity call answers (read leniently: spark_video.base.answers)."""
 
     cast_match: Score
     critique: str = ""

@@ -31,11 +31,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..io import atomic_write_text
-from ..models import AXES, now_iso
-from ..notes import all_notes
-from ..paths import EpisodePaths
-from ..redaction import make_redactor
+from ..base.io import atomic_write_text
+from ..base.models import AXES, now_iso
+from ..base.paths import EpisodePaths
+from ..base.redaction import make_redactor
+from ..gates.notes import all_notes
 from .board import StoryboardReader
 from .calls import MAX_LOG_ROWS, CallLogReader, call_summary, currency_of
 from .clips import ClipsReader, clips_overview
@@ -119,7 +119,7 @@ def _environment() -> Environment:
         return value
 
     env = Environment(
-        loader=PackageLoader("spark_video", "templates"),
+        loader=PackageLoader("spark_video.viewer", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -162,7 +162,7 @@ def render_viewer(paths: EpisodePaths, *, gate_status: list[dict] | None = None)
         "final": FinalReader(paths).final(),
         "premise": writing.premise(),
         "lore": lore,
-        # written by `spark-video import` (spark_video/importer.py REPORT_NAME)
+        # written by `spark-video import` (spark_video/cli/importer.py REPORT_NAME)
         "import_report": (paths.root / "import-report.md").read_text(encoding="utf-8")
         if (paths.root / "import-report.md").is_file() else "",
         "direction": writing.direction(),

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..io import load_model
-from ..models import BGMConfig, Storyboard
-from ..project import load_manifest, manifest_path
-from ..sound import list_bgm_tracks
+from ..base.io import load_model
+from ..base.models import BGMConfig, Storyboard
+from ..base.project import load_manifest, manifest_path
+from ..media.sound import list_bgm_tracks
 from ..storyboard import load_storyboard
 from .common import READ_ERRORS, Locator, Note, fmt_cost, is_scalar
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..budget import spend_of
-from ..io import InputError, format_validation_error, read_jsonl
-from ..models import ModelCall
+from ..base.io import InputError, format_validation_error, read_jsonl
+from ..base.models import ModelCall
+from ..providers.budget import spend_of
 from .common import READ_ERRORS, Locator, Note, fmt_cost, fmt_duration_ms
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # the call log of a long episode can exceed MAX_INPUT_BYTES

@@ -7,9 +7,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..budget import spend_of
-from ..io import load_model, read_text_checked
-from ..models import ModelCall, Review, Shot, ShotState, Storyboard
+from ..base.io import load_model, read_text_checked
+from ..base.models import ModelCall, Review, Shot, ShotState, Storyboard
+from ..providers.budget import spend_of
 from .common import READ_ERRORS, Locator, fmt_cost
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..io import InputError, format_validation_error, read_json, read_text_checked
-from ..paths import EpisodePaths, PathError, inside, poster_of
+from ..base.io import InputError, format_validation_error, read_json, read_text_checked
+from ..base.paths import EpisodePaths, PathError, inside, poster_of
 
 READ_ERRORS = (InputError, ValidationError, OSError, ValueError, PathError)
 

@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from ..io import read_text_checked
+from ..base.io import read_text_checked
 from .common import READ_ERRORS, Locator, Note
 
 MAX_SRT_BYTES = 1024 * 1024

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..io import load_model, read_text_checked
-from ..models import Outline, SceneFragment, Storyboard
-from ..paths import parse_scene_file
-from ..project import split_front_matter
+from ..base.io import load_model, read_text_checked
+from ..base.models import Outline, SceneFragment, Storyboard
+from ..base.paths import parse_scene_file
+from ..base.project import split_front_matter
 from .common import READ_ERRORS, Locator, Note
 
 DIRECTION_KEYS = ("tone", "tone_dimensions", "director_reference", "audiovisual_decisions",

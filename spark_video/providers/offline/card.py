@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from ... import media
-from ...models import ShotSpec
+from ...base.models import ShotSpec
 from .common import _CJK
 
 

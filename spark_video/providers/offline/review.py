@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ... import media
-from ...models import AXES, Review, ShotSpec
+from ...base.models import AXES, Review, ShotSpec
 from ..base import CallContext, ProviderError
 from .common import DURATION_TOLERANCE_S, FIRST_FRAME_MAX_DIFF, REVIEW_MODEL, SILENT_LUFS
 from .speech import _spoken_lines

@@ -10,7 +10,7 @@ import subprocess
 import wave
 from pathlib import Path
 
-from ...models import ShotSpec
+from ...base.models import ShotSpec
 from .common import _CJK
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ... import media
-from ...models import ShotSpec
+from ...base.models import ShotSpec
 from ..base import CallContext, PendingTask, ProviderError, RenderResult
 from .card import card_geometry, draw_card
 from .common import (

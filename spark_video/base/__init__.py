@@ -1,0 +1,1 @@
+"""The base layer: the data model, paths, files, settings and prices every layer stands on."""

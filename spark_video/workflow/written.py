@@ -1,0 +1,253 @@
+"""A person's words are never overwritten: the build's record of what it wrote.
+
+Every job that writes one of the episode's written files (the outline, the scenes, the
+script, the direction, the shot lists, the storyboard: `GUARDED`) records the content it
+wrote (sha256, size, mtime) in `.written/<path>.json` beside the episode's files, one record
+per file (parallel jobs never share one). Comparing a file with its record tells who wrote
+what is there now:
+
+- `build`: the build's own output, unchanged since; regenerated freely;
+- `edited`: the build wrote it, a person changed it since;
+- `person`: the build never wrote it (hand-written, or brought by `spark-video import`).
+
+Two rules follow, for plain `snakemake` as for the CLI (the Snakefile calls `keep_pass`
+before Snakemake plans anything, and the job rules ask `is_persons`):
+
+- Files the build never wrote are inputs, not outputs: the inputs of the job that would make
+  an `AUTHORED` file (outline, scene markdown, direction, shot list) are `ancient()` while
+  the file on disk is a person's, so it is kept and used. A producer's note (`revise`) is
+  still an input: asking for a rewrite rewrites. With hand-written scenes and no outline,
+  the outline is derived from the scenes (`derive_outline`), never written by a model.
+- Before any job replaces a person's version of a file (edited, or never written by the
+  build), the version is in history/: Snakemake deletes a job's outputs right before the
+  job runs, so the pass run before the DAG copies every such version, once per content, into
+  history/<time>-yours/ and names it (the record notes the copy); the job that then replaces
+  it names it again, and its new record forgets the copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import gates
+from ..base.io import InputError, atomic_write_json
+from ..base.models import Outline, OutlineScene
+from ..base.paths import EpisodePaths, parse_scene_file
+from ..base.project import load_premise
+from ..base.scenefmt import parse_scene_md
+from ..gates.revisions import keep_history
+
+RECORDS = ".written"
+HISTORY_LABEL = "yours"
+# the files a model writes: a person's version of one is an input of the build
+AUTHORED_NAMES = ("outline.json", "direction.json")
+# the files the build compiles from the others: a person's version goes to history/ first
+COMPILED_NAMES = ("script.md", "storyboard.json")
+
+
+def guarded(paths: EpisodePaths) -> list[Path]:
+    """The episode's written files that exist now."""
+    out = [paths.root / n for n in (*AUTHORED_NAMES, *COMPILED_NAMES)]
+    out += paths.scene_files("md") + paths.scene_files("json")
+    return [p for p in out if p.is_file()]
+
+
+def _rel(paths: EpisodePaths, f: Path) -> Path | None:
+    f = Path(f)
+    for root, p in ((paths.root, f), (paths.root.resolve(), f.resolve())):
+        try:
+            return p.relative_to(root)
+        except ValueError:
+            continue
+    return None
+
+
+def is_guarded(paths: EpisodePaths, f: Path) -> bool:
+    rel = _rel(paths, f)
+    if rel is None:
+        return False
+    if rel.as_posix() in (*AUTHORED_NAMES, *COMPILED_NAMES):
+        return True
+    return rel.parent.as_posix() == "scenes" and parse_scene_file(rel.name) is not None
+
+
+def is_authored(paths: EpisodePaths, f: Path) -> bool:
+    rel = _rel(paths, f)
+    return rel is not None and is_guarded(paths, f) and rel.as_posix() not in COMPILED_NAMES
+
+
+def record_path(paths: EpisodePaths, f: Path) -> Path:
+    rel = _rel(paths, f)
+    if rel is None:
+        raise ValueError(f"{f} is not in the episode folder {paths.root}")
+    return paths.root / RECORDS / f"{rel.as_posix()}.json"
+
+
+def _read_record(paths: EpisodePaths, f: Path) -> dict:
+    try:
+        data = json.loads(record_path(paths, f).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _sha(f: Path) -> str:
+    return hashlib.sha256(Path(f).read_bytes()).hexdigest()
+
+
+def record(paths: EpisodePaths, files: list[Path]) -> list[Path]:
+    """The build wrote these files (a job's outputs, the import's compiled script): their
+    content is the build's from now on (a person's version the pass kept is forgotten: it
+    is in history/). Files outside `GUARDED` are ignored."""
+    done = []
+    for f in map(Path, files):
+        if not f.is_file() or not is_guarded(paths, f):
+            continue
+        st = f.stat()
+        atomic_write_json(record_path(paths, f), {"sha256": _sha(f), "size": st.st_size,
+                                                  "mtime_ns": st.st_mtime_ns})
+        done.append(f)
+    return done
+
+
+def who_wrote(paths: EpisodePaths, f: Path) -> str:
+    """'absent', 'build', 'edited' or 'person' (see the module's docstring). A stat and a
+    small read when the file is as the build left it; a hash only when its date moved."""
+    f = Path(f)
+    try:
+        st = f.stat()
+    except FileNotFoundError:
+        return "absent"
+    rec = _read_record(paths, f)
+    if not rec.get("sha256"):
+        return "person"
+    if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+        return "build"
+    if rec.get("size") == st.st_size and rec["sha256"] == _sha(f):
+        return "build"
+    return "edited"
+
+
+def is_persons(paths: EpisodePaths, output: Path) -> bool:
+    """The output a job would make is a file the build never wrote, of a kind a model
+    writes: the job's inputs are ancient() and the file is used as it is."""
+    return is_authored(paths, output) and who_wrote(paths, output) == "person"
+
+
+def keep_pass(paths: EpisodePaths, cfg_mode: str = "drama",
+              built: Callable[[Path], bool] | None = None) -> list[str]:
+    """Run before the build plans anything (rules/common.smk). Returns the lines to show.
+
+    - A guarded file with no record that Snakemake's own metadata says a job made (an
+      episode built before this record existed: `built`) is adopted as the build's.
+    - Every person's version of a guarded file (edited, or never written by the build and
+      compiled from the others) is copied into history/<time>-yours/, once per content.
+    - Hand-written scenes and no outline.json: the outline is derived from the scenes."""
+    if not paths.root.is_dir():
+        return []
+    lines: list[str] = []
+    todo: list[Path] = []
+    states: dict[Path, str] = {}
+    for f in guarded(paths):
+        state = who_wrote(paths, f)
+        if state == "person" and built is not None and built(f):
+            record(paths, [f])
+            state = "build"
+        states[f] = state
+        if state == "edited" or (state == "person" and not is_authored(paths, f)):
+            todo.append(f)
+    recs = {f: _read_record(paths, f) for f in todo}
+    shas = {f: _sha(f) for f in todo}
+    new = [f for f in todo if recs[f].get("kept") != shas[f]]
+    dest = keep_history(paths, HISTORY_LABEL, new)
+    if dest is not None:
+        for f in new:
+            copy = dest / _rel(paths, f)
+            atomic_write_json(record_path(paths, f), {**recs[f], "kept": shas[f],
+                                                      "kept_in": str(copy)})
+            why = ("edited since the build wrote it" if states[f] == "edited"
+                   else "the build never wrote it")
+            lines.append(f"{_rel(paths, f)}: your version ({why}) is kept in {copy} before "
+                         "any job replaces it")
+    line = derive_outline_if_missing(paths, cfg_mode)
+    if line:
+        lines.append(line)
+    return lines
+
+
+def replaced_lines(paths: EpisodePaths, outputs: list[Path]) -> list[str]:
+    """For a job about to write `outputs` (Snakemake has just deleted them): the person's
+    versions among them the pass kept in history/, named so the user sees what was
+    replaced and where it is."""
+    out = []
+    for f in map(Path, outputs):
+        if not is_guarded(paths, f):
+            continue
+        rec = _read_record(paths, f)
+        if rec.get("kept") and rec.get("kept_in"):
+            out.append(f"{_rel(paths, f)}: the build replaces your version; it is kept in "
+                       f"{rec['kept_in']}")
+    return out
+
+
+def derive_outline(paths: EpisodePaths, mode: str, premise: str) -> Outline | None:
+    """outline.json from the scene files (their headings and fields), marked imported; None
+    when there is no scene file. Raises InputError when a scene cannot be read."""
+    scenes = []
+    for md in paths.scene_files("md"):
+        s = parse_scene_md(md.read_text(encoding="utf-8"), md)
+        scenes.append(OutlineScene(num=s.num, id=f"S{s.num:02d}",
+                                   title=s.location or f"Scene {s.num}", location=s.location,
+                                   time_of_day=s.time_of_day, summary=s.backstory or "(imported)",
+                                   characters=s.characters,
+                                   target_duration_s=max(2, s.estimated_duration or 30)))
+    if not scenes:
+        return None
+    o = Outline(project=paths.project, episode=paths.episode, mode=mode,
+                title=f"{paths.project} (imported)", premise=premise or "(imported)",
+                target_duration_s=sum(s.target_duration_s for s in scenes), scenes=scenes)
+    atomic_write_json(paths.outline, o)
+    return o
+
+
+def derive_outline_if_missing(paths: EpisodePaths, cfg_mode: str) -> str | None:
+    """No outline.json, and scene files a person wrote: the outline is derived from them
+    (dated before them, so nothing downstream is rebuilt for it) instead of a model writing
+    one whose scenes would replace theirs. A scene that cannot be read leaves the outline to
+    the build (its check job names the file)."""
+    mds = paths.scene_files("md")
+    if paths.outline.exists() or not mds or not any(
+            who_wrote(paths, f) == "person" for f in mds):
+        return None
+    try:
+        premise = load_premise(paths)
+    except InputError:
+        premise = ""
+    try:
+        o = derive_outline(paths, gates.episode_mode(paths, cfg_mode), premise)
+    except (InputError, ValueError):
+        return None
+    if o is None:
+        return None
+    t = min(f.stat().st_mtime_ns for f in mds) - 1_000_000_000
+    os.utime(paths.outline, ns=(t, t))
+    return (f"{paths.outline}: derived from your {len(o.scenes)} scene file(s) (they are kept "
+            "and used as written)")
+
+
+def snakemake_made(workdir: Path) -> Callable[[Path], bool]:
+    """Whether Snakemake holds a metadata record for a file (an episode built before this
+    record existed): its file-backed store keeps one file per output, named by the output's
+    path as the rule gave it (`.snakemake/metadata/<urlsafe base64 of the path>`)."""
+    meta = Path(workdir) / ".snakemake" / "metadata"
+
+    def made(f: Path) -> bool:
+        name = base64.urlsafe_b64encode(str(f).encode()).decode()
+        return len(name) < 250 and (meta / name).is_file()
+
+    return made

@@ -474,7 +474,7 @@ def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
         for e in m.entries:
             if e.voices and kind == "cast":
                 rep.converted.append((e.folder, "voices", f"{len(e.voices)} voice sample(s): "
-                                      "the cast member's reference voice"))
+                                      "kept; not yet sent to the video model as a reference voice"))
             if len(e.images) > 1:
                 rep.converted.append((e.folder, "images", f"{len(e.images)} portraits kept"))
     _outline(dst, mode, premise, rep)

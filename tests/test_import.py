@@ -174,3 +174,25 @@ def test_the_viewer_shows_the_import_report(tmp_path):
     import_project(make_original(tmp_path / "orig"), tmp_path / "projects", log=lambda m: None)
     html = render_viewer(EpisodePaths.of("tongfu", "001", tmp_path / "projects"))
     assert 'id="import-report"' in html and "camera_notes" in html
+
+
+def test_in_place_keeps_a_backup_that_holds_the_original(tmp_path):
+    """--in-place converts the project where it is; the original, byte for byte, is first
+    copied beside it, and the import reads from that copy."""
+    from original_project import make_original
+
+    from spark_video.cli.importer import import_project
+
+    src = make_original(tmp_path / "projects")
+    before = _snapshot(src)
+    lines = []
+    [r] = import_project(src, tmp_path / "elsewhere", in_place=True, log=lines.append)
+    [backup] = [p for p in (tmp_path / "projects").iterdir() if p.name != "tongfu"]
+    assert backup.name.startswith("tongfu.backup-")
+    assert any(str(backup) in line for line in lines)  # the backup is named
+    assert _snapshot(backup) == before  # the backup is the original, unchanged
+    ep = EpisodePaths.of("tongfu", "001", tmp_path / "projects")
+    assert r["root"] == str(ep.root) and not (tmp_path / "elsewhere").exists()
+    for n in (1, 2, 3):  # converted where it was, the person's scenes byte for byte
+        assert ep.scene_md(n).read_bytes() == before[ep.scene_md(n).relative_to(src)]
+    assert ep.shot_state("S01-001").exists() and (ep.root / "import-report.md").exists()

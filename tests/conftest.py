@@ -106,3 +106,17 @@ def scaffolded_episode(projects: Path, episode: str) -> EpisodePaths:
     for kind in ("cast", "set", "prop"):
         write_manifest(paths, kind)
     return paths
+
+
+@pytest.fixture
+def cfg():
+    """The shipped config/config.yaml, with no environment."""
+    from spark_video.base.settings import REPO_ROOT, resolve
+
+    return resolve({}, environ={}, config_file=REPO_ROOT / "config" / "config.yaml")
+
+
+@pytest.fixture
+def ep(projects: Path) -> EpisodePaths:
+    """Episode 005 of the demo project, scaffolded (a module may define its own `ep`)."""
+    return scaffolded_episode(projects, "5")

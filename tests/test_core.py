@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import scaffolded_episode
 
 from spark_video import gates, roles, storyboard
 from spark_video.base.io import InputError, load_model
@@ -26,16 +25,6 @@ from spark_video.base.schemas import render_all
 from spark_video.base.settings import REPO_ROOT, env_overrides, resolve
 from spark_video.providers.base import CallContext
 from spark_video.roles import review_policy
-
-
-@pytest.fixture
-def cfg():
-    return resolve({}, environ={}, config_file=REPO_ROOT / "config" / "config.yaml")
-
-
-@pytest.fixture
-def ep(projects: Path) -> EpisodePaths:
-    return scaffolded_episode(projects, "5")
 
 
 def write_fragment(paths: EpisodePaths, num: int, shots: list[dict], **scene) -> Path:

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import scaffolded_episode
-from test_core import REPO_ROOT, shot, write_fragment
+from test_core import shot, write_fragment
 
 from spark_video import gates, storyboard
 from spark_video.base.paths import EpisodePaths
@@ -35,18 +34,6 @@ class FakeCheckpoints:
 
 class Ancient(str):
     """A stand-in for Snakemake's ancient() flag."""
-
-
-@pytest.fixture
-def cfg():
-    from spark_video.base.settings import resolve
-
-    return resolve({}, environ={}, config_file=REPO_ROOT / "config" / "config.yaml")
-
-
-@pytest.fixture
-def ep(projects: Path) -> EpisodePaths:
-    return scaffolded_episode(projects, "5")
 
 
 def workflow(ep, cfg, **kw) -> tuple[Workflow, FakeCheckpoints]:

@@ -115,6 +115,7 @@ barrier = WF.barrier
 stop_gate = WF.stop_gate
 shown_at = WF.shown_at
 is_frozen = WF.is_frozen
+kept = WF.kept
 frozen = WF.frozen
 is_premise = WF.is_premise
 is_lore = WF.is_lore
@@ -137,13 +138,6 @@ entity_checks = WF.entity_checks
 
 
 # input functions: the rules' wildcards in, the workflow's answer out
-
-
-def kept(output, paths):
-    """The inputs of the job that makes `output`: ancient() while `output` is a file the
-    build never wrote, which is then an input, used as it is (spark_video/workflow/written.py)."""
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    return [ancient(p) for p in paths] if sv_written.is_persons(EP, Path(output)) else paths
 
 
 def input_checks(wildcards):

@@ -31,7 +31,7 @@ from ..gates import frozen as sv_frozen
 from ..media import looks_whole
 from ..render import restore_published
 from ..storyboard import chain_groups, load_storyboard
-from ..workflow import inputcheck
+from ..workflow import inputcheck, written
 
 T = TypeVar("T")
 SHOT_ID = re.compile(r"S\d{2}-\d{3}[a-z]?")
@@ -150,6 +150,16 @@ class Workflow:
         self.logs = f"{ep.root}/logs/jobs"
         self.watched = {g: [str(p) for p in gates.GATE[g].watched(ep)] for g in gates.GATES}
         self.approvals = str(ep.approvals_dir)
+
+    # -- a person's files ---------------------------------------------------------------
+
+    def kept(self, output: str | Path, paths: str | Iterable[Any]) -> list[Any]:
+        """The inputs of the job that makes `output`: ancient() while `output` is a file the
+        build never wrote, which is then an input, used as it is (workflow/written.py)."""
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        if written.is_persons(self.ep, Path(output)):
+            return [self.ancient(p) for p in paths]
+        return paths
 
     # -- gates -------------------------------------------------------------------------
 

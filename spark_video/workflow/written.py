@@ -28,14 +28,13 @@ before Snakemake plans anything, and the job rules ask `is_persons`):
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import gates
-from ..base.io import InputError, atomic_write_json
+from ..base.io import InputError, atomic_write_json, sha256_file
 from ..base.models import Outline, OutlineScene
 from ..base.paths import EpisodePaths, parse_scene_file
 from ..base.project import load_premise
@@ -96,10 +95,6 @@ def _read_record(paths: EpisodePaths, f: Path) -> dict:
         return {}
 
 
-def _sha(f: Path) -> str:
-    return hashlib.sha256(Path(f).read_bytes()).hexdigest()
-
-
 def record(paths: EpisodePaths, files: list[Path]) -> list[Path]:
     """The build wrote these files (a job's outputs, the import's compiled script): their
     content is the build's from now on (a person's version the pass kept is forgotten: it
@@ -109,7 +104,7 @@ def record(paths: EpisodePaths, files: list[Path]) -> list[Path]:
         if not f.is_file() or not is_guarded(paths, f):
             continue
         st = f.stat()
-        atomic_write_json(record_path(paths, f), {"sha256": _sha(f), "size": st.st_size,
+        atomic_write_json(record_path(paths, f), {"sha256": sha256_file(f), "size": st.st_size,
                                                   "mtime_ns": st.st_mtime_ns})
         done.append(f)
     return done
@@ -128,7 +123,7 @@ def who_wrote(paths: EpisodePaths, f: Path) -> str:
         return "person"
     if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
         return "build"
-    if rec.get("size") == st.st_size and rec["sha256"] == _sha(f):
+    if rec.get("size") == st.st_size and rec["sha256"] == sha256_file(f):
         return "build"
     return "edited"
 
@@ -162,7 +157,7 @@ def keep_pass(paths: EpisodePaths, cfg_mode: str = "drama",
         if state == "edited" or (state == "person" and not is_authored(paths, f)):
             todo.append(f)
     recs = {f: _read_record(paths, f) for f in todo}
-    shas = {f: _sha(f) for f in todo}
+    shas = {f: sha256_file(f) for f in todo}
     new = [f for f in todo if recs[f].get("kept") != shas[f]]
     dest = keep_history(paths, HISTORY_LABEL, new)
     if dest is not None:

@@ -5,6 +5,7 @@
 import sys
 from pathlib import Path
 
+from snakemake.io import IOFile
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
@@ -90,7 +91,7 @@ class _Checkpoints:
 
 WF = sv_workflow.Workflow(
     EP, CFG, _Checkpoints(),
-    recorded_inputs=lambda output: workflow.persistence.input(output),  # Snakemake's record
+    recorded_inputs=lambda output: workflow.persistence.input(IOFile(output)),  # its record
     ancient=ancient, viewer_as_is=bool(config.get("viewer_as_is")))
 
 # before Snakemake looks at any file: clips and last frames put back from their takes

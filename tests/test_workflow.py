@@ -259,3 +259,23 @@ def test_renders_start_in_chain_order(finished_copy):
             prio = re.search(r"priority: (\d+)", block)
             got[shot] = int(prio.group(1)) if prio else 0
     assert got == want
+
+
+def test_a_cast_member_added_after_gate1_reruns_no_approved_outline(run_env, projects):
+    """The approved outline's inputs are the sources Snakemake recorded for it: a new cast
+    card (with its metadata in .snakemake, as in a user's tree) does not change that input set,
+    so neither the outline nor script.md is made again, and the change is named."""
+    env, ep = run_env, "017"
+    d = ep_dir(projects, ep)
+    assert "GATE 1 (script) is closed" in (lambda r: r.stdout + r.stderr)(
+        final(env, projects, ep))
+    approve(env, "script", ep)
+    zed = projects / "demo" / "cast" / "Zed"
+    zed.mkdir()
+    (zed / "cast.md").write_text("---\nname: Zed\nage: 40\nappearance: tall keeper\n---\n")
+    r = run_snakemake(env, projects, "final", "-n", episode=ep)
+    out = r.stdout + r.stderr
+    jobs = set(re.findall(r"^(?:local)?rule (\w+):", out, flags=re.M))
+    assert "outline" not in jobs and "script_md" not in jobs, out[-3000:]
+    assert "cast/Zed/cast.md changed after GATE 1 (script) was approved" in out, out[-3000:]
+    assert (d / "outline.json").exists()

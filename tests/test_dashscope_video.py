@@ -157,6 +157,35 @@ def test_wan27_media_array_r2v_with_first_frame(fake_dashscope, ep, tmp_path):
     assert res.cost == pytest.approx(1.2)  # 2 s x 0.6 @720P
 
 
+def test_wan27_r2v_sends_a_cast_members_voice_sample_as_reference_voice(fake_dashscope, ep,
+                                                                          tmp_path):
+    from spark_video.project import write_manifest
+
+    ann = ep.project_paths.cast_dir / "Ann"
+    make_png(ann / "portrait.png")
+    run(["-y", "-f", "lavfi", "-i", "sine=f=220:d=2", str(ann / "voice.mp3")], what="voice")
+    run(["-y", "-f", "lavfi", "-i", "sine=f=220:d=12", str(ann / "speech.wav")], what="long")
+    bob = ep.project_paths.cast_dir / "Bob"
+    make_png(bob / "portrait.png", "blue")
+    write_manifest(ep, "cast")
+    spec = spec_of("r2v", duration=2, provider="wan27", characters=["Ann", "Bob"])
+    spec = spec.model_copy(update={"media": ["demo/cast/Ann/portrait.png",
+                                             "demo/cast/Bob/portrait.png"]})
+    ctx = ctx_of(ep, provider="wan27")
+    res = get_provider("video", ctx.cfg).render(
+        ctx, spec, "Image 1 greets Image 2.", ep.clip_version("S01-001", 1), first_frame=None,
+        media=[ann / "portrait.png", bob / "portrait.png"])
+    ann_ref, bob_ref = fake_dashscope.tasks[res.task_id].media
+    assert ann_ref["type"] == "reference_image" and ann_ref.get("reference_voice")
+    assert "reference_voice" not in bob_ref  # Bob has no voice sample
+    (ann / "voice.mp3").unlink()  # only a 12 s sample: longer than the 10 s the model takes
+    write_manifest(ep, "cast")
+    res = get_provider("video", ctx.cfg).render(
+        ctx, spec, "Image 1 greets Image 2.", ep.clip_version("S01-001", 2), first_frame=None,
+        media=[ann / "portrait.png", bob / "portrait.png"])
+    assert all("reference_voice" not in m for m in fake_dashscope.tasks[res.task_id].media)
+
+
 def test_wan27_t2v_dated_model(fake_dashscope, ep):
     ctx = ctx_of(ep, provider="wan27")
     res = get_provider("video", ctx.cfg).render(ctx, spec_of(provider="wan27"), "Waves.",

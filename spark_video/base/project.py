@@ -153,6 +153,23 @@ def _entries(base: Path, kind: str, tier: str, rel_to: Path) -> list[ManifestEnt
     return out
 
 
+# several portraits of one cast member, as the one image a model is sent (art.reference_image)
+PORTRAIT_GRID = ".portraits-grid.png"  # a dot-file: never listed as one of the folder's images
+REFERENCE_VOICE_EXTS = (".wav", ".mp3")  # what wan2.7-r2v's reference_voice accepts
+
+
+def reference_voices(paths: EpisodePaths) -> dict[str, str]:
+    """A cast member's reference image (their portrait, or their portraits' grid; relative
+    to the projects folder, as in a shot spec's media) -> their first wav/mp3 voice sample."""
+    out = {}
+    for e in load_manifest(paths, "cast").entries:
+        voices = [v for v in e.voices if Path(v).suffix.lower() in REFERENCE_VOICE_EXTS]
+        if voices and e.images:
+            out[e.images[0]] = voices[0]
+            out[f"{e.folder}/{PORTRAIT_GRID}"] = voices[0]
+    return out
+
+
 def build_manifest(paths: EpisodePaths, kind: str) -> Manifest:
     """Merge project and episode tiers (an episode entry replaces a project one)."""
     rel_to = paths.project_paths.root.parent  # paths in manifests are relative to projects/

@@ -34,6 +34,7 @@ from ..base.models import ShotSpec
 from ..base.pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
 from ..media import MediaError, probe, run
 from ..providers import capabilities
+from ..base.project import media_path, reference_voices
 from .base import (
     CallContext,
     ContentRejected,
@@ -235,6 +236,10 @@ class DashScopeVideo:
         if c.protocol == "media":
             items: list[dict[str, Any]] = [{"type": "reference_image", "url": url(p)}
                                            for p in refs]
+            if c.family == "wan2.7" and refs:  # a cast member's voice sample, their timbre
+                for item, voice in zip(items, _reference_voices(ctx, spec), strict=False):
+                    if voice is not None:
+                        item["reference_voice"] = url(voice)
             if frame:
                 items.append({"type": "first_frame", "url": url(frame)})
             if items:
@@ -660,3 +665,24 @@ class DashScopeImage:
             url = ((o.get("results") or [{}])[0] or {}).get("url")
             return self._keep(t, url, out, model, rec, est,
                               missing=f"image task {task_id}: no results[0].url")
+
+
+def _reference_voices(ctx: CallContext, spec: ShotSpec) -> list[Path | None]:
+    """For each reference image of the shot (spec.media, in order): the voice sample of the
+    cast member it shows, when wan2.7-r2v takes it as `reference_voice` (wav/mp3, 1-10 s,
+    at most 15 MB; docs: wan2.7 r2v media[].reference_voice); None otherwise."""
+    try:
+        voices = reference_voices(ctx.paths)
+    except Exception:  # noqa: BLE001 - an unreadable manifest sends no voice (its check names it)
+        return [None] * len(spec.media)
+    out: list[Path | None] = []
+    for rel in spec.media:
+        v = voices.get(rel)
+        p = media_path(ctx.paths, v) if v else None
+        try:
+            ok = p is not None and p.stat().st_size <= 15 * 2**20 \
+                and 1 <= probe(p).duration <= 10
+        except (OSError, MediaError):
+            ok = False
+        out.append(p if ok else None)
+    return out

@@ -155,18 +155,18 @@ def _entries(base: Path, kind: str, tier: str, rel_to: Path) -> list[ManifestEnt
 
 # several portraits of one cast member, as the one image a model is sent (art.reference_image)
 PORTRAIT_GRID = ".portraits-grid.png"  # a dot-file: never listed as one of the folder's images
-REFERENCE_VOICE_EXTS = (".wav", ".mp3")  # what wan2.7-r2v's reference_voice accepts
 
 
-def reference_voices(paths: EpisodePaths) -> dict[str, str]:
-    """A cast member's reference image (their portrait, or their portraits' grid; relative
-    to the projects folder, as in a shot spec's media) -> their first wav/mp3 voice sample."""
-    out = {}
+def voice_samples(paths: EpisodePaths) -> dict[str, list[str]]:
+    """A cast member's reference image, as a shot spec's media names it (any one of their
+    portraits, or their portraits' grid; relative to the projects folder) -> that member's
+    voice samples (their folder's audio files, sorted), by the cast manifest. Which sample
+    a model may take is the provider's check (its page's limits)."""
+    out: dict[str, list[str]] = {}
     for e in load_manifest(paths, "cast").entries:
-        voices = [v for v in e.voices if Path(v).suffix.lower() in REFERENCE_VOICE_EXTS]
-        if voices and e.images:
-            out[e.images[0]] = voices[0]
-            out[f"{e.folder}/{PORTRAIT_GRID}"] = voices[0]
+        if e.voices:
+            for ref in [*e.images, f"{e.folder}/{PORTRAIT_GRID}"]:
+                out[ref] = list(e.voices)
     return out
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..base.pricing import VIDEO_MODELS
+from ..media import MediaError, probe
 from .base import ProviderError
 
 Protocol_ = Literal["media", "legacy"]
@@ -130,6 +131,18 @@ class VoiceLimits:
         if not self.min_s <= seconds <= self.max_s:
             return (f"it lasts {seconds:.1f} s; the model takes {self.min_s:g}-{self.max_s:g} s")
         return None
+
+    def check(self, path: Path) -> str | None:
+        """`refusal()` of the file on disk (its size, and its length as ffmpeg reads it)."""
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return "the file is missing"
+        try:
+            seconds: float | None = probe(path).duration
+        except MediaError:
+            seconds = None
+        return self.refusal(path, seconds, size)
 
 
 def voice_limits(model: str) -> VoiceLimits | None:

@@ -294,17 +294,7 @@ class DashScopeVideo:
             chosen: Path | None = None
             for v in samples.get(rel, []):
                 p = root / v
-                try:
-                    size = p.stat().st_size
-                except OSError:
-                    self._say_once(ctx, v, f"reference voice {p}: not sent, the file is "
-                                   "missing")
-                    continue
-                try:
-                    secs: float | None = probe(p).duration
-                except MediaError:
-                    secs = None
-                why = limits.refusal(p, secs, size)
+                why = limits.check(p)
                 if why is None:
                     chosen = p
                     break

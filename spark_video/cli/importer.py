@@ -519,7 +519,8 @@ def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
         for kind in ("cast", "set", "prop"):
             write_manifest(dst, kind)
     _touch_in_order(dst)
-    record(dst, [dst.script, dst.storyboard])  # compiled by us; the rest is the person's
+    # compiled by us (the shot specs too, when GATE 2 was stamped); the rest is the person's
+    record(dst, [dst.script, dst.storyboard, *sorted(dst.root.glob("shots/*.json"))])
     return {"mode": mode, "spend": spend, "gates": stamped,
             "kept": sorted(s for s, st in states.items() if st.winner_version),
             "shots": sum(len(f["shots"]) for f in frags)}

@@ -1,9 +1,10 @@
 """A person's words are never overwritten: the build's record of what it wrote.
 
 Every job that writes one of the episode's written files (the outline, the scenes, the
-script, the direction, the shot lists, the storyboard: `GUARDED`) records the content it
-wrote (sha256, size, mtime) in `.written/<path>.json` beside the episode's files, one record
-per file (parallel jobs never share one). Comparing a file with its record tells who wrote
+script, the direction, the shot lists, the storyboard and its per-shot specs
+`shots/<id>.json`: `is_guarded`) records the content it wrote (sha256, size, mtime) in
+`.written/<path>.json` beside the episode's files, one record per file (parallel jobs never
+share one). Comparing a file with its record tells who wrote
 what is there now:
 
 - `build`: the build's own output, unchanged since; regenerated freely;
@@ -22,7 +23,9 @@ before Snakemake plans anything, and the job rules ask `is_persons`):
   build), the version is in history/: Snakemake deletes a job's outputs right before the
   job runs, so the pass run before the DAG copies every such version, once per content, into
   history/<time>-yours/ and names it (the record notes the copy); the job that then replaces
-  it names it again, and its new record forgets the copy.
+  it names it again, and its new record forgets the copy. The shot specs are no rule's
+  output (Snakemake never deletes them) and there may be thousands: the storyboard job
+  itself keeps a person's version just before it replaces one (`keep_replaced`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ HISTORY_LABEL = "yours"
 AUTHORED_NAMES = ("outline.json", "direction.json")
 # the files the build compiles from the others: a person's version goes to history/ first
 COMPILED_NAMES = ("script.md", "storyboard.json")
+SHOTS_DIR = "shots"  # shots/<id>.json: compiled by the storyboard step (`keep_replaced`)
+SAME_COMPILE_NS = 5_000_000_000  # a spec written within 5 s after storyboard.json: that compile
 
 
 def guarded(paths: EpisodePaths) -> list[Path]:
@@ -72,7 +77,16 @@ def is_guarded(paths: EpisodePaths, f: Path) -> bool:
         return False
     if rel.as_posix() in (*AUTHORED_NAMES, *COMPILED_NAMES):
         return True
-    return rel.parent.as_posix() == "scenes" and parse_scene_file(rel.name) is not None
+    return (rel.parent.as_posix() == "scenes" and parse_scene_file(rel.name) is not None) \
+        or is_shot_spec(paths, f)
+
+
+def is_shot_spec(paths: EpisodePaths, f: Path) -> bool:
+    """shots/<id>.json, the per-shot spec the storyboard step compiles (a guarded file that
+    the pass does not scan: see `keep_replaced`)."""
+    rel = _rel(paths, f)
+    return rel is not None and rel.parent.as_posix() == SHOTS_DIR and rel.suffix == ".json" \
+        and not rel.name.startswith(".")
 
 
 def is_authored(paths: EpisodePaths, f: Path) -> bool:
@@ -172,6 +186,40 @@ def keep_pass(paths: EpisodePaths, cfg_mode: str = "drama",
     line = derive_outline_if_missing(paths, cfg_mode)
     if line:
         lines.append(line)
+    return lines
+
+
+def keep_replaced(paths: EpisodePaths, files: list[Path]) -> list[str]:
+    """For a job about to replace `files` itself (the storyboard step rewriting the shot
+    specs whose content changes; Snakemake never deletes them, they are no rule's output,
+    so the pass, which runs before every plan, need not scan thousands of them): each
+    person's version among them is copied into history/<time>-yours/ first, and named.
+
+    A person's version: edited since the build recorded it, or a spec with no record dated
+    after the last compile (the build rewrites storyboard.json at every compile and its
+    changed specs just after it, so a spec with no record dated no later than that is the
+    build's, from before the specs had a record; a person's edit still in place now was made
+    after the last compile, or that compile would have replaced it)."""
+    sb = paths.storyboard
+    try:
+        sb_ns = sb.stat().st_mtime_ns
+    except FileNotFoundError:
+        sb_ns = None
+    todo: list[tuple[Path, str]] = []
+    for f in map(Path, files):
+        state = who_wrote(paths, f)
+        if state == "person" and is_shot_spec(paths, f) and sb_ns is not None \
+                and f.stat().st_mtime_ns <= sb_ns + SAME_COMPILE_NS:
+            continue
+        if state in ("edited", "person"):
+            todo.append((f, "edited since the build wrote it" if state == "edited"
+                         else "the build never wrote it"))
+    lines = []
+    dest = keep_history(paths, HISTORY_LABEL, [f for f, _ in todo])
+    if dest is not None:
+        for f, why in todo:
+            lines.append(f"{_rel(paths, f)}: your version ({why}) is kept in "
+                         f"{dest / _rel(paths, f)}; the build replaces it")
     return lines
 
 

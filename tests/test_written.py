@@ -208,6 +208,56 @@ def test_a_persons_edit_of_a_shot_spec_is_kept_before_the_storyboard_replaces_it
     assert "(the build never wrote it)" in log.read_text(encoding="utf-8")
 
 
+def test_a_portrait_a_person_put_in_place_of_the_placeholder_is_theirs(tmp_path):
+    """portrait.png, the placeholder the portrait rule makes, is in the project's record: once
+    a person replaced it, the rule's inputs are ancient (a card edited later does not make it
+    again), and their image is kept in history/<time>-yours/project/... once."""
+    from spark_video.base.settings import resolve
+    from spark_video.workflow import Workflow
+
+    class Ancient(str):
+        pass
+
+    ep = EpisodePaths.of("demo", "001", tmp_path / "projects")
+    ep.scaffold()
+    ann = ep.project_paths.cast_dir / "Ann"
+    ann.mkdir(parents=True)
+    card = ann / "cast.md"
+    card.write_text("---\nname: Ann\n---\n", encoding="utf-8")
+    portrait = ann / "portrait.png"
+    portrait.write_bytes(b"placeholder made by the build")
+    assert written.is_guarded(ep, portrait) and written.is_authored(ep, portrait)
+    assert written.record(ep, [portrait]) == [portrait]  # what the job entry does after it
+    assert written.record_path(ep, portrait) == \
+        ep.project_paths.root / ".written/cast/Ann/portrait.png.json"
+    wf = Workflow(ep, resolve({}, environ={}, config_file=None), None, ancient=Ancient)
+    assert not any(isinstance(p, Ancient) for p in wf.kept(portrait, [str(card)]))
+    assert written.keep_pass(ep) == []
+    portrait.write_bytes(b"the person's own photo")
+    assert written.who_wrote(ep, portrait) == "edited" and written.is_persons(ep, portrait)
+    assert all(isinstance(p, Ancient) for p in wf.kept(portrait, [str(card)]))
+    [line] = written.keep_pass(ep)
+    [copy] = ep.root.glob("history/*-yours/project/cast/Ann/portrait.png")
+    assert copy.read_bytes() == b"the person's own photo"
+    assert line.startswith("demo/cast/Ann/portrait.png: your version (edited since the build "
+                           "wrote it)") and str(copy) in line
+    assert written.keep_pass(ep) == []  # once per content
+    # an episode-tier portrait the build never wrote: an input from the start, not copied
+    bob = ep.root / "cast" / "Bob"
+    bob.mkdir(parents=True)
+    (bob / "portrait.png").write_bytes(b"drawn by a person")
+    assert written.is_persons(ep, bob / "portrait.png")
+    assert written.keep_pass(ep) == []
+    # one the build made before the record existed (Snakemake's metadata says so) is adopted
+    (bob / "portrait.png").unlink()
+    carl = ep.project_paths.root / "movie-set" / "Pier"
+    carl.mkdir(parents=True)
+    (carl / "portrait.png").write_bytes(b"old placeholder")
+    written.keep_pass(ep, built=lambda f: f == carl / "portrait.png")
+    assert written.who_wrote(ep, carl / "portrait.png") == "build"
+    assert not written.is_guarded(ep, ann / "other.png")  # a person's own image: just theirs
+
+
 @pytest.mark.slow
 def test_plain_snakemake_keeps_hand_written_scenes_and_an_edit_in_history():
     """From the repo root with relative paths: hand-written scenes and no outline, then a

@@ -8,8 +8,10 @@ rule portrait:
     output:
         f"{P}/{{folder}}/portrait.png",
     input:
-        card=lambda wc: frozen("storyboard", optional(*(Path(P, wc.folder, n)
-                                                        for n in ("cast.md", "set.md", "prop.md")))),
+        # (kept: a portrait a person put in place of the placeholder is theirs, never redone)
+        card=lambda wc: kept(Path(P, wc.folder, "portrait.png"),
+                             frozen("storyboard", optional(*(Path(P, wc.folder, n)
+                                                             for n in ("cast.md", "set.md", "prop.md"))))),
         check=lambda wc: checked(*card_files(Path(P, wc.folder)), EP.project_paths.lore),
     wildcard_constraints:
         folder=PORTRAIT_FOLDERS,

@@ -192,6 +192,22 @@ class Task:
     seen_done: float | None = None  # monotonic time of the first poll that saw it end
 
 
+def _audio_probe(path: Path) -> tuple[str | None, float | None]:
+    """(container format as ffmpeg names it, seconds) of an uploaded audio file."""
+    import re
+    import subprocess
+
+    import imageio_ffmpeg
+
+    err = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i",
+                          str(path)], capture_output=True, text=True, errors="replace",
+                         stdin=subprocess.DEVNULL).stderr
+    fm = re.search(r"Input #0, ([\w,]+), from", err)
+    dm = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", err)
+    secs = int(dm[1]) * 3600 + int(dm[2]) * 60 + float(dm[3]) if dm else None
+    return (fm[1].split(",")[0] if fm else None), secs
+
+
 class FakeDashScope:
     """Server state, counters and fault knobs. Attributes are safe to poke from tests."""
 
@@ -213,6 +229,7 @@ class FakeDashScope:
             self.list_tz_hours = 0  # GET /tasks reads start_time/end_time as UTC+N (8: Beijing)
             self.polls: collections.Counter[str] = collections.Counter()  # task id
             self.uploads: dict[str, dict[str, Any]] = {}  # oss key -> {model, path, size}
+            self.reference_voices: list[dict[str, Any]] = []  # every accepted reference_voice
             self.policies = 0
             self.chat_calls: list[dict[str, Any]] = []
             self.tts_calls: list[dict[str, Any]] = []
@@ -326,6 +343,41 @@ class FakeDashScope:
             return "http"
         raise ApiError(400, "InvalidURL", f"{what}: unsupported URL scheme in {url[:40]!r}")
 
+    def check_reference_voice(self, item: dict[str, Any], request: Request, model: str,
+                              kind: str, fam: str, what: str) -> None:
+        """wan2.7-r2v `media[].reference_voice`, as its page (docs/.../dashscope.md 1.8) puts it:
+        optional, per reference image or reference video; wav/mp3, 1-10 s, <= 15 MB; audio is
+        a URL or oss:// (not documented as a data URI). Anything else: 400 InvalidParameter
+        at submit. Written from the page's text, not from the client's tables."""
+        if fam != "wan2.7" or kind != "r2v":
+            raise ApiError(400, "InvalidParameter",
+                           f"{what}.reference_voice is not supported by {model}")
+        if item.get("type") not in ("reference_image", "reference_video"):
+            raise ApiError(400, "InvalidParameter", f"{what}.reference_voice is only allowed "
+                           "on reference_image or reference_video")
+        url = item["reference_voice"]
+        if isinstance(url, str) and url.startswith("data:"):
+            raise ApiError(400, "InvalidParameter",
+                           f"{what}.reference_voice: audio must be a URL or oss:// path")
+        self.check_media_url(url, request, model, f"{what}.reference_voice")
+        if not url.startswith("oss://"):
+            return  # a public URL: not fetched here
+        up = self.uploads[url[len("oss://"):]]
+        path: Path = up["path"]
+        if up["size"] > 15 * 1024 * 1024:
+            raise ApiError(400, "InvalidParameter",
+                           f"{what}.reference_voice: file size exceeds 15MB")
+        fmt, secs = _audio_probe(path)
+        if fmt not in ("wav", "mp3") or path.suffix.lower() not in (".wav", ".mp3"):
+            raise ApiError(400, "InvalidParameter", f"{what}.reference_voice: unsupported "
+                           "audio format, wav or mp3 required")
+        if secs is None or not 1 <= secs <= 10:
+            raise ApiError(400, "InvalidParameter", f"{what}.reference_voice: audio duration "
+                           f"{secs}s is out of range [1, 10]")
+        with self.lock:
+            self.reference_voices.append({"model": model, "item": item.get("type"),
+                                          "url": url, "seconds": secs, "path": path})
+
     # ---------------------------------------------------------------- video
     def submit(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         self.check_auth(request)
@@ -353,6 +405,8 @@ class FakeDashScope:
             types = [m.get("type") for m in media]
             for i, m in enumerate(media):
                 self.check_media_url(m.get("url"), request, model, f"media[{i}]")
+                if "reference_voice" in m:
+                    self.check_reference_voice(m, request, model, kind, fam, f"media[{i}]")
             if fam == "happyhorse":
                 if "audio" in params:
                     raise ApiError(400, "InvalidParameter", "parameter audio is not supported")

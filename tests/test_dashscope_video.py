@@ -157,6 +157,132 @@ def test_wan27_media_array_r2v_with_first_frame(fake_dashscope, ep, tmp_path):
     assert res.cost == pytest.approx(1.2)  # 2 s x 0.6 @720P
 
 
+def tone(path: Path, seconds: float, *extra: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run(["-y", "-f", "lavfi", "-i", f"sine=f=220:d={seconds}", *extra, str(path)],
+        what="test voice")
+    return path
+
+
+def test_wan27_r2v_sends_a_cast_members_voice_sample_as_reference_voice(fake_dashscope, ep,
+                                                                          tmp_path):
+    from spark_video.base.project import write_manifest
+
+    ann = ep.project_paths.cast_dir / "Ann"
+    make_png(ann / "portrait.png")
+    tone(ann / "voice.mp3", 2)
+    tone(ann / "speech.wav", 12)  # sorts first; longer than the 10 s the model takes
+    bob = ep.project_paths.cast_dir / "Bob"
+    make_png(bob / "portrait.png", "blue")
+    write_manifest(ep, "cast")
+    spec = spec_of("r2v", duration=2, provider="wan27", characters=["Ann", "Bob"])
+    spec = spec.model_copy(update={"media": ["demo/cast/Ann/portrait.png",
+                                             "demo/cast/Bob/portrait.png"]})
+    said: list[str] = []
+    ctx = ctx_of(ep, provider="wan27")
+    ctx.extra["log"] = said.append
+    vid = get_provider("video", ctx.cfg)
+    for version in (1, 2):  # one job rendering two takes: the log says it once
+        res = vid.render(ctx, spec, "Image 1 greets Image 2.", ep.clip_version("S01-001",
+                                                                               version),
+                         first_frame=None, media=[ann / "portrait.png", bob / "portrait.png"])
+        ann_ref, bob_ref = fake_dashscope.tasks[res.task_id].media
+        assert ann_ref["type"] == "reference_image"
+        assert ann_ref["reference_voice"].startswith("oss://")  # audio: uploaded, no data URI
+        assert ann_ref["reference_voice"].endswith("voice.mp3")
+        assert "reference_voice" not in bob_ref  # Bob has no voice sample
+    assert [v["seconds"] for v in fake_dashscope.reference_voices] == [2.0, 2.0]
+    assert len(said) == 1 and "speech.wav" in said[0] and "1-10 s" in said[0], said
+
+    (ann / "voice.mp3").unlink()  # what is left: too long, too big, a format it does not take
+    tone(ann / "big.wav", 6, "-ar", "192000", "-ac", "8")  # 6 s, but 18 MB
+    tone(ann / "take.m4a", 3)
+    write_manifest(ep, "cast")
+    said.clear()
+    vid = get_provider("video", ctx.cfg)
+    res = vid.render(ctx, spec, "Image 1 greets Image 2.", ep.clip_version("S01-001", 3),
+                     first_frame=None, media=[ann / "portrait.png", bob / "portrait.png"])
+    assert all("reference_voice" not in m for m in fake_dashscope.tasks[res.task_id].media)
+    assert len(said) == 3, said
+    by_file = {Path(line.split()[2].rstrip(":")).name: line for line in said}
+    assert "15 MB" in by_file["big.wav"] and "1-10 s" in by_file["speech.wav"]
+    assert "wav/mp3" in by_file["take.m4a"]
+
+
+def test_wan27_r2v_voice_follows_a_members_portrait_grid(fake_dashscope, ep, tmp_path):
+    """Several portraits of one member are one grid image; the member's voice rides on it."""
+    from spark_video.base.models import Storyboard
+    from spark_video.base.project import write_manifest
+    from spark_video.storyboard import shot_media
+
+    ann = ep.project_paths.cast_dir / "Ann"
+    make_png(ann / "front.png")
+    make_png(ann / "side.png", "green")
+    tone(ann / "voice.wav", 3)
+    make_png(ep.project_paths.cast_dir / "Bob" / "portrait.png", "blue")
+    tone(ep.project_paths.cast_dir / "Bob" / "bob.mp3", 4)
+    write_manifest(ep, "cast")
+    shot = Shot(id="S01-001", scene="S01", kind="r2v", duration=2, prompt="Image 2 waves at "
+                "Image 1.", characters=["Bob", "Ann"], seed=7)
+    sb = Storyboard.model_validate({"title": "t", "scenes": [{"id": "S01", "name": "Stairs",
+                                                "description": "d"}], "shots": [shot]})
+    media = shot_media(ep, sb, shot)
+    assert media == ["demo/cast/Bob/portrait.png", "demo/cast/Ann/.portraits-grid.png"]
+    spec = spec_of("r2v", duration=2, provider="wan27", characters=["Bob", "Ann"])
+    spec = spec.model_copy(update={"media": media})
+    ctx = ctx_of(ep, provider="wan27")
+    root = ep.project_paths.root.parent
+    res = get_provider("video", ctx.cfg).render(
+        ctx, spec, "Image 2 waves at Image 1.", ep.clip_version("S01-001", 1), first_frame=None,
+        media=[root / m for m in media])
+    sent = fake_dashscope.tasks[res.task_id].media
+    voices = {v["url"]: v["path"].name for v in fake_dashscope.reference_voices}
+    assert voices[sent[0]["reference_voice"]].endswith("bob.mp3")
+    assert voices[sent[1]["reference_voice"]].endswith("voice.wav")
+
+
+@pytest.mark.parametrize("case", ["not-r2v", "first-frame", "data-uri", "too-long", "too-big",
+                                  "format"])
+def test_fake_refuses_a_reference_voice_as_the_page_says(fake_dashscope, ep, tmp_path, case):
+    """The local server answers a bad reference_voice with 400 InvalidParameter at submit."""
+    import base64
+
+    import httpx
+
+    from spark_video.providers.dashscope_http import ConnSettings, DashScopeTransport
+
+    model = "happyhorse-1.0-r2v" if case == "not-r2v" else "wan2.7-r2v"
+    t = DashScopeTransport(ConnSettings.from_env(None))
+    img = t.upload(make_png(tmp_path / "ann.png"), model)
+    good = t.upload(tone(tmp_path / "ok.mp3", 2), model)
+    voice = {"too-long": lambda: t.upload(tone(tmp_path / "long.wav", 11), model),
+             "too-big": lambda: t.upload(tone(tmp_path / "big.wav", 6, "-ar", "192000", "-ac",
+                                              "8"), model),
+             "format": lambda: t.upload(tone(tmp_path / "v.m4a", 2), model),
+             "data-uri": lambda: "data:audio/mpeg;base64,"
+             + base64.b64encode((tmp_path / "ok.mp3").read_bytes()).decode()}.get(
+                 case, lambda: good)()
+    item = {"type": "first_frame" if case == "first-frame" else "reference_image", "url": img,
+            "reference_voice": voice}
+    media = [item] if case != "first-frame" else [{"type": "reference_image", "url": img}, item]
+    body = {"model": model, "input": {"prompt": "Image 1 waves.", "media": media},
+            "parameters": {"resolution": "720P", "duration": 5}}
+    r = httpx.post(f"{fake_dashscope.base_url}/services/aigc/video-generation/video-synthesis",
+                   json=body, timeout=10, headers={
+                       "Authorization": f"Bearer {FAKE_KEY}", "X-DashScope-Async": "enable",
+                       "X-DashScope-OssResourceResolve": "enable"})
+    assert r.status_code == 400 and r.json()["code"] == "InvalidParameter", r.text
+    assert "reference_voice" in r.json()["message"]
+    body["input"]["media"] = [{"type": "reference_image", "url": img, "reference_voice": good}]
+    if case != "not-r2v":  # the same request with a good sample is taken
+        ok = httpx.post(f"{fake_dashscope.base_url}/services/aigc/video-generation/"
+                        "video-synthesis", json=body, timeout=10, headers={
+                            "Authorization": f"Bearer {FAKE_KEY}", "X-DashScope-Async": "enable",
+                            "X-DashScope-OssResourceResolve": "enable"})
+        assert ok.status_code == 200, ok.text
+    t.close()
+
+
 def test_wan27_t2v_dated_model(fake_dashscope, ep):
     ctx = ctx_of(ep, provider="wan27")
     res = get_provider("video", ctx.cfg).render(ctx, spec_of(provider="wan27"), "Waves.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fake_dashscope import fake_dashscope_fixture  # noqa: F401 - fixture
 
 from spark_video.base.io import InputError
 from spark_video.base.paths import EpisodePaths, PathError, check_project_id, normalize_episode
@@ -70,7 +71,7 @@ def _snapshot(folder):
 
 
 def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path):
-    from original_project import make_original
+    from original_project import _audio, make_original
 
     from spark_video.base.models import ShotState
     from spark_video.cli.importer import import_project
@@ -78,6 +79,7 @@ def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path)
     from spark_video.providers.budget import spend_so_far
 
     src = make_original(tmp_path / "orig")
+    _audio(src / "cast/佟掌柜/long-take.wav", 12)  # longer than wan2.7-r2v's 1-10 s
     before = _snapshot(src)
     res = import_project(src, tmp_path / "projects", log=lambda m: None)
     assert _snapshot(src) == before  # the source is only read
@@ -109,6 +111,12 @@ def test_import_converts_an_original_project_and_changes_nothing_in_it(tmp_path)
     report = (ep.root / "import-report.md").read_text(encoding="utf-8")
     assert "camera_notes" in report and "mood_note" in report and "scenes/scene-01.json" in report
     assert (ep.project_paths.root / "cast/钱夫人/voice.mp3").exists()
+    # the voice samples: kept; the one wan2.7-r2v takes is its reference voice, and the one
+    # it would refuse is listed under "Could not be carried" with the limit
+    assert "voice.mp3 is sent as the reference voice" in report and "not yet sent" not in report
+    carried, lost = report.split("## Could not be carried")
+    assert "long-take.wav" in lost and "1-10 s" in lost and "long-take.wav" not in carried
+    assert (ep.project_paths.root / "cast/佟掌柜/long-take.wav").exists()
     assert (ep.project_paths.root / "cast/钱夫人/portrait2.png").exists()
     with pytest.raises(InputError):  # a second import never writes over the first
         import_project(src, tmp_path / "projects", log=lambda m: None)
@@ -196,3 +204,43 @@ def test_in_place_keeps_a_backup_that_holds_the_original(tmp_path):
     for n in (1, 2, 3):  # converted where it was, the person's scenes byte for byte
         assert ep.scene_md(n).read_bytes() == before[ep.scene_md(n).relative_to(src)]
     assert ep.shot_state("S01-001").exists() and (ep.root / "import-report.md").exists()
+
+
+def test_an_imported_voice_sample_reaches_wan27_r2v_as_the_reference_voice(
+        tmp_path, fake_dashscope, monkeypatch):
+    """import, then a render with provider wan27 against the local DashScope server: the
+    shot with 钱夫人 (two portraits: one grid image) carries her voice.mp3 as reference_voice."""
+    from original_project import make_original
+
+    from spark_video.base.settings import resolve
+    from spark_video.cli.importer import import_project
+    from spark_video.render import load_spec, publish_last_frame, render_shot
+    from spark_video.storyboard import compile_storyboard
+
+    monkeypatch.setenv("SPARK_VIDEO_TEXT_PROVIDER", "offline")
+    src = make_original(tmp_path / "orig")
+    import_project(src, tmp_path / "projects", log=lambda m: None)
+    ep = EpisodePaths.of("tongfu", "001", tmp_path / "projects")
+    report = (ep.root / "import-report.md").read_text(encoding="utf-8")
+    assert "voice.mp3 is sent as the reference voice" in report
+    cfg = resolve({"provider": "wan27", "text_provider": "offline", "resolution": "720P",
+                   "failed_backoff_s": 0.01}, environ={}, config_file=None)
+    compile_storyboard(ep, cfg, "narration")
+    spec = load_spec(ep, "S03-002")
+    assert spec.shot.characters == ["钱夫人"] and spec.media[0].endswith(".portraits-grid.png")
+    said: list[str] = []
+    for sid in ("S03-001", "S03-002"):  # S03-002 starts on S03-001's last frame
+        st = render_shot(ep, cfg, sid, log=said.append, sleep=lambda s: None)
+        assert st.winner_version, said
+        publish_last_frame(ep, sid)  # as the render job does
+    first, second = [t for t in fake_dashscope.tasks.values() if t.model == "wan2.7-r2v"]
+    assert all("reference_voice" not in m for m in first.media)  # 佟掌柜 has no voice
+    grid = second.media[0]
+    assert grid["type"] == "reference_image" and grid["reference_voice"].startswith("oss://")
+    [voice] = fake_dashscope.reference_voices
+    assert voice["path"].read_bytes() == (src / "cast/钱夫人/voice.mp3").read_bytes()
+    # the set image and the first frame carry no voice
+    assert [m["type"] for m in second.media] == ["reference_image", "reference_image",
+                                                 "first_frame"]
+    assert all("reference_voice" not in m for m in second.media[1:])
+    assert not [line for line in said if "reference voice" in line]  # nothing refused

@@ -141,6 +141,123 @@ def test_no_outline_is_derived_from_the_builds_scenes_or_an_unreadable_one(tmp_p
     assert written.keep_pass(ep) == [] and not ep.outline.exists()  # its check job names it
 
 
+def _storyboard_job(ep: EpisodePaths, tmp_path: Path):
+    """The storyboard checkpoint's job, as Snakemake runs it (jobs.run)."""
+    from types import SimpleNamespace
+
+    from spark_video.workflow import jobs
+
+    log = tmp_path / "storyboard.log"
+    smk = SimpleNamespace(config={"project": ep.project, "episode": ep.episode,
+                                  "projects_dir": str(ep.root.parent.parent),
+                                  "provider": "offline", "text_provider": "offline"},
+                          log=[str(log)], input={}, output=[str(ep.storyboard)],
+                          rule="compile_storyboard")
+    return lambda: jobs.run(smk, "compile_storyboard"), log
+
+
+def test_a_persons_edit_of_a_shot_spec_is_kept_before_the_storyboard_replaces_it(tmp_path):
+    """shots/<id>.json is in the record: the storyboard job keeps a person's edit of one in
+    history/<time>-yours/ and names it before it writes the compiled spec again; the build's
+    own unchanged specs are not copied; a spec from before the record is the build's."""
+    import json
+
+    from test_core import shot, write_fragment
+
+    from spark_video.base.project import write_manifest
+
+    ep = EpisodePaths.of("demo", "001", tmp_path / "projects")
+    ep.scaffold()
+    for kind in ("cast", "set", "prop"):
+        write_manifest(ep, kind)
+    write_fragment(ep, 1, [shot("S01-001"), shot("S01-002")])
+    run, log = _storyboard_job(ep, tmp_path)
+    run()
+    a, b = ep.shot_spec("S01-001"), ep.shot_spec("S01-002")
+    assert written.who_wrote(ep, a) == "build" and written.who_wrote(ep, b) == "build"
+    mine = json.loads(a.read_text(encoding="utf-8"))
+    mine["shot"]["prompt"] = "my own prompt for the first shot"
+    a.write_text(json.dumps(mine), encoding="utf-8")
+    assert written.who_wrote(ep, a) == "edited"
+    edited = a.read_bytes()
+    write_fragment(ep, 1, [shot("S01-001", duration=5), shot("S01-002")])  # a.json changes
+    run()
+    [copy] = ep.root.glob("history/*-yours/shots/S01-001.json")
+    assert copy.read_bytes() == edited  # the person's edit, byte for byte
+    assert not list(ep.root.glob("history/*-yours/shots/S01-002.json"))  # unchanged: kept
+    text = log.read_text(encoding="utf-8")
+    assert f"shots/S01-001.json: your version (edited since the build wrote it) is kept in " \
+        f"{copy}" in text
+    assert "my own prompt" not in a.read_text(encoding="utf-8")
+    assert written.who_wrote(ep, a) == "build"  # the compiled spec is recorded again
+    # a spec from before the record existed, dated with its compile: the build's, not copied
+    written.record_path(ep, b).unlink()
+    write_fragment(ep, 1, [shot("S01-001", duration=5), shot("S01-002", duration=6)])
+    run()
+    assert not list(ep.root.glob("history/*-yours/shots/S01-002.json"))
+    # ... but one with no record edited after the last compile is a person's
+    written.record_path(ep, b).unlink()
+    later = ep.storyboard.stat().st_mtime_ns + 60_000_000_000
+    b.write_text(b.read_text(encoding="utf-8").replace("prompt of", "my prompt of"),
+                 encoding="utf-8")
+    os.utime(b, ns=(later, later))
+    write_fragment(ep, 1, [shot("S01-001", duration=5), shot("S01-002", duration=7)])
+    run()
+    [copy_b] = ep.root.glob("history/*-yours/shots/S01-002.json")
+    assert "my prompt of" in copy_b.read_text(encoding="utf-8")
+    assert "(the build never wrote it)" in log.read_text(encoding="utf-8")
+
+
+def test_a_portrait_a_person_put_in_place_of_the_placeholder_is_theirs(tmp_path):
+    """portrait.png, the placeholder the portrait rule makes, is in the project's record: once
+    a person replaced it, the rule's inputs are ancient (a card edited later does not make it
+    again), and their image is kept in history/<time>-yours/project/... once."""
+    from spark_video.base.settings import resolve
+    from spark_video.workflow import Workflow
+
+    class Ancient(str):
+        pass
+
+    ep = EpisodePaths.of("demo", "001", tmp_path / "projects")
+    ep.scaffold()
+    ann = ep.project_paths.cast_dir / "Ann"
+    ann.mkdir(parents=True)
+    card = ann / "cast.md"
+    card.write_text("---\nname: Ann\n---\n", encoding="utf-8")
+    portrait = ann / "portrait.png"
+    portrait.write_bytes(b"placeholder made by the build")
+    assert written.is_guarded(ep, portrait) and written.is_authored(ep, portrait)
+    assert written.record(ep, [portrait]) == [portrait]  # what the job entry does after it
+    assert written.record_path(ep, portrait) == \
+        ep.project_paths.root / ".written/cast/Ann/portrait.png.json"
+    wf = Workflow(ep, resolve({}, environ={}, config_file=None), None, ancient=Ancient)
+    assert not any(isinstance(p, Ancient) for p in wf.kept(portrait, [str(card)]))
+    assert written.keep_pass(ep) == []
+    portrait.write_bytes(b"the person's own photo")
+    assert written.who_wrote(ep, portrait) == "edited" and written.is_persons(ep, portrait)
+    assert all(isinstance(p, Ancient) for p in wf.kept(portrait, [str(card)]))
+    [line] = written.keep_pass(ep)
+    [copy] = ep.root.glob("history/*-yours/project/cast/Ann/portrait.png")
+    assert copy.read_bytes() == b"the person's own photo"
+    assert line.startswith("demo/cast/Ann/portrait.png: your version (edited since the build "
+                           "wrote it)") and str(copy) in line
+    assert written.keep_pass(ep) == []  # once per content
+    # an episode-tier portrait the build never wrote: an input from the start, not copied
+    bob = ep.root / "cast" / "Bob"
+    bob.mkdir(parents=True)
+    (bob / "portrait.png").write_bytes(b"drawn by a person")
+    assert written.is_persons(ep, bob / "portrait.png")
+    assert written.keep_pass(ep) == []
+    # one the build made before the record existed (Snakemake's metadata says so) is adopted
+    (bob / "portrait.png").unlink()
+    carl = ep.project_paths.root / "movie-set" / "Pier"
+    carl.mkdir(parents=True)
+    (carl / "portrait.png").write_bytes(b"old placeholder")
+    written.keep_pass(ep, built=lambda f: f == carl / "portrait.png")
+    assert written.who_wrote(ep, carl / "portrait.png") == "build"
+    assert not written.is_guarded(ep, ann / "other.png")  # a person's own image: just theirs
+
+
 @pytest.mark.slow
 def test_plain_snakemake_keeps_hand_written_scenes_and_an_edit_in_history():
     """From the repo root with relative paths: hand-written scenes and no outline, then a

@@ -153,6 +153,23 @@ def _entries(base: Path, kind: str, tier: str, rel_to: Path) -> list[ManifestEnt
     return out
 
 
+# several portraits of one cast member, as the one image a model is sent (art.reference_image)
+PORTRAIT_GRID = ".portraits-grid.png"  # a dot-file: never listed as one of the folder's images
+
+
+def voice_samples(paths: EpisodePaths) -> dict[str, list[str]]:
+    """A cast member's reference image, as a shot spec's media names it (any one of their
+    portraits, or their portraits' grid; relative to the projects folder) -> that member's
+    voice samples (their folder's audio files, sorted), by the cast manifest. Which sample
+    a model may take is the provider's check (its page's limits)."""
+    out: dict[str, list[str]] = {}
+    for e in load_manifest(paths, "cast").entries:
+        if e.voices:
+            for ref in [*e.images, f"{e.folder}/{PORTRAIT_GRID}"]:
+                out[ref] = list(e.voices)
+    return out
+
+
 def build_manifest(paths: EpisodePaths, kind: str) -> Manifest:
     """Merge project and episode tiers (an episode entry replaces a project one)."""
     rel_to = paths.project_paths.root.parent  # paths in manifests are relative to projects/

@@ -44,6 +44,7 @@ from ..base.pricing import video_cost
 from ..base.project import write_manifest
 from ..base.scenefmt import parse_scene_md
 from ..base.settings import WorkflowConfig
+from ..providers import capabilities
 from ..render import IMPORTED
 from ..roles import art
 from ..storyboard import compile_script, compile_storyboard, estimate
@@ -427,6 +428,26 @@ def _stamp(paths: EpisodePaths, cfg: Any, mode: str, src_ep: Path, rep: Report) 
     return stamped
 
 
+VOICE_MODEL = "wan2.7-r2v"  # the model that takes a cast member's voice (reference_voice)
+
+
+def _voices_report(dst: EpisodePaths, folder: str, voices: list[str], rep: Report) -> None:
+    """A cast member's voice samples: kept; with wan2.7-r2v the first one it takes is sent
+    as the reference voice of their reference image. One it would refuse is listed."""
+    limits = capabilities.voice_limits(VOICE_MODEL)
+    root = dst.project_paths.root.parent
+    refused = {v: limits.check(root / v) for v in voices} if limits else {}
+    sent = next((v for v in voices if not refused.get(v)), None)
+    if sent is not None:
+        rep.converted.append((folder, "voices", f"{len(voices)} voice sample(s) kept; "
+                              f"{Path(sent).name} is sent as the reference voice of this "
+                              f"member's reference image with {VOICE_MODEL} (provider wan27)"))
+    for v, why in refused.items():
+        if why:
+            rep.lost.append((folder, f"voices ({Path(v).name})",
+                             f"kept, but not sent: {why} ({VOICE_MODEL} reference_voice)"))
+
+
 def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
                    rep: Report) -> dict[str, Any]:
 
@@ -473,8 +494,7 @@ def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
         m = write_manifest(dst, kind)
         for e in m.entries:
             if e.voices and kind == "cast":
-                rep.converted.append((e.folder, "voices", f"{len(e.voices)} voice sample(s): "
-                                      "kept; not yet sent to the video model as a reference voice"))
+                _voices_report(dst, e.folder, e.voices, rep)
             if len(e.images) > 1:
                 rep.converted.append((e.folder, "images", f"{len(e.images)} portraits kept"))
     _outline(dst, mode, premise, rep)
@@ -499,7 +519,8 @@ def import_episode(src_project: Path, src_ep: Path, dst: EpisodePaths, cfg: Any,
         for kind in ("cast", "set", "prop"):
             write_manifest(dst, kind)
     _touch_in_order(dst)
-    record(dst, [dst.script, dst.storyboard])  # compiled by us; the rest is the person's
+    # compiled by us (the shot specs too, when GATE 2 was stamped); the rest is the person's
+    record(dst, [dst.script, dst.storyboard, *sorted(dst.root.glob("shots/*.json"))])
     return {"mode": mode, "spend": spend, "gates": stamped,
             "kept": sorted(s for s, st in states.items() if st.winner_version),
             "shots": sum(len(f["shots"]) for f in frags)}

@@ -134,15 +134,17 @@ class Revision:
             atomic_write_json(paths.stitch_request, subtitles_change(paths, cfg, self.text))
 
 
-def keep_history(paths: EpisodePaths, label: str, files: list[Path]) -> Path | None:
+def keep_history(paths: EpisodePaths, label: str, files: list[Path],
+                 rel: Callable[[Path], Path] | None = None) -> Path | None:
     """Copy the versions about to be regenerated into history/<UTC time>-<label>/ (same
-    relative paths, same bytes and mtimes), so a revision never loses what it replaces."""
+    relative paths, same bytes and mtimes), so a revision never loses what it replaces.
+    `rel`: where a file goes in that folder (default: its path in the episode)."""
     files = [f for f in files if f.is_file()]
     if not files:
         return None
     dest = paths.history(f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{label}")
     for f in files:
-        out = dest / f.relative_to(paths.root)
+        out = dest / (rel(f) if rel else f.relative_to(paths.root))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(f, out)
     return dest

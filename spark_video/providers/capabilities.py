@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..base.pricing import VIDEO_MODELS
+from ..media import MediaError, probe
 from .base import ProviderError
 
 Protocol_ = Literal["media", "legacy"]
@@ -105,6 +106,53 @@ def _video_caps(model: str) -> VideoCaps:
 
 VIDEO_CAPS: dict[str, VideoCaps] = {name: _video_caps(name) for name, m in pages().items()
                                     if m.get("kind") in ("t2v", "i2v", "r2v")}
+
+
+@dataclass(frozen=True)
+class VoiceLimits:
+    """What a model takes as a reference image's or video's `reference_voice` (its page)."""
+
+    formats: tuple[str, ...]  # file extensions, without the dot
+    min_s: float
+    max_s: float
+    max_bytes: int
+    source: str
+
+    def refusal(self, path: Path, seconds: float | None, size: int) -> str | None:
+        """Why the model would refuse this sample (naming the limit), or None."""
+        ext = path.suffix.lower().lstrip(".")
+        if ext not in self.formats:
+            return f"its format is {ext or 'unknown'}; the model takes {'/'.join(self.formats)}"
+        if size > self.max_bytes:
+            return (f"it is {size / 2**20:.1f} MB; the model takes at most "
+                    f"{self.max_bytes // 2**20} MB")
+        if seconds is None:
+            return "it is not a readable audio file"
+        if not self.min_s <= seconds <= self.max_s:
+            return (f"it lasts {seconds:.1f} s; the model takes {self.min_s:g}-{self.max_s:g} s")
+        return None
+
+    def check(self, path: Path) -> str | None:
+        """`refusal()` of the file on disk (its size, and its length as ffmpeg reads it)."""
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return "the file is missing"
+        try:
+            seconds: float | None = probe(path).duration
+        except MediaError:
+            seconds = None
+        return self.refusal(path, seconds, size)
+
+
+def voice_limits(model: str) -> VoiceLimits | None:
+    """The model's `reference_voice` limits, or None when its page has no reference voice."""
+    v = page_value(model, "reference_voice")
+    if not v:
+        return None
+    return VoiceLimits(formats=tuple(v["formats"]), min_s=v["seconds"][0],
+                       max_s=v["seconds"][1], max_bytes=int(v["max_mb"] * 2**20),
+                       source=page_source(model, "reference_voice"))
 
 
 def video_size(model: str, resolution: str, ratio: str) -> str:

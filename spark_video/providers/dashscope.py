@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,6 +33,7 @@ from typing import Any
 from ..base.io import atomic_write_bytes
 from ..base.models import ShotSpec
 from ..base.pricing import currency, tts_billed_chars, tts_cost, unit_price, video_cost
+from ..base.project import voice_samples
 from ..media import MediaError, probe, run
 from ..providers import capabilities
 from .base import (
@@ -192,6 +194,7 @@ class DashScopeVideo:
         self.settings = settings
         self.cfg = cfg
         self.sleep = sleep
+        self._said: set[str] = set()  # what the job's log was told once (reference voices)
 
     # ---------------------------------------------------------------- request building
     def build(self, ctx: CallContext, spec: ShotSpec, prompt: str, first_frame: Path | None,
@@ -235,6 +238,12 @@ class DashScopeVideo:
         if c.protocol == "media":
             items: list[dict[str, Any]] = [{"type": "reference_image", "url": url(p)}
                                            for p in refs]
+            limits = capabilities.voice_limits(model)
+            if limits and refs:  # a cast member's voice sample: their timbre (wan2.7-r2v)
+                for item, voice in zip(items, self._reference_voices(ctx, refs, limits),
+                                       strict=True):
+                    if voice is not None:
+                        item["reference_voice"] = url(voice)
             if frame:
                 items.append({"type": "first_frame", "url": url(frame)})
             if items:
@@ -262,6 +271,47 @@ class DashScopeVideo:
         body = {"model": model, "input": inp, "parameters": params}
         uses_oss = "oss://" in repr(inp)
         return checked, body, sent, uses_oss
+
+    def _reference_voices(self, ctx: CallContext, refs: list[Path],
+                          limits: capabilities.VoiceLimits) -> list[Path | None]:
+        """For each reference image: the voice sample of the cast member it shows (by the cast
+        manifest; a member's several portraits are one grid image, and the voice goes with
+        it), the first of their samples the model takes. A sample it would refuse (format,
+        length, size) is never sent; the job's log names it and the limit, once."""
+        try:
+            samples = voice_samples(ctx.paths)
+        except Exception as e:  # noqa: BLE001 - an unreadable manifest: its own check names it
+            self._say_once(ctx, f"cast manifest: {e}", "reference voices: none sent "
+                           f"(the cast manifest could not be read: {e})")
+            return [None] * len(refs)
+        root = ctx.paths.project_paths.root.parent
+        out: list[Path | None] = []
+        for ref in refs:
+            try:
+                rel = Path(ref).relative_to(root).as_posix()
+            except ValueError:
+                rel = ""
+            chosen: Path | None = None
+            for v in samples.get(rel, []):
+                p = root / v
+                why = limits.check(p)
+                if why is None:
+                    chosen = p
+                    break
+                self._say_once(ctx, v, f"reference voice {p}: not sent to the video model, "
+                               f"{why} (source: {limits.source})")
+            out.append(chosen)
+        return out
+
+    def _say_once(self, ctx: CallContext, key: str, message: str) -> None:
+        if key in self._said:  # one client per render job: once per job
+            return
+        self._said.add(key)
+        log = ctx.extra.get("log")
+        if log is not None:
+            log(message)
+        else:
+            print(message, file=sys.stderr)
 
     def estimate(self, spec: ShotSpec, *, first_frame: bool) -> tuple[str, int, float | None]:
         """(model, billed seconds, cost) the render of `spec` will have (no retries)."""
@@ -660,3 +710,4 @@ class DashScopeImage:
             url = ((o.get("results") or [{}])[0] or {}).get("url")
             return self._keep(t, url, out, model, rec, est,
                               missing=f"image task {task_id}: no results[0].url")
+

@@ -403,6 +403,7 @@ def _take(paths: EpisodePaths, cfg: WorkflowConfig, video, spec: ShotSpec, state
         att, pending = _open_take(state, key, prompt, video.name, _rel(paths, first))
         save_state(paths, state)
         extra: dict = {"call_slot": lambda: api_slot(paths, cfg.api_slots)}  # see slots.py
+        extra["log"] = log  # what a provider tells the job (a reference voice not sent)
         if resubmit:
             extra["resubmit"] = True
         ctx = CallContext(paths, cfg, phase="render", shot=shot_id, attempt=att.version,

@@ -19,7 +19,14 @@ import yaml
 from ..base.io import InputError, atomic_write_bytes, atomic_write_text, read_text_checked
 from ..base.models import ManifestEntry
 from ..base.paths import IMAGE_EXTS, EpisodePaths, PathError, ProjectPaths, check_entity_name
-from ..base.project import KIND_CARDS, KIND_DIRS, build_manifest, load_lore, split_front_matter
+from ..base.project import (
+    KIND_CARDS,
+    KIND_DIRS,
+    PORTRAIT_GRID,
+    build_manifest,
+    load_lore,
+    split_front_matter,
+)
 from ..base.settings import WorkflowConfig
 from ..providers import get_provider
 from ..providers.base import CallContext
@@ -186,7 +193,7 @@ def npcs_from_script(cfg: WorkflowConfig, paths: EpisodePaths) -> dict:
     return {"npcs": found, "created": made, "skipped": skipped}
 
 
-GRID = ".portraits-grid.png"  # a dot-file: never listed as one of the folder's own images
+GRID = PORTRAIT_GRID
 GRID_CELL = (384, 512)  # 3:4, the portraits' ratio
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import colorsys
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -167,13 +168,23 @@ def spec_sha(paths, shot_id: str) -> str:
     return hashlib.sha256(paths.shot_spec(shot_id).read_bytes()).hexdigest()
 
 
-def compile_storyboard(paths, cfg: WorkflowConfig, mode: str) -> Storyboard:
-    """Validate everything first; write nothing when anything is wrong."""
+def compile_storyboard(paths, cfg: WorkflowConfig, mode: str,
+                       keep: Callable[[list[Path]], object] | None = None) -> Storyboard:
+    """Validate everything first; write nothing when anything is wrong. `keep` is given the
+    shot specs about to be replaced (their content changes) before anything is written (the
+    job keeps a person's version in history/: workflow.written.keep_replaced)."""
     sb = build_storyboard(paths, cfg, mode)
     specs = shot_specs(paths, cfg, sb)  # also validates media lookups
+    texts = {paths.shot_spec(sid): dump_json(spec) for sid, spec in specs.items()}
+    # written only when the content changes, so a spec's date means "changed"
+    new = [p for p, t in texts.items() if not p.is_file()]
+    changed = [p for p, t in texts.items()
+               if p.is_file() and p.read_text(encoding="utf-8") != t]
+    if keep is not None and changed:
+        keep(changed)
     atomic_write_json(paths.storyboard, sb)
-    for sid, spec in specs.items():
-        write_if_changed(paths.shot_spec(sid), dump_json(spec))
+    for p in (*new, *changed):
+        atomic_write_text(p, texts[p])
     return sb
 
 

@@ -190,7 +190,13 @@ def job_vfx_review(j: Job) -> None:
 
 
 def job_compile_storyboard(j: Job) -> None:
-    sb = storyboard.compile_storyboard(j.paths, j.cfg, j.mode)
+    def keep(specs: list[Path]) -> None:  # a person's version of a spec: history/ first
+        for line in written.keep_replaced(j.paths, specs):
+            j.log(line)
+            print(line, file=sys.stderr)
+
+    sb = storyboard.compile_storyboard(j.paths, j.cfg, j.mode, keep=keep)
+    written.record(j.paths, [j.paths.shot_spec(s.id) for s in sb.shots])  # the build's now
     j.log(f"storyboard: {len(sb.shots)} shots in {len(storyboard.chain_groups(sb))} chains")
 
 

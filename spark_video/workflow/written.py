@@ -1,9 +1,10 @@
 """A person's words are never overwritten: the build's record of what it wrote.
 
 Every job that writes one of the episode's written files (the outline, the scenes, the
-script, the direction, the shot lists, the storyboard: `GUARDED`) records the content it
-wrote (sha256, size, mtime) in `.written/<path>.json` beside the episode's files, one record
-per file (parallel jobs never share one). Comparing a file with its record tells who wrote
+script, the direction, the shot lists, the storyboard and its per-shot specs
+`shots/<id>.json`: `is_guarded`) records the content it wrote (sha256, size, mtime) in
+`.written/<path>.json` beside the episode's files, one record per file (parallel jobs never
+share one). Comparing a file with its record tells who wrote
 what is there now:
 
 - `build`: the build's own output, unchanged since; regenerated freely;
@@ -22,7 +23,9 @@ before Snakemake plans anything, and the job rules ask `is_persons`):
   build), the version is in history/: Snakemake deletes a job's outputs right before the
   job runs, so the pass run before the DAG copies every such version, once per content, into
   history/<time>-yours/ and names it (the record notes the copy); the job that then replaces
-  it names it again, and its new record forgets the copy.
+  it names it again, and its new record forgets the copy. The shot specs are no rule's
+  output (Snakemake never deletes them) and there may be thousands: the storyboard job
+  itself keeps a person's version just before it replaces one (`keep_replaced`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .. import gates
 from ..base.io import InputError, atomic_write_json, sha256_file
 from ..base.models import Outline, OutlineScene
 from ..base.paths import EpisodePaths, parse_scene_file
-from ..base.project import load_premise
+from ..base.project import KIND_DIRS, cast_entities, load_premise
 from ..base.scenefmt import parse_scene_md
 from ..gates.revisions import keep_history
 
@@ -47,12 +50,19 @@ HISTORY_LABEL = "yours"
 AUTHORED_NAMES = ("outline.json", "direction.json")
 # the files the build compiles from the others: a person's version goes to history/ first
 COMPILED_NAMES = ("script.md", "storyboard.json")
+SHOTS_DIR = "shots"  # shots/<id>.json: compiled by the storyboard step (`keep_replaced`)
+SAME_COMPILE_NS = 5_000_000_000  # a spec written within 5 s after storyboard.json: that compile
+# the image the portrait rule makes for a cast/set/prop folder with none (rules/cast.smk); it
+# lives in the project (both tiers), so its record is the project's: <project>/.written/
+PORTRAIT = "portrait.png"
 
 
 def guarded(paths: EpisodePaths) -> list[Path]:
-    """The episode's written files that exist now."""
+    """The episode's written files that exist now, and the portraits of its cast, sets and
+    props (project and episode tiers)."""
     out = [paths.root / n for n in (*AUTHORED_NAMES, *COMPILED_NAMES)]
     out += paths.scene_files("md") + paths.scene_files("json")
+    out += [f / PORTRAIT for kind in KIND_DIRS for f in cast_entities(paths, kind)]
     return [p for p in out if p.is_file()]
 
 
@@ -66,21 +76,69 @@ def _rel(paths: EpisodePaths, f: Path) -> Path | None:
     return None
 
 
+def _project_rel(paths: EpisodePaths, f: Path) -> Path | None:
+    f, root = Path(f), paths.project_paths.root
+    for r, p in ((root, f), (root.resolve(), f.resolve())):
+        try:
+            return p.relative_to(r)
+        except ValueError:
+            continue
+    return None
+
+
+def is_portrait(paths: EpisodePaths, f: Path) -> bool:
+    """<project>/[episode-X/]{cast,movie-set,props}/<name>/portrait.png."""
+    rel = _project_rel(paths, f)
+    if rel is None or rel.name != PORTRAIT:
+        return False
+    parts = rel.parts
+    if len(parts) == 4 and parts[0].startswith("episode-"):
+        parts = parts[1:]
+    return len(parts) == 3 and parts[0] in KIND_DIRS.values() and not parts[1].startswith(".")
+
+
+def _label(paths: EpisodePaths, f: Path) -> Path:
+    """How a line names the file: from the episode, or (a project portrait) the project."""
+    rel = _rel(paths, f)
+    if rel is not None:
+        return rel
+    prel = _project_rel(paths, f)
+    return Path(paths.project_paths.project) / prel if prel is not None else Path(f)
+
+
 def is_guarded(paths: EpisodePaths, f: Path) -> bool:
+    if is_portrait(paths, f):
+        return True
     rel = _rel(paths, f)
     if rel is None:
         return False
     if rel.as_posix() in (*AUTHORED_NAMES, *COMPILED_NAMES):
         return True
-    return rel.parent.as_posix() == "scenes" and parse_scene_file(rel.name) is not None
+    return (rel.parent.as_posix() == "scenes" and parse_scene_file(rel.name) is not None) \
+        or is_shot_spec(paths, f)
+
+
+def is_shot_spec(paths: EpisodePaths, f: Path) -> bool:
+    """shots/<id>.json, the per-shot spec the storyboard step compiles (a guarded file that
+    the pass does not scan: see `keep_replaced`)."""
+    rel = _rel(paths, f)
+    return rel is not None and rel.parent.as_posix() == SHOTS_DIR and rel.suffix == ".json" \
+        and not rel.name.startswith(".")
 
 
 def is_authored(paths: EpisodePaths, f: Path) -> bool:
+    """A guarded file a job makes from nothing a person wrote there (a model's text, a
+    placeholder portrait): a person's version of it is an input."""
+    if is_portrait(paths, f):
+        return True
     rel = _rel(paths, f)
-    return rel is not None and is_guarded(paths, f) and rel.as_posix() not in COMPILED_NAMES
+    return rel is not None and is_guarded(paths, f) and rel.as_posix() not in COMPILED_NAMES \
+        and not is_shot_spec(paths, f)
 
 
 def record_path(paths: EpisodePaths, f: Path) -> Path:
+    if is_portrait(paths, f):
+        return paths.project_paths.root / RECORDS / f"{_project_rel(paths, f).as_posix()}.json"
     rel = _rel(paths, f)
     if rel is None:
         raise ValueError(f"{f} is not in the episode folder {paths.root}")
@@ -130,8 +188,13 @@ def who_wrote(paths: EpisodePaths, f: Path) -> str:
 
 def is_persons(paths: EpisodePaths, output: Path) -> bool:
     """The output a job would make is a file the build never wrote, of a kind a model
-    writes: the job's inputs are ancient() and the file is used as it is."""
-    return is_authored(paths, output) and who_wrote(paths, output) == "person"
+    writes: the job's inputs are ancient() and the file is used as it is. A portrait a
+    person put in place of the build's placeholder is theirs too, for good (a placeholder is
+    made only where there is no image; a card edited later does not bring it back)."""
+    if not is_authored(paths, output):
+        return False
+    state = who_wrote(paths, output)
+    return state == "person" or (state == "edited" and is_portrait(paths, output))
 
 
 def keep_pass(paths: EpisodePaths, cfg_mode: str = "drama",
@@ -159,20 +222,64 @@ def keep_pass(paths: EpisodePaths, cfg_mode: str = "drama",
     recs = {f: _read_record(paths, f) for f in todo}
     shas = {f: sha256_file(f) for f in todo}
     new = [f for f in todo if recs[f].get("kept") != shas[f]]
-    dest = keep_history(paths, HISTORY_LABEL, new)
-    if dest is not None:
+    copies = _keep(paths, new)
+    if copies:
         for f in new:
-            copy = dest / _rel(paths, f)
+            copy = copies[f]
             atomic_write_json(record_path(paths, f), {**recs[f], "kept": shas[f],
                                                       "kept_in": str(copy)})
             why = ("edited since the build wrote it" if states[f] == "edited"
                    else "the build never wrote it")
-            lines.append(f"{_rel(paths, f)}: your version ({why}) is kept in {copy} before "
+            lines.append(f"{_label(paths, f)}: your version ({why}) is kept in {copy} before "
                          "any job replaces it")
     line = derive_outline_if_missing(paths, cfg_mode)
     if line:
         lines.append(line)
     return lines
+
+
+def keep_replaced(paths: EpisodePaths, files: list[Path]) -> list[str]:
+    """For a job about to replace `files` itself (the storyboard step rewriting the shot
+    specs whose content changes; Snakemake never deletes them, they are no rule's output,
+    so the pass, which runs before every plan, need not scan thousands of them): each
+    person's version among them is copied into history/<time>-yours/ first, and named.
+
+    A person's version: edited since the build recorded it, or a spec with no record dated
+    after the last compile (the build rewrites storyboard.json at every compile and its
+    changed specs just after it, so a spec with no record dated no later than that is the
+    build's, from before the specs had a record; a person's edit still in place now was made
+    after the last compile, or that compile would have replaced it)."""
+    sb = paths.storyboard
+    try:
+        sb_ns = sb.stat().st_mtime_ns
+    except FileNotFoundError:
+        sb_ns = None
+    todo: list[tuple[Path, str]] = []
+    for f in map(Path, files):
+        state = who_wrote(paths, f)
+        if state == "person" and is_shot_spec(paths, f) and sb_ns is not None \
+                and f.stat().st_mtime_ns <= sb_ns + SAME_COMPILE_NS:
+            continue
+        if state in ("edited", "person"):
+            todo.append((f, "edited since the build wrote it" if state == "edited"
+                         else "the build never wrote it"))
+    copies = _keep(paths, [f for f, _ in todo])
+    return [f"{_label(paths, f)}: your version ({why}) is kept in {copies[f]}; the build "
+            "replaces it" for f, why in todo if f in copies]
+
+
+def _history_rel(paths: EpisodePaths, f: Path) -> Path:
+    """Where a kept version goes in history/<time>-yours/: an episode file at its path in the
+    episode, a project portrait under project/."""
+    rel = _rel(paths, f)
+    return rel if rel is not None else Path("project") / _project_rel(paths, f)
+
+
+def _keep(paths: EpisodePaths, files: list[Path]) -> dict[Path, Path]:
+    """Copy these versions into history/<UTC time>-yours/; returns each one's copy."""
+    dest = keep_history(paths, HISTORY_LABEL, files, rel=lambda f: _history_rel(paths, f))
+    return {} if dest is None else {f: dest / _history_rel(paths, f) for f in files
+                                    if f.is_file()}
 
 
 def replaced_lines(paths: EpisodePaths, outputs: list[Path]) -> list[str]:
@@ -185,7 +292,7 @@ def replaced_lines(paths: EpisodePaths, outputs: list[Path]) -> list[str]:
             continue
         rec = _read_record(paths, f)
         if rec.get("kept") and rec.get("kept_in"):
-            out.append(f"{_rel(paths, f)}: the build replaces your version; it is kept in "
+            out.append(f"{_label(paths, f)}: the build replaces your version; it is kept in "
                        f"{rec['kept_in']}")
     return out
 

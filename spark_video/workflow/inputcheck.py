@@ -148,11 +148,26 @@ def _inside_project(paths: EpisodePaths, path: Path) -> None:
                          "copy the file into the project instead")
 
 
+# the episode's per-shot folders and their files' check. The build asks for several files of
+# every shot, so checker() answers these from the folder's name first; the chain after it
+# builds a dozen paths per call. A file named like one the chain decides earlier by name
+# (NAMED) goes through the chain.
+ITEM_FOLDERS: dict[str, Callable[[EpisodePaths, Path], None]] = {
+    "shots": _shot_spec, "state": _shot_state, "takes": _model(TakeRequest),
+    "notes": _model(Notes)}
+NAMED = CARDS | {"premise.md", "bgm-config.json"}
+
+
 def checker(paths: EpisodePaths, path: Path) -> Callable[[EpisodePaths, Path], None] | None:
     """The check for one file, chosen by where it lives and what it is called."""
     name = path.name
     if path.is_dir():
         return _entity_folder
+    parent = path.parent
+    item = ITEM_FOLDERS.get(parent.name)
+    if item is not None and name not in NAMED and parent.parent == paths.root and (
+            parent.name != "state" or path.suffix == ".json"):
+        return item
     if path == paths.project_paths.lore:
         return _front_matter_file(Lore)
     if name == "premise.md":

@@ -226,3 +226,23 @@ def test_per_shot_folders_get_the_check_the_full_chain_gives(ep, monkeypatch):
     wrong = [str(f) for f, a, b in zip(files, fast, chain, strict=True) if not same(a, b)]
     assert not wrong
     assert fast[0] is inputcheck._shot_spec and fast[len(names)] is inputcheck._shot_state
+
+
+def test_narration_shots_follow_the_storyboard(ep, cfg):
+    """narration_inputs asks once per narration job whether its shot narrates: answered from
+    one scan per version of storyboard.json, which a change of the storyboard renews."""
+    compiled(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    assert wf.narration_shots() == []
+    with pytest.raises(ValueError, match="S01-002 is not a narration shot"):
+        wf.narration_inputs("S01-002")
+    data = json.loads(ep.storyboard.read_text())
+    data["mode"] = "narration"
+    data["shots"][1].update(role="narration", narration_text="The lamp burns all night.")
+    bump(ep.storyboard, json.dumps(data))
+    assert not wf.storyboard().bad, wf.storyboard().bad
+    assert wf.narration_shots() == ["S01-002"]
+    assert wf.narration_inputs("S01-002")["storyboard"] == str(ep.storyboard)
+    with pytest.raises(ValueError):
+        wf.narration_inputs("S01-001")

@@ -12,6 +12,7 @@ exactly the orchestration a real finished episode of that size costs):
          script, storyboard and render gates (`gates.approve`, so the gate checks and the hashes are
          the real ones); the final mtimes (a real `snakemake final --touch`).
   cheap  outline.json, scene-NN.md and scene-NN.json are written directly (20 shots a scene,
+         more past 1980 shots: at most 99 scenes;
          chains of up to 4 shots, both cast members in every shot); every clip, take and
          last frame is a copy of one tiny mp4 / png made by ffmpeg; each shot's state
          records one accepted take scored 8.0; the final mp4 is a copy of the tiny clip,
@@ -90,9 +91,11 @@ def make_storyboard(projects: Path, shots: int, episode: str = "001",
     paths.scaffold()
     atomic_write_text(paths.premise, "A lighthouse keeper and a courier cross a stormy sea.\n")
     gates.approve(paths, "mode", data={"mode": "drama"}, note="bench")  # GATE 0, as the CLI
-    n_scenes = (shots + SHOTS_PER_SCENE - 1) // SHOTS_PER_SCENE
-    if n_scenes > 99:
-        raise SystemExit("at most 99 scenes (1980 shots)")
+    # scene numbers have two digits: past 1980 shots a scene holds more than 20
+    per_scene = max(SHOTS_PER_SCENE, -(-shots // 99))
+    n_scenes = -(-shots // per_scene)
+    if per_scene > 999:
+        raise SystemExit("at most 99 scenes of 999 shots")
     cast = ["Mara", "Theo"]
     outline = Outline(project="demo", episode=paths.episode, title="Bench", premise="bench",
                       scenes=[{"num": n, "id": f"S{n:02d}", "title": f"Scene {n}",
@@ -101,7 +104,7 @@ def make_storyboard(projects: Path, shots: int, episode: str = "001",
     atomic_write_json(paths.outline, outline)
     left = shots
     for n in range(1, n_scenes + 1):
-        k = min(SHOTS_PER_SCENE, left)
+        k = min(per_scene, left)
         left -= k
         atomic_write_text(paths.scene_md(n), render_scene_md(SceneScript(
             num=n, location="The sea", characters=cast, estimated_duration=5 * k,

@@ -1,22 +1,26 @@
-"""No-op and dry-run cost of `snakemake final` against a trivial workflow of the same size.
+"""No-op cost of `snakemake final` on a finished episode against the shaped workflow.
 
-    uv run python bench/noop_bench.py [--shots 100 300 1000] [--repeat 3] [--keep DIR]
+    uv run python bench/noop_bench.py --shots 1000 3000 --repeat 5 [--keep DIR] [--dry-run]
+                                      [--trivial]
 
 For each shot count it generates a finished episode without rendering (bench/big_episode.py
-says what is real and what is made cheaply), counts the jobs of its DAG (`--dag`), builds a
-trivial workflow with the same number of jobs (one wildcard rule `touch`-ing a file per
-job, one target rule), and then times, in the same run and interleaved:
+says what is real and what is made cheaply), counts the jobs of its DAG (`--dag`), and builds
+the shaped workflow with the same number of jobs: one wildcard rule behind a checkpoint whose
+jobs have the shape of a render job (inputs: a spec, two shared portraits and, in chains of
+4, the previous job's second output; outputs: two files; a log), one target rule, and no
+Python of ours. That is what Snakemake itself costs for the files a render job declares.
+Then it times, in the same run and interleaved (so a load change hits both sides alike):
 
-  episode  `snakemake final` on the finished episode (nothing to do) and `--dry-run`;
-  trivial  `snakemake all` on the trivial workflow (nothing to do) and `--dry-run`;
-  shaped   the same trivial workflow, but each job has the shape of a render job (behind a
-           checkpoint; inputs: a spec, two shared portraits and, in chains of 4, the
-           previous job's second output; outputs: two files; a log) and no Python of ours.
+  episode  `snakemake final` on the finished episode (nothing to do);
+  shaped   `snakemake all` on the shaped workflow (nothing to do);
 
-It prints the best of --repeat runs of each, wall and CPU time (user + sys), and the ratios
-episode / trivial and shaped / trivial. The shaped ratio is what Snakemake itself costs for
-the files a render job declares: the part of the episode's ratio no code of ours can remove.
-Target: the no-op at 300 and 1000 shots within 1.2x the trivial workflow.
+and prints the best of --repeat runs of each, CPU (user + sys, the steadier figure on a
+shared machine) and wall time, side by side with their ratio, and the ratio at the largest
+shot count over the ratio at the smallest. `--dry-run` adds both with `--dry-run`;
+`--trivial` adds a trivial workflow (one `touch` rule, one input per job) as a floor.
+With --keep DIR a finished episode left there by an earlier run is used again.
+Targets (issue 23): the CPU ratio <= 1.3 at 1000 shots, and the ratio at 3000 shots within
+10 % of the ratio at 1000 (nothing superlinear of ours).
 """
 
 from __future__ import annotations
@@ -132,19 +136,24 @@ def timed(cmd: list[str], env: dict[str, str] | None) -> tuple[float, float]:
     return dt, dc
 
 
-def bench(shots: int, repeat: int, work: Path) -> dict:
+def bench(shots: int, repeat: int, work: Path, *, dry_run: bool, trivial: bool) -> dict:
     projects = work / f"ep{shots}"
+    done = projects / ".finished"  # a finished episode an earlier run kept (--keep)
     t0 = time.perf_counter()
-    make_episode(projects, shots)
+    if not done.exists():
+        make_episode(projects, shots)
+        done.write_text("", encoding="utf-8")
     gen_s = time.perf_counter() - t0
     jobs = dag_jobs(projects)
-    triv = [*make_trivial(work / f"trivial{shots}", jobs), "--cores", "4"]
-    shaped = [*make_trivial(work / f"shaped{shots}", jobs, SHAPED), "--cores", "4"]
     env = bench_env(projects)
     ep = snakemake_cmd(projects, "001", "final", "--cores", "4")
-    runs = {"ep": (ep, env), "tr": (triv, None), "sh": (shaped, None),
-            "ep_n": ([*ep, "--dry-run"], env), "tr_n": ([*triv, "--dry-run"], None),
-            "sh_n": ([*shaped, "--dry-run"], None)}
+    shaped = [*make_trivial(work / f"shaped{shots}", jobs, SHAPED), "--cores", "4"]
+    runs = {"ep": (ep, env), "sh": (shaped, None)}
+    if trivial:
+        runs["tr"] = ([*make_trivial(work / f"trivial{shots}", jobs), "--cores", "4"], None)
+    for k, (cmd, e) in list(runs.items()):
+        if dry_run:
+            runs[f"{k}_n"] = ([*cmd, "--dry-run"], e)
     best = {k: float("inf") for k in runs} | {f"{k}_cpu": float("inf") for k in runs}
     for _ in range(repeat):  # interleaved, so a load change hits both sides alike
         for k, (cmd, e) in runs.items():
@@ -153,32 +162,48 @@ def bench(shots: int, repeat: int, work: Path) -> dict:
     return {"shots": shots, "jobs": jobs, "gen_s": gen_s, **best}
 
 
+def table(rows: list[dict], runs: str, what: str, repeat: int) -> None:
+    """One line per shot count: the episode, the shaped workflow and their ratio, CPU then
+    wall; the trivial workflow's figures where it was run."""
+    trivial = f"tr{runs}" in rows[0]
+    print(f"\n{what}, best of {repeat}, seconds (ratio = episode / shaped)")
+    print(f"{'shots':>6} {'jobs':>6} | {'CPU':>7} {'shaped':>7} {'ratio':>6} | "
+          f"{'wall':>7} {'shaped':>7} {'ratio':>6}"
+          + (f" | {'trivial CPU':>11} {'wall':>7}" if trivial else ""))
+    for r in rows:
+        ep, sh, ep_c, sh_c = (r[k] for k in (f"ep{runs}", f"sh{runs}", f"ep{runs}_cpu",
+                                             f"sh{runs}_cpu"))
+        print(f"{r['shots']:>6} {r['jobs']:>6} | {ep_c:>7.2f} {sh_c:>7.2f} {ep_c / sh_c:>6.2f} | "
+              f"{ep:>7.2f} {sh:>7.2f} {ep / sh:>6.2f}"
+              + (f" | {r[f'tr{runs}_cpu']:>11.2f} {r[f'tr{runs}']:>7.2f}" if trivial else ""))
+    if len(rows) > 1:
+        lo, hi = rows[0], rows[-1]
+        drift = (hi[f"ep{runs}_cpu"] / hi[f"sh{runs}_cpu"]) / (lo[f"ep{runs}_cpu"]
+                                                               / lo[f"sh{runs}_cpu"])
+        print(f"CPU ratio at {hi['shots']} shots / at {lo['shots']}: {drift:.3f} "
+              f"({(drift - 1) * 100:+.1f} %)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shots", type=int, nargs="+", default=[100, 300, 1000])
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--keep", type=Path, help="work folder to keep (default: a temp dir)")
+    ap.add_argument("--shots", type=int, nargs="+", default=[1000, 3000])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--keep", type=Path, help="work folder to keep and reuse (default: a "
+                    "temp dir)")
+    ap.add_argument("--dry-run", action="store_true", help="also time `--dry-run`")
+    ap.add_argument("--trivial", action="store_true", help="also time a trivial workflow")
     a = ap.parse_args()
     rows = []
     with scratch(a.keep, "noop-bench-") as work:
-        for n in a.shots:
-            r = bench(n, a.repeat, work)
+        for n in sorted(a.shots):
+            r = bench(n, a.repeat, work, dry_run=a.dry_run, trivial=a.trivial)
             rows.append(r)
-            print(f"{n} shots: generated in {r['gen_s']:.0f} s, {r['jobs']} jobs", flush=True)
-    for unit, sfx in (("wall", ""), ("CPU", "_cpu")):
-        print(f"\n{unit} time, best of {a.repeat}; seconds; ratio = episode / trivial "
-              "workflow of the same job count")
-        print("(shaped: the trivial workflow with a render job's declared files, no code of "
-              "ours)")
-        print(f"{'shots':>6} {'jobs':>6} | {'no-op':>7} {'trivial':>7} {'ratio':>6} "
-              f"{'shaped':>7} {'ratio':>6} | {'dry-run':>7} {'trivial':>7} {'ratio':>6} "
-              f"{'shaped':>7} {'ratio':>6}")
-        for r in rows:
-            ep, tr, sh, ep_n, tr_n, sh_n = (r[k + sfx] for k in ("ep", "tr", "sh", "ep_n",
-                                                                  "tr_n", "sh_n"))
-            print(f"{r['shots']:>6} {r['jobs']:>6} | {ep:>7.2f} {tr:>7.2f} {ep / tr:>6.2f} "
-                  f"{sh:>7.2f} {sh / tr:>6.2f} | {ep_n:>7.2f} {tr_n:>7.2f} {ep_n / tr_n:>6.2f} "
-                  f"{sh_n:>7.2f} {sh_n / tr_n:>6.2f}")
+            print(f"{n} shots: episode ready in {r['gen_s']:.0f} s, {r['jobs']} jobs",
+                  flush=True)
+    table(rows, "", "no-op", a.repeat)
+    if a.dry_run:
+        table(rows, "_n", "dry-run", a.repeat)
+    print("\ntargets: CPU ratio <= 1.3 at 1000 shots; at 3000 within 10 % of it at 1000")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 # writes: NLE timelines through OpenTimelineIO's adapters, an MLT project, a CapCut/Jianying
 # draft. Asked for with --config timelines=fcpxml,fcp7,edl,kdenlive,mlt,jianying (the
 # `final` target builds them; `exports` builds only them).
-from spark_video.stitch import exports as sv_exports  # noqa: E402
+# the formats asked for, each checked (known, its extra installed) before anything runs;
+# spark_video.stitch (its ffmpeg graphs, ~0.15 s) is imported only when some are: a run that
+# exports nothing (a no-op too) does not pay for it (tests/test_dag_imports.py)
+EXPORTS = []
+if config.get("timelines") not in (None, "", False):  # (exports.requested: none asked for)
+    from spark_video.stitch import exports as sv_exports  # noqa: E402
 
-
-# the formats asked for, each checked (known, its extra installed) before anything runs
-EXPORTS = [str(sv_exports.output_path(EP, f))
-           for f in sv_exports.requested_or_exit(config.get("timelines"))]
+    EXPORTS = [str(sv_exports.output_path(EP, f))
+               for f in sv_exports.requested_or_exit(config.get("timelines"))]
 # under `snakemake --report` (which runs no job) the estimate and the VFX review join the
 # final's graph, so the report holds them; a build never asks for them through the final
 # (the VFX review is a paid call that belongs to GATE 2)

@@ -204,3 +204,45 @@ def test_entities_portraits_and_cards(ep, cfg):
     # the demo ships no images: each folder gets a placeholder portrait
     assert sorted(wf.portrait_targets()) == sorted(str(f / "portrait.png") for f in folders)
     assert all(Path(p).name != "portrait.png" for p in wf.entity_files())
+
+
+def test_per_shot_folders_get_the_check_the_full_chain_gives(ep, monkeypatch):
+    """checker() answers a file of shots/, state/, takes/ or notes/ from the folder's name
+    first (the build asks for every shot's files); the answer is the one the full chain of
+    path comparisons gives, also for a file named like one the chain decides by name."""
+    from spark_video.workflow import inputcheck
+
+    names = ["S01-001.json", "S01-001.txt", "premise.md", "cast.md", "bgm-config.json", "x.md"]
+    files = [ep.root / d / n for d in ("shots", "state", "takes", "notes", "clips") for n in names]
+    files += [ep.root / "deeper" / "state" / "S01-001.json", ep.storyboard, ep.outline]
+    fast = [inputcheck.checker(ep, f) for f in files]
+    monkeypatch.setattr(inputcheck, "ITEM_FOLDERS", {})
+    chain = [inputcheck.checker(ep, f) for f in files]
+    # the chain makes a new closure per call for the _model() checks: compare what they check
+    def same(a, b) -> bool:
+        return a is b or (a is not None and b is not None and a.__code__ is b.__code__ and [
+            c.cell_contents for c in a.__closure__ or ()] == [c.cell_contents
+                                                             for c in b.__closure__ or ()])
+    wrong = [str(f) for f, a, b in zip(files, fast, chain, strict=True) if not same(a, b)]
+    assert not wrong
+    assert fast[0] is inputcheck._shot_spec and fast[len(names)] is inputcheck._shot_state
+
+
+def test_narration_shots_follow_the_storyboard(ep, cfg):
+    """narration_inputs asks once per narration job whether its shot narrates: answered from
+    one scan per version of storyboard.json, which a change of the storyboard renews."""
+    compiled(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    assert wf.narration_shots() == []
+    with pytest.raises(ValueError, match="S01-002 is not a narration shot"):
+        wf.narration_inputs("S01-002")
+    data = json.loads(ep.storyboard.read_text())
+    data["mode"] = "narration"
+    data["shots"][1].update(role="narration", narration_text="The lamp burns all night.")
+    bump(ep.storyboard, json.dumps(data))
+    assert not wf.storyboard().bad, wf.storyboard().bad
+    assert wf.narration_shots() == ["S01-002"]
+    assert wf.narration_inputs("S01-002")["storyboard"] == str(ep.storyboard)
+    with pytest.raises(ValueError):
+        wf.narration_inputs("S01-001")

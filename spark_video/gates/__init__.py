@@ -120,11 +120,26 @@ def bgm_tracks(paths: EpisodePaths) -> list[Path]:
     return list(list_bgm_tracks(paths).values())
 
 
-def _storyboard(paths: EpisodePaths) -> Storyboard | None:
+def _parsed(model: type, p: Path) -> Any:
     try:
-        return load_model(Storyboard, paths.storyboard)
-    except InputError:
-        return None
+        return load_model(model, p)
+    except InputError as e:
+        return e
+
+
+def read_model(model: type, p: Path) -> Any:
+    """`p` parsed as `model` (pydantic), once per version of the file: the model, or the
+    InputError saying why it cannot be (None: missing). The build's input checks
+    (workflow/inputcheck.py) and the gates read the same storyboard.json and shot states,
+    one of each per shot of the episode, so they share this read. Callers must not change
+    the model they get."""
+    got = _memoised(model.__name__, p, lambda q: _parsed(model, q))
+    return None if got is _MISSING else got
+
+
+def _storyboard(paths: EpisodePaths) -> Storyboard | None:
+    sb = read_model(Storyboard, paths.storyboard)
+    return sb if isinstance(sb, Storyboard) else None
 
 
 def artifacts(paths: EpisodePaths, gate: str) -> list[Path]:
@@ -231,21 +246,19 @@ def why_closed(paths: EpisodePaths, gate: str) -> list[str]:
 
 def failed_shots(paths: EpisodePaths) -> list[str]:
     """One line per shot whose render FAILED for good: code, message, retry command."""
-    lines = (_memoised("failed", p, _failed_line)
-             for p in sorted((paths.root / "state").glob("*.json")))
-    return [line for line in lines if line and line is not _MISSING]
+    lines = (_failed_line(p) for p in sorted((paths.root / "state").glob("*.json")))
+    return [line for line in lines if line]
 
 
 def _failed_line(p: Path) -> str | None:
-    """A shot state's FAILED line (None: not failed); read once per version of the file."""
-    try:
-        st = load_model(ShotState, p)
-    except InputError as e:
+    """A shot state's FAILED line (None: not failed or gone)."""
+    st = read_model(ShotState, p)
+    if isinstance(st, InputError):
         ep = p.parent.parent  # <projects>/<project>/episode-<E>/state/<shot>.json
-        return (f"{p.name} is unreadable ({e}); rebuild it from the takes on disk (nothing "
+        return (f"{p.name} is unreadable ({st}); rebuild it from the takes on disk (nothing "
                 f"is paid): uv run spark-video render --shot {p.stem} --rebuild-state "
                 f"--project {ep.parent.name} --episode {ep.name.removeprefix('episode-')}")
-    if st.failed:
+    if st is not None and st.failed:
         return (f"{st.shot_id} FAILED ({st.failed.code}: {st.failed.message[:200]}); "
                 f"retry: {st.failed.retry}")
     return None

@@ -19,9 +19,10 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from .base import ContentRejected, ProviderError
 
@@ -96,6 +97,8 @@ class HttpTransport:
         headers = {"Content-Type": "application/json", **(extra_headers or {})}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        import httpx  # (where a call is made, not at import: see dashscope_http.py)
+
         self.client = httpx.Client(headers=headers, timeout=httpx.Timeout(
             settings.http_timeout_s, connect=min(10.0, settings.http_timeout_s)))
         self.retries_done = 0
@@ -120,6 +123,8 @@ class HttpTransport:
                 headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
                 idempotent: bool = True, where: str = "") -> httpx.Response:
         """Send with retries; return the successful response (2xx, no error code)."""
+        import httpx
+
         where = where or f"{method} {path}"
         last: ProviderError | None = None
         for attempt in range(self.settings.retries + 1):

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 from pydantic import BaseModel, Field
 
 from ..base.answers import enum_value, json_object_in, key_of, read
@@ -134,6 +133,8 @@ class ChatClient:
 
     def _stream(self, body: dict[str, Any], headers: dict[str, str] | None,
                 model: str) -> tuple[str, dict[str, Any]]:
+        import httpx  # (where a call is made, not at import: see dashscope_http.py)
+
         where = f"chat {model} (stream)"
         for attempt in range(self.t.settings.retries + 1):
             try:

@@ -79,9 +79,15 @@ def load_state(paths: EpisodePaths, shot_id: str) -> ShotState:
     try:
         return load_model(ShotState, p)
     except InputError as e:
-        raise InputError(p, f"{e.detail}; nothing was rendered. Rebuild it from the takes "
-                         f"on disk (nothing is paid): {rebuild_state_command(paths, shot_id)}"
-                         ) from None
+        raise unreadable_state(paths, shot_id, e) from None
+
+
+def unreadable_state(paths: EpisodePaths, shot_id: str, e: InputError) -> InputError:
+    """The error for a shot state that cannot be read (`e`: why), with the command that
+    rebuilds it."""
+    return InputError(paths.shot_state(shot_id), f"{e.detail}; nothing was rendered. Rebuild "
+                      f"it from the takes on disk (nothing is paid): "
+                      f"{rebuild_state_command(paths, shot_id)}")
 
 
 def rebuild_state(paths: EpisodePaths, shot_id: str) -> ShotState:

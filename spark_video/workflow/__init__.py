@@ -392,12 +392,18 @@ class Workflow:
     # -- narration and the stitch ------------------------------------------------------
 
     def narration_shots(self) -> list[str]:
-        return [s["id"] for s in self.storyboard_shots()
-                if s.get("role") == "narration" and s.get("narration_text")]
+        return list(self.narration_ids())
+
+    def narration_ids(self) -> dict[str, None]:
+        """The narration shots in storyboard order, once per version of the storyboard:
+        narration_inputs asks for each of them (a scan per job would be quadratic)."""
+        sb = self.storyboard()
+        return self.memo.get("narration", [sb.path], lambda: dict.fromkeys(
+            s["id"] for s in sb.shots if s.get("role") == "narration" and s.get("narration_text")))
 
     def narration_inputs(self, shot: str) -> dict[str, Any]:
         """A narration voice is paid for at the stitch's point of the build: behind GATE 3."""
-        if shot not in self.narration_shots():
+        if shot not in self.narration_ids():
             raise ValueError(f"{shot} is not a narration shot of {self.ep.storyboard}")
         return {"storyboard": str(self.ep.storyboard),
                 "gate": self.barrier("render") + self.barrier("bgm"),

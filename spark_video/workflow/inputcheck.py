@@ -17,13 +17,23 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import gates
 from ..base.io import InputError, load_model, parse_model, read_json, read_text_checked
-from ..base.models import BGMConfig, Lore, Notes, Outline, ShotSpec, Storyboard, TakeRequest
+from ..base.models import (
+    BGMConfig,
+    Lore,
+    Notes,
+    Outline,
+    ShotSpec,
+    ShotState,
+    Storyboard,
+    TakeRequest,
+)
 from ..base.paths import EpisodePaths, PathError, check_entity_name, parse_scene_file
 from ..base.project import KIND_CARDS, load_manifest, media_path, split_front_matter
 from ..base.scenefmt import parse_scene_md
 from ..media.sound import SoundError, list_bgm_tracks, resolve_bgm_track
-from ..render import load_state
+from ..render import unreadable_state
 from ..roles import scene_name_problems
 from ..storyboard import load_fragments
 
@@ -45,7 +55,9 @@ def _text(paths: EpisodePaths, path: Path) -> None:
 
 def _model(model: type) -> Callable[[EpisodePaths, Path], None]:
     def check(paths: EpisodePaths, path: Path) -> None:
-        load_model(model, path)
+        got = gates.read_model(model, path)  # the read the gates use too
+        if isinstance(got, InputError):
+            raise got
     return check
 
 
@@ -95,7 +107,9 @@ def _bgm_config(paths: EpisodePaths, path: Path) -> None:
 
 
 def _shot_state(paths: EpisodePaths, path: Path) -> None:
-    load_state(paths, path.stem)  # its message gives the command that rebuilds it
+    got = gates.read_model(ShotState, path)  # the read GATE 3 uses too (failed_shots)
+    if isinstance(got, InputError):  # its message gives the command that rebuilds it
+        raise unreadable_state(paths, path.stem, got)
 
 
 def _scene_json(paths: EpisodePaths, path: Path) -> None:
@@ -134,11 +148,26 @@ def _inside_project(paths: EpisodePaths, path: Path) -> None:
                          "copy the file into the project instead")
 
 
+# the episode's per-shot folders and their files' check. The build asks for several files of
+# every shot, so checker() answers these from the folder's name first; the chain after it
+# builds a dozen paths per call. A file named like one the chain decides earlier by name
+# (NAMED) goes through the chain.
+ITEM_FOLDERS: dict[str, Callable[[EpisodePaths, Path], None]] = {
+    "shots": _shot_spec, "state": _shot_state, "takes": _model(TakeRequest),
+    "notes": _model(Notes)}
+NAMED = CARDS | {"premise.md", "bgm-config.json"}
+
+
 def checker(paths: EpisodePaths, path: Path) -> Callable[[EpisodePaths, Path], None] | None:
     """The check for one file, chosen by where it lives and what it is called."""
     name = path.name
     if path.is_dir():
         return _entity_folder
+    parent = path.parent
+    item = ITEM_FOLDERS.get(parent.name)
+    if item is not None and name not in NAMED and parent.parent == paths.root and (
+            parent.name != "state" or path.suffix == ".json"):
+        return item
     if path == paths.project_paths.lore:
         return _front_matter_file(Lore)
     if name == "premise.md":

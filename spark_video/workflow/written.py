@@ -31,6 +31,7 @@ before Snakemake plans anything, and the job rules ask `is_persons`):
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -66,24 +67,32 @@ def guarded(paths: EpisodePaths) -> list[Path]:
     return [p for p in out if p.is_file()]
 
 
-def _rel(paths: EpisodePaths, f: Path) -> Path | None:
-    f = Path(f)
-    for root, p in ((paths.root, f), (paths.root.resolve(), f.resolve())):
+def _relative(root: Path, f: Path) -> Path | None:
+    """`f` relative to `root`, or None when it is outside: as given, then both absolute,
+    then with symlinks resolved (once per pair and process: the input functions ask this
+    for the same files many times, and resolve() is a syscall per path component)."""
+    return _relative_str(str(root), str(f))
+
+
+@functools.lru_cache(maxsize=65536)
+def _relative_str(root: str, f: str) -> Path | None:
+    for r, p in ((root, f), (os.path.abspath(root), os.path.abspath(f))):
         try:
-            return p.relative_to(root)
+            return Path(p).relative_to(r)
         except ValueError:
             continue
-    return None
+    try:
+        return Path(f).resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return None
+
+
+def _rel(paths: EpisodePaths, f: Path) -> Path | None:
+    return _relative(paths.root, Path(f))
 
 
 def _project_rel(paths: EpisodePaths, f: Path) -> Path | None:
-    f, root = Path(f), paths.project_paths.root
-    for r, p in ((root, f), (root.resolve(), f.resolve())):
-        try:
-            return p.relative_to(r)
-        except ValueError:
-            continue
-    return None
+    return _relative(paths.project_paths.root, Path(f))
 
 
 def is_portrait(paths: EpisodePaths, f: Path) -> bool:

@@ -3,56 +3,26 @@
 # The cut is a build of parts (spark_video/stitch.py): one job per reel's picture
 # (final/reels/reel-NN.mp4) and speech bus (final/sound/speech-NN.f32), one for the master
 # sound (final/sound/master.m4a), and the final is a mux of them. Which shots a reel reads
-# and the settings key it depends on are the package's (stitch.episode_reel_targets); the
-# reel count comes from the storyboard checkpoint, like the renders' shot list.
+# and the settings key it depends on are the package's (stitch.episode_reel_targets, asked
+# once per storyboard version by workflow.Workflow.reels); the reel count comes from the
+# storyboard checkpoint, like the renders' shot list.
 from spark_video import stitch as sv_stitch  # noqa: E402
 
-FINAL_DIR = str(Path(FINAL_MP4).parent)
-REEL_MP4 = f"{FINAL_DIR}/reels/reel-{{num}}.mp4"
-SPEECH_F32 = f"{FINAL_DIR}/sound/speech-{{num}}.f32"
-MASTER_M4A = f"{FINAL_DIR}/sound/master.m4a"
-
-
-def reel_list():
-    """The cut's reels (stitch.ReelTarget), once per version of what decides them."""
-    shots = storyboard_shots()
-    return per_version("reels", [_STORYBOARD_READ["path"], str(EP.stitch_request),
-                                 str(EP.bgm_config)],
-                       lambda: sv_stitch.episode_reel_targets(EP, CFG, shots))
-
-
-def reel_of(wildcards):
-    for r in reel_list():
-        if r.num == wildcards.num:
-            return r
-    raise ValueError(f"the cut of {STORYBOARD} has no reel {wildcards.num}")
+REEL_MP4 = str(sv_stitch.reel_file(EP, "{num}"))
+SPEECH_F32 = str(sv_stitch.speech_file(EP, "{num}"))
+MASTER_M4A = str(sv_stitch.master_file(EP))
 
 
 def reel_inputs(wildcards):
-    """A reel's shots' clips, continuation takes and narration (the next reel's first shot
-    too: the reel renders its crossfade in), behind GATE 3."""
-    r = reel_of(wildcards)
-    narrated = set(narration_shots())
-    takes = EP.continuation_takes(list(r.shots))
-    return {"clips": [str(EP.clip(s)) for s in r.shots],
-            "takes": [str(takes[s]) for s in r.shots if s in takes],
-            "narration": [str(EP.narration(s)) for s in r.shots if s in narrated],
-            "gate": barrier("render") + barrier("bgm"), "check": storyboard_check()}
+    return WF.reel_inputs(wildcards.num)
 
 
 def speech_inputs(wildcards):
-    return {**reel_inputs(wildcards), "narration_settings": optional(EP.narration_settings)}
+    return WF.speech_inputs(wildcards.num)
 
 
 def master_inputs(wildcards):
-    return {"speech": [SPEECH_F32.format(num=r.num) for r in reel_list()],
-            "music": [str(p) for p in sv_gates.bgm_tracks(EP)],
-            "bgm": optional(EP.bgm_config), "gate": barrier("render") + barrier("bgm"),
-            "check": storyboard_check() + checked(EP.bgm_config)}
-
-
-def reel_files(wildcards):
-    return [REEL_MP4.format(num=r.num) for r in reel_list()]
+    return WF.master_inputs()
 
 
 rule narration:
@@ -76,7 +46,7 @@ rule reel:
     input:
         unpack(reel_inputs),
     params:
-        cut=lambda wildcards: reel_of(wildcards).picture,
+        cut=lambda wildcards: WF.reel(wildcards.num).picture,
     log:
         f"{LOGS}/reel-{{num}}.log",
     script:
@@ -91,7 +61,7 @@ rule speech:
     input:
         unpack(speech_inputs),
     params:
-        cut=lambda wildcards: reel_of(wildcards).speech,
+        cut=lambda wildcards: WF.reel(wildcards.num).speech,
     log:
         f"{LOGS}/speech-{{num}}.log",
     script:
@@ -116,8 +86,6 @@ rule stitch:
         otio=FINAL_OTIO,
     input:
         unpack(stitch_inputs),
-        reels=reel_files,
-        master=MASTER_M4A,
         request=optional(EP.stitch_request),
     log:
         f"{LOGS}/stitch.log",

@@ -624,7 +624,8 @@ def reel_targets(shots: list[dict[str, Any]], *, crossfade: float, burn: bool,
     out = []
     for i in range(count):
         read = [shots[k] for k in reel_reads(borders, i, crossfade)]
-        common = [crossfade, count, i == 0, i == count - 1,
+        # not the reel count: shots added at the end remake the last reel only
+        common = [crossfade, i == 0, i == count - 1,
                   [[s.get("id"), s.get("duration"), s.get("role"),
                     s.get("narration_text") or ""] for s in read]]
         picture = [*common, list(canvas), burn, fades[0] if i == 0 else None,
@@ -1217,12 +1218,27 @@ def reel_key(plan: Plan, reel: Reel, kind: str, extra: str = "") -> str:
     return h.hexdigest()[:32]
 
 
+def reel_file(paths: EpisodePaths, num: str) -> Path:
+    """final/reels/reel-NN.mp4: reel `num`'s picture (the `reel` rule's output)."""
+    return paths.final_mp4.parent / "reels" / f"reel-{num}.mp4"
+
+
+def speech_file(paths: EpisodePaths, num: str) -> Path:
+    """final/sound/speech-NN.f32: reel `num`'s speech bus (the `speech` rule's output)."""
+    return paths.final_mp4.parent / "sound" / f"speech-{num}.f32"
+
+
+def master_file(paths: EpisodePaths) -> Path:
+    """final/sound/master.m4a: the finished sound (the `master` rule's output)."""
+    return paths.final_mp4.parent / "sound" / "master.m4a"
+
+
 def reels_dir(paths: EpisodePaths) -> Path:
-    return paths.final_mp4.parent.resolve() / "reels"
+    return reel_file(paths, "01").parent.resolve()
 
 
 def sound_dir(paths: EpisodePaths) -> Path:
-    return paths.final_mp4.parent.resolve() / "sound"
+    return master_file(paths).parent.resolve()
 
 
 def reel_name(reel: Reel) -> str:
@@ -1363,6 +1379,8 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
         last = None
     if known is not None:
         sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
+        if _current(m4a, part_key(_master_args(plan, bus, folder, sgain, mgains, trim))):
+            return m4a, 0  # made and measured by the master job: nothing to decode again
     elif isinstance(last, dict) and last.get("base") == base and last.get("volume", 0) > 0 \
             and plan.bgm.volume > 0:
         # only the music volume changed: the last gains, the music moved by the change
@@ -1379,12 +1397,9 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
     for _ in range(5):
         def args_for(out: Path, sgain: float = sgain, mgains: list[float] = mgains,
                      trim: float = trim) -> list[str]:
-            mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
-            if trim:
-                mix = mix.volume(volume=f"{trim:.2f}dB")
-            return _args(ffmpeg.output(mix, filename=str(out), f="mp4", **audio_options()))
+            return _master_args(plan, bus, out, sgain, mgains, trim)
 
-        key = part_key(args_for(folder / ".master.partial.m4a"))
+        key = part_key(_master_args(plan, bus, folder, sgain, mgains, trim))
         if not _current(m4a, key):
             _make(m4a, key, args_for, what=f"mixing the sound of {name}")
             passes += 1
@@ -1410,6 +1425,17 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
         return m4a, passes
     raise StitchError(f"{m4a}: true peak {got.true_peak:.2f} dBTP stays over "
                       f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
+
+
+def _master_args(plan: Plan, bus: Path, out: Path, sgain: float, mgains: list[float],
+                 trim: float) -> list[str]:
+    """The ffmpeg arguments of the master; `out` a folder: those its key is made of."""
+    if out.is_dir():
+        out = out / ".master.partial.m4a"
+    mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
+    if trim:
+        mix = mix.volume(volume=f"{trim:.2f}dB")
+    return _args(ffmpeg.output(mix, filename=str(out), f="mp4", **audio_options()))
 
 
 @dataclass

@@ -30,6 +30,7 @@ from ..base.settings import WorkflowConfig
 from ..gates import frozen as sv_frozen
 from ..media import looks_whole
 from ..render import restore_published
+from ..stitch import ReelTarget, episode_reel_targets, master_file, reel_file, speech_file
 from ..storyboard import chain_groups, load_storyboard
 from ..workflow import inputcheck, written
 
@@ -404,11 +405,77 @@ class Workflow:
                 "settings": optional(self.ep.narration_settings),
                 "check": self.storyboard_check()}
 
+    def continuation_takes(self) -> dict[str, str]:
+        """Every shot's continuation take (paths.continuation_takes over the storyboard's
+        shots), once per version of the storyboard and of clips/ -- not a folder listing per
+        reel."""
+        sb = self.storyboard()
+        clips = self.ep.root / "clips"
+        return self.memo.get("continuation takes", [sb.path, clips], lambda: {
+            s: str(t) for s, t in self.ep.continuation_takes(
+                [s["id"] for s in sb.shots]).items()})
+
+    def reels(self) -> list[ReelTarget]:
+        """The cut's reels (stitch.episode_reel_targets: which shots each reads and its
+        settings keys), once per version of the storyboard, the stitch request and the music
+        config: the reel borders come from the storyboard's planned durations, so a new take
+        moves none of them."""
+        sb = self.storyboard()
+        if sb.bad:
+            return []
+        ep = self.ep
+        return self.memo.get("reels", [sb.path, ep.stitch_request, ep.bgm_config],
+                             lambda: episode_reel_targets(ep, self.cfg, sb.shots))
+
+    def reel(self, num: str) -> ReelTarget:
+        for r in self.reels():
+            if r.num == num:
+                return r
+        raise ValueError(f"the cut of {self.ep.storyboard} has no reel {num} (it has "
+                         f"{len(self.reels())}); build `final`")
+
+    def _narrated(self) -> frozenset[str]:
+        return self.memo.get("narrated", [self.storyboard().path],
+                             lambda: frozenset(self.narration_shots()))
+
+    def reel_inputs(self, num: str) -> dict[str, Any]:
+        """A reel's picture reads its shots' clips, continuation takes and narration (a
+        voice sets its shot's length), the next reel's first shot too (the reel renders that
+        crossfade in); behind GATE 3 and the music gate, like the stitch."""
+        sb = self.storyboard()
+        if sb.bad:
+            return {"check": sb.bad}
+        ep, r = self.ep, self.reel(num)
+        takes, narrated = self.continuation_takes(), self._narrated()
+        return {"clips": [str(ep.clip(s)) for s in r.shots],
+                "takes": [takes[s] for s in r.shots if s in takes],
+                "narration": [str(ep.narration(s)) for s in r.shots if s in narrated],
+                "gate": self.barrier("render") + self.barrier("bgm")}
+
+    def speech_inputs(self, num: str) -> dict[str, Any]:
+        """A reel's speech bus: what its picture reads, and the narration settings (the
+        voice's volume)."""
+        return {**self.reel_inputs(num), "settings": optional(self.ep.narration_settings)}
+
+    def reel_files(self) -> list[str]:
+        return [str(reel_file(self.ep, r.num)) for r in self.reels()]
+
+    def speech_files(self) -> list[str]:
+        return [str(speech_file(self.ep, r.num)) for r in self.reels()]
+
+    def master_inputs(self) -> dict[str, Any]:
+        """The master sound: every reel's speech bus, the music tracks and their config,
+        the storyboard (per-scene music). No clip: a mix change re-encodes no picture."""
+        ep = self.ep
+        return {"speech": self.speech_files(), "storyboard": str(ep.storyboard),
+                "music": [str(p) for p in gates.bgm_tracks(ep)], "bgm": optional(ep.bgm_config),
+                "gate": self.barrier("render") + self.barrier("bgm"),
+                "check": self.storyboard_check() + self.checked(ep.bgm_config)}
+
     def stitch_inputs(self) -> dict[str, Any]:
         ep = self.ep
         clips = self.all_clips()
-        ids = [s["id"] for s in self.storyboard_shots()]
-        takes = [str(t) for t in ep.continuation_takes(ids).values()]
+        takes = list(self.continuation_takes().values())
         music = [str(p) for p in gates.bgm_tracks(ep)]
         return {"clips": clips, "takes": takes, "state": str(ep.shots_state),
                 "storyboard": str(ep.storyboard),
@@ -416,7 +483,9 @@ class Workflow:
                 "narration_settings": optional(ep.narration_settings),
                 "gate": self.barrier("render") + self.barrier("bgm"),
                 "bgm": optional(ep.bgm_config), "music": music,
-                "check": self.storyboard_check() + self.checked(ep.bgm_config)}
+                "check": self.storyboard_check() + self.checked(ep.bgm_config),
+                # the parts the final is a mux of (each its own job, rules/stitch.smk)
+                "reels": self.reel_files(), "master": str(master_file(ep))}
 
     # -- the viewer --------------------------------------------------------------------
 

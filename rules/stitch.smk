@@ -30,6 +30,8 @@ rule narration:
         f"{E}/tts/{{shot}}.wav",
     input:
         unpack(narration_inputs),
+    params:
+        line=lambda wildcards: WF.narration_line(wildcards.shot),
     log:
         f"{LOGS}/narration-{{shot}}.log",
     resources:

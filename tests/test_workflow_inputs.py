@@ -266,6 +266,7 @@ def test_a_reel_reads_its_shots_and_the_music_reads_no_clip(ep, cfg):
     assert str(ep.gate_barrier("render")) in one["gate"]  # GATE 3 not approved: it waits
     assert two["narration"] == [str(ep.narration(ids[10]))] and two["takes"] == []
     assert "settings" in two and "settings" not in one  # the voice's volume: speech only
+    assert isinstance(one["storyboard"], Ancient)  # after its checkpoint, not on its mtime
     master = wf.master_inputs()
     assert master["speech"] == [str(ep.final_mp4.parent / "sound" / f"speech-{n}.f32")
                                 for n in ("01", "02", "03")]
@@ -314,3 +315,34 @@ def test_a_reel_border_skips_a_shot_too_short_for_two_crossfades(ep, cfg):
     assert [r.shots[0] for r in wf.reels()] == [ids[0], ids[8], ids[16]]  # 0.5 s crossfades
     atomic_write_json(ep.stitch_request, StitchRequest(crossfade=1.0))  # two fill shot 9
     assert [r.shots[0] for r in wf.reels()] == [ids[0], ids[9], ids[16]]
+
+
+def test_narration_reads_its_line_not_the_storyboard_file(ep, cfg):
+    """A narration voice's job depends on its line and voice (params), not on storyboard.json,
+    which a music change compiles again: a mix change re-voices nothing."""
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    shot_id = wf.narration_shots()[0]
+    inputs = wf.narration_inputs(shot_id)
+    assert isinstance(inputs["storyboard"], Ancient)
+    assert wf.narration_line(shot_id)[0] == "Dawn."
+    data = json.loads(ep.storyboard.read_text())
+    data["narrator_voice"] = "another"
+    bump(ep.storyboard, json.dumps(data))
+    assert wf.narration_line(shot_id) == ["Dawn.", None, "another"]
+    with pytest.raises(ValueError, match="not a narration shot"):
+        wf.narration_inputs("S01-001")
+
+
+def test_reels_stand_while_the_storyboard_is_compiled_again(ep, cfg):
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    reels = wf.reels()
+    ep.storyboard.unlink()  # Snakemake removes a job's output before it runs
+    assert wf.reels() == reels
+    fresh, cps2 = workflow(ep, cfg)
+    cps2.done.add("compile_storyboard")
+    with pytest.raises(FileNotFoundError):
+        fresh.reels()  # nothing planned before: the error stands

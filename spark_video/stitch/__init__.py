@@ -662,7 +662,7 @@ def episode_reel_targets(paths: EpisodePaths, cfg: WorkflowConfig,
         bgm = BGMConfig()
     canvas = (str(raw.get("resolution", "")), str(raw.get("ratio", "")))
     return reel_targets(shots, crossfade=crossfade, burn=burn, canvas=canvas,
-                        fades=(bgm.fade_in_s, bgm.fade_out_s))
+                        fades=(bgm.fade_in_s, bgm.fade_out_s), shots_per_reel=cfg.reel_shots)
 
 
 def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
@@ -1477,7 +1477,7 @@ def prepare_cut(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
     """Plan the cut and its reels (no encoding) and make final/'s part folders."""
     plan = plan_stitch(paths, cfg, crossfade=crossfade)
     burn = cfg.burn_subtitles if burn_subtitles is None else burn_subtitles
-    reels = plan_reels(plan, shots_per_reel or REEL_SHOTS)
+    reels = plan_reels(plan, shots_per_reel or cfg.reel_shots)
     rdir, sdir = reels_dir(paths), sound_dir(paths)
     for d in (rdir, sdir):
         d.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,11 @@ class Memo:
         self._answers[name] = (version, value)
         return value
 
+    def last(self, name: Hashable) -> Any:
+        """The answer kept for `name` (whatever version it was for), None when there is none."""
+        hit = self._answers.get(name)
+        return None if hit is None else hit[1]
+
 
 class StoryboardRead(NamedTuple):
     """storyboard.json as the input functions see it: its shots (none when it is
@@ -128,6 +133,14 @@ def repair_published(ep: EpisodePaths) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [line for shot in bad if shot in ids for line in restore_published(ep, shot)]
+
+
+def _narrator_voice(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh).get("narrator_voice")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class Workflow:
@@ -398,9 +411,11 @@ class Workflow:
 
     def narration_inputs(self, shot: str) -> dict[str, Any]:
         """A narration voice is paid for at the stitch's point of the build: behind GATE 3."""
-        if shot not in self.narration_shots():
+        if shot not in self._narrated():
             raise ValueError(f"{shot} is not a narration shot of {self.ep.storyboard}")
-        return {"storyboard": str(self.ep.storyboard),
+        # storyboard.json ancient (it is compiled again on a music change): the job waits
+        # for it, but what reruns it is its line and voice, the job's params (narration_line)
+        return {"storyboard": self.ancient(self.storyboard().path),
                 "gate": self.barrier("render") + self.barrier("bgm"),
                 "settings": optional(self.ep.narration_settings),
                 "check": self.storyboard_check()}
@@ -420,7 +435,16 @@ class Workflow:
         settings keys), once per version of the storyboard, the stitch request and the music
         config: the reel borders come from the storyboard's planned durations, so a new take
         moves none of them."""
-        sb = self.storyboard()
+        try:
+            sb = self.storyboard()
+        except FileNotFoundError:
+            # storyboard.json is being compiled again (Snakemake removed it before the
+            # checkpoint's job) while Snakemake asks a reel's params: the reels planned
+            # before stand until the checkpoint has run and the DAG is planned again
+            last = self.memo.last("reels")
+            if last is None:
+                raise
+            return last
         if sb.bad:
             return []
         ep = self.ep
@@ -438,6 +462,19 @@ class Workflow:
         return self.memo.get("narrated", [self.storyboard().path],
                              lambda: frozenset(self.narration_shots()))
 
+    def narration_line(self, shot: str) -> list[Any]:
+        """What a narration voice is made of besides the settings file: the shot's line and
+        voice, the storyboard's narrator voice (the narration rule's params: a change
+        re-voices that shot only)."""
+        sb = self.storyboard()
+
+        def lines() -> dict[str, list[Any]]:
+            voice = _narrator_voice(sb.path)
+            return {s["id"]: [s.get("narration_text"), s.get("narrator_voice"), voice]
+                    for s in sb.shots}
+
+        return self.memo.get("narration lines", [sb.path], lines).get(shot, [])
+
     def reel_inputs(self, num: str) -> dict[str, Any]:
         """A reel's picture reads its shots' clips, continuation takes and narration (a
         voice sets its shot's length), the next reel's first shot too (the reel renders that
@@ -448,6 +485,9 @@ class Workflow:
         ep, r = self.ep, self.reel(num)
         takes, narrated = self.continuation_takes(), self._narrated()
         return {"clips": [str(ep.clip(s)) for s in r.shots],
+                # ancient: the job waits for a storyboard being compiled again, and runs
+                # only when its params (its shots' rows) changed, not on every rewrite
+                "storyboard": self.ancient(sb.path),
                 "takes": [takes[s] for s in r.shots if s in takes],
                 "narration": [str(ep.narration(s)) for s in r.shots if s in narrated],
                 "gate": self.barrier("render") + self.barrier("bgm")}

@@ -233,6 +233,9 @@ def job_stitch(j: Job) -> None:
     gates_require(j, "render")
     crossfade, burn = cut_request(j.paths, j.cfg)
     res = stitch_episode(j.paths, j.cfg, crossfade=crossfade, burn_subtitles=burn)
+    if res.reels_made or res.speech_made:  # their own jobs did not run: keys moved anyway
+        j.log(f"parts made again by the mux job (their keys had moved): reels "
+              f"{res.reels_made}, speech {res.speech_made}")
     j.log(f"final: {res}")
     j.log(f"timeline: {write_otio(j.paths, res, Path(j.smk.output.otio))}")
     try:

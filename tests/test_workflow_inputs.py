@@ -267,6 +267,12 @@ def test_a_reel_reads_its_shots_and_the_music_reads_no_clip(ep, cfg):
     assert two["narration"] == [str(ep.narration(ids[10]))] and two["takes"] == []
     assert "settings" in two and "settings" not in one  # the voice's volume: speech only
     assert isinstance(one["storyboard"], Ancient)  # after its checkpoint, not on its mtime
+    assert one["check"] == []
+    ep.stitch_request.parent.mkdir(parents=True, exist_ok=True)
+    bump(ep.stitch_request, "[not an object")  # the reel job would fail and lose its reel
+    assert wf.reel_inputs("01")["check"] == [wf.check_token(ep.stitch_request)]
+    assert wf.check_token(ep.stitch_request) in wf.master_inputs()["check"]
+    ep.stitch_request.unlink()
     master = wf.master_inputs()
     assert master["speech"] == [str(ep.final_mp4.parent / "sound" / f"speech-{n}.f32")
                                 for n in ("01", "02", "03")]

@@ -490,7 +490,10 @@ class Workflow:
                 "storyboard": self.ancient(sb.path),
                 "takes": [takes[s] for s in r.shots if s in takes],
                 "narration": [str(ep.narration(s)) for s in r.shots if s in narrated],
-                "gate": self.barrier("render") + self.barrier("bgm")}
+                "gate": self.barrier("render") + self.barrier("bgm"),
+                # the job plans the whole cut from these: a bad one is named by its check
+                # job before the reel's job starts (and deletes the reel)
+                "check": self.checked(ep.bgm_config, ep.stitch_request, ep.narration_settings)}
 
     def speech_inputs(self, num: str) -> dict[str, Any]:
         """A reel's speech bus: what its picture reads, and the narration settings (the
@@ -510,7 +513,8 @@ class Workflow:
         return {"speech": self.speech_files(), "storyboard": str(ep.storyboard),
                 "music": [str(p) for p in gates.bgm_tracks(ep)], "bgm": optional(ep.bgm_config),
                 "gate": self.barrier("render") + self.barrier("bgm"),
-                "check": self.storyboard_check() + self.checked(ep.bgm_config)}
+                "check": self.storyboard_check() + self.checked(ep.bgm_config,
+                                                                ep.stitch_request)}
 
     def stitch_inputs(self) -> dict[str, Any]:
         ep = self.ep

@@ -246,3 +246,151 @@ def test_narration_shots_follow_the_storyboard(ep, cfg):
     assert wf.narration_inputs("S01-002")["storyboard"] == str(ep.storyboard)
     with pytest.raises(ValueError):
         wf.narration_inputs("S01-001")
+
+
+def reel_episode(ep, cfg, n: int = 20, *, short: tuple[int, ...] = ()) -> None:
+    """`n` shots of 4 s in two scenes (shot k+1 at index k; those in `short` last 2 s), the
+    first of scene 2 a narration shot, compiled."""
+    half = n // 2
+    for num, ks in ((1, range(half)), (2, range(half, n))):
+        write_fragment(ep, num, [shot(f"S{num:02d}-{k + 1:03d}", duration=2 if k in short else 4,
+                                      **({"role": "narration", "narration_text": "Dawn."}
+                                         if k == half else {}))
+                                 for k in ks])
+    storyboard.compile_storyboard(ep, cfg, "narration")
+
+
+def test_reels_are_planned_once_per_storyboard_version_from_its_durations(ep, cfg, monkeypatch):
+    import spark_video.workflow as wfmod
+
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    with pytest.raises(NotYet):
+        wf.reels()
+    cps.done.add("compile_storyboard")
+    calls = []
+    plan = wfmod.episode_reel_targets
+    monkeypatch.setattr(wfmod, "episode_reel_targets",
+                        lambda *a: calls.append(1) or plan(*a))
+    reels = wf.reels()
+    # reels of 8 shots; each reads the next reel's first shot too (it renders that crossfade)
+    assert [r.num for r in reels] == ["01", "02", "03"]
+    ids = [s["id"] for s in wf.storyboard_shots()]
+    assert [list(r.shots) for r in reels] == [ids[0:9], ids[8:17], ids[16:20]]
+    for num in ("01", "02", "03"):
+        wf.reel_inputs(num), wf.speech_inputs(num)
+    wf.master_inputs(), wf.stitch_inputs()
+    assert len(calls) == 1  # one plan for every input function of the run
+    assert wf.reel_files() == [str(ep.final_mp4.parent / "reels" / f"reel-{n}.mp4")
+                               for n in ("01", "02", "03")]
+    with pytest.raises(ValueError, match="no reel 04"):
+        wf.reel_inputs("04")
+    # a new storyboard version is planned again
+    data = json.loads(ep.storyboard.read_text())
+    data["shots"] = data["shots"][:12]
+    bump(ep.storyboard, json.dumps(data))
+    assert [r.num for r in wf.reels()] == ["01", "02"] and len(calls) == 2
+
+
+def test_a_reel_reads_its_shots_and_the_music_reads_no_clip(ep, cfg):
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    ids = [s["id"] for s in wf.storyboard_shots()]
+    ep.clip(ids[3]).parent.mkdir(parents=True, exist_ok=True)
+    take = ep.clip(ids[3]).with_name(f"{ids[3]}b.mp4")  # a continuation take of shot 4
+    take.write_bytes(b"x")
+    wf.memo = Memo()
+    one, two = wf.reel_inputs("01"), wf.speech_inputs("02")
+    assert one["clips"] == [str(ep.clip(s)) for s in ids[0:9]]
+    assert one["takes"] == [str(take)] and one["narration"] == []
+    assert one["gate"] == wf.barrier("render") + wf.barrier("bgm")
+    assert str(ep.gate_barrier("render")) in one["gate"]  # GATE 3 not approved: it waits
+    assert two["narration"] == [str(ep.narration(ids[10]))] and two["takes"] == []
+    assert "settings" in two and "settings" not in one  # the voice's volume: speech only
+    assert isinstance(one["storyboard"], Ancient)  # after its checkpoint, not on its mtime
+    assert one["check"] == []
+    ep.stitch_request.parent.mkdir(parents=True, exist_ok=True)
+    bump(ep.stitch_request, "[not an object")  # the reel job would fail and lose its reel
+    assert wf.reel_inputs("01")["check"] == [wf.check_token(ep.stitch_request)]
+    assert wf.check_token(ep.stitch_request) in wf.master_inputs()["check"]
+    ep.stitch_request.unlink()
+    master = wf.master_inputs()
+    assert master["speech"] == [str(ep.final_mp4.parent / "sound" / f"speech-{n}.f32")
+                                for n in ("01", "02", "03")]
+    assert not any(str(ep.clip(s)) in json.dumps(master) for s in ids)
+    final = wf.stitch_inputs()
+    assert final["reels"] == wf.reel_files()
+    assert final["master"] == str(ep.final_mp4.parent / "sound" / "master.m4a")
+
+
+def test_reel_keys_follow_only_what_each_part_uses(ep, cfg):
+    """A music volume change moves no reel key; a crossfade asked by `spark-video stitch`
+    moves every reel; a storyboard edit of one shot moves the reels that read it only."""
+    from spark_video.base.io import atomic_write_json
+    from spark_video.base.models import BGMConfig, StitchRequest
+
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+
+    def keys():
+        wf.memo = Memo()
+        return [(r.picture, r.speech) for r in wf.reels()]
+
+    before = keys()
+    atomic_write_json(ep.bgm_config, BGMConfig(enabled=True, mode="global", track="x",
+                                               volume=0.3))
+    assert keys() == before
+    data = json.loads(ep.storyboard.read_text())
+    data["shots"][4]["narration_text"] = "Now narrated."  # shot 5: reel 1 only
+    data["shots"][4]["role"] = "narration"
+    bump(ep.storyboard, json.dumps(data))
+    after = keys()
+    assert after[0] != before[0] and after[1:] == before[1:]
+    atomic_write_json(ep.stitch_request, StitchRequest(crossfade=0.25))
+    assert all(a != b for a, b in zip(keys(), after, strict=True))
+
+
+def test_a_reel_border_skips_a_shot_too_short_for_two_crossfades(ep, cfg):
+    from spark_video.base.io import atomic_write_json
+    from spark_video.base.models import StitchRequest
+
+    reel_episode(ep, cfg, short=(8,))  # shot 9 would open reel 2 but lasts 2 s
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    ids = [s["id"] for s in wf.storyboard_shots()]
+    assert [r.shots[0] for r in wf.reels()] == [ids[0], ids[8], ids[16]]  # 0.5 s crossfades
+    atomic_write_json(ep.stitch_request, StitchRequest(crossfade=1.0))  # two fill shot 9
+    assert [r.shots[0] for r in wf.reels()] == [ids[0], ids[9], ids[16]]
+
+
+def test_narration_reads_its_line_not_the_storyboard_file(ep, cfg):
+    """A narration voice's job depends on its line and voice (params), not on storyboard.json,
+    which a music change compiles again: a mix change re-voices nothing."""
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    shot_id = wf.narration_shots()[0]
+    inputs = wf.narration_inputs(shot_id)
+    assert isinstance(inputs["storyboard"], Ancient)
+    assert wf.narration_line(shot_id)[0] == "Dawn."
+    data = json.loads(ep.storyboard.read_text())
+    data["narrator_voice"] = "another"
+    bump(ep.storyboard, json.dumps(data))
+    assert wf.narration_line(shot_id) == ["Dawn.", None, "another"]
+    with pytest.raises(ValueError, match="not a narration shot"):
+        wf.narration_inputs("S01-001")
+
+
+def test_reels_stand_while_the_storyboard_is_compiled_again(ep, cfg):
+    reel_episode(ep, cfg)
+    wf, cps = workflow(ep, cfg)
+    cps.done.add("compile_storyboard")
+    reels = wf.reels()
+    ep.storyboard.unlink()  # Snakemake removes a job's output before it runs
+    assert wf.reels() == reels
+    fresh, cps2 = workflow(ep, cfg)
+    cps2.done.add("compile_storyboard")
+    with pytest.raises(FileNotFoundError):
+        fresh.reels()  # nothing planned before: the error stands

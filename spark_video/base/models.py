@@ -551,6 +551,8 @@ class WorkflowConfig(BaseModel):
     long_confirm_s: int = Field(600, ge=1)
     crossfade: float = Field(0.5, ge=0, le=3)
     burn_subtitles: bool = False
+    reel_shots: int = Field(8, ge=1, le=1000, description="shots per reel of the cut (one "
+                            "picture job each; the reel borders are shot indices)")
     narrator_voice: str = "longanyang"
     narrator_tts_model: str = "cosyvoice-v3-flash"
     narrator_speech_rate: float = Field(1.2, ge=0.5, le=2.0)

@@ -43,6 +43,7 @@ ENV_KNOBS: dict[str, tuple[str, type]] = {
     "SPARK_VIDEO_BUDGET": ("budget", float),
     "SPARK_VIDEO_CHAIN_CASCADE": ("chain_cascade", bool),
     "SPARK_VIDEO_CROSSFADE": ("crossfade", float),
+    "SPARK_VIDEO_REEL_SHOTS": ("reel_shots", int),
     "SPARK_VIDEO_RESOLUTION": ("resolution", str),
     "SPARK_VIDEO_RATIO": ("ratio", str),
     "SPARK_VIDEO_ROLE_ASKS": ("role_asks", int),

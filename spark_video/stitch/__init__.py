@@ -62,8 +62,8 @@ from ffmpeg.streams.video import VideoStream
 from pydantic import BaseModel, Field
 
 from .. import media
-from ..base.io import atomic_write_bytes, atomic_write_text
-from ..base.models import BGMConfig, Shot, Storyboard, WorkflowConfig
+from ..base.io import InputError, atomic_write_bytes, atomic_write_text, load_model
+from ..base.models import BGMConfig, Shot, StitchRequest, Storyboard, WorkflowConfig
 from ..base.paths import AUDIO_EXTS, EpisodePaths
 from ..media import MediaError, MediaInfo, canvas_size, probe, sound
 from ..providers import get_provider
@@ -207,6 +207,7 @@ class Plan:
     music: list[MusicRun] = field(default_factory=list)
     fade_in: float = 0.0
     fade_out: float = 0.0
+    crossfade_asked: float = 0.0  # as asked, before it is put on the frame grid (reel_borders)
 
     @property
     def duration(self) -> float:
@@ -280,7 +281,7 @@ def plan_stitch(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | 
     _lay_out(segs, fps, c)
 
     bgm_cfg = bgm or sound.load_bgm_config(paths, sb)
-    plan = Plan(sb, segs, width, height, fps, c, bgm_cfg)
+    plan = Plan(sb, segs, width, height, fps, c, bgm_cfg, crossfade_asked=c_req)
     total = plan.duration
     plan.fade_in = min(bgm_cfg.fade_in_s, total / 4)
     plan.fade_out = min(bgm_cfg.fade_out_s, total / 4)
@@ -377,8 +378,30 @@ def _fit_narration(paths: EpisodePaths, seg: Segment) -> None:
     tts_s = probe(audio).duration
     usable = seg.video_s - seg.c_in / 2 - seg.c_out / 2
     seg.fit = sound.fit_narration(tts_s, max(0.1, usable))
-    seg.tts_gain_db = (sound.speech_gain_db(media.file_loudness(audio).integrated)
+    seg.tts_gain_db = (sound.speech_gain_db(_voice_loudness(paths, audio))
                        + sound.load_narration_settings(paths).volume_db)
+
+
+def _voice_loudness(paths: EpisodePaths, audio: Path) -> float:
+    """A narration file's integrated loudness, kept in final/sound/voices.json by file
+    version: every part's build job plans the whole cut, and measures no voice twice."""
+    store = paths.final_mp4.parent / "sound" / "voices.json"
+    st = audio.stat()
+    sig = f"{audio.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    got = known.get(sig)
+    if isinstance(got, (int, float)):
+        return float(got)
+    lufs = media.file_loudness(audio).integrated
+    known[sig] = lufs if math.isfinite(lufs) else media.SILENCE_LUFS - 1
+    store.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(store, json.dumps(known))
+    return float(known[sig])
 
 
 def _lay_out(segs: list[Segment], fps: Fraction, c: float) -> None:
@@ -541,11 +564,112 @@ def shot_frames(plan: Plan) -> list[int]:
     return [_frames(s.length, plan.fps) for s in plan.segments]
 
 
+def reel_borders(durations: list[float], crossfade: float,
+                 shots_per_reel: int | None = None) -> list[int]:
+    """Where the reels change, from the storyboard alone (each shot's planned duration and
+    the cut's crossfade), so the build knows every reel and the shots it reads before any
+    clip exists: reel k starts at shot k·N, and a new take of one shot (any length) moves no
+    boundary. Only when the shot at a boundary is planned no longer than two crossfades (its
+    head and tail would touch) does that boundary move on to the next shot that is.
+    Returns [0, b1, ..., n]."""
+    n = len(durations)
+    if n == 0:
+        return [0]
+    step = max(1, shots_per_reel or REEL_SHOTS)
+    borders = [0]
+    for m in range(1, math.ceil(n / step)):
+        k = m * step
+        while k < n and crossfade > 0 and durations[k] <= 2 * crossfade + 1e-6:
+            k += 1
+        if k < n and k > borders[-1]:
+            borders.append(k)
+    borders.append(n)
+    return borders
+
+
+def reel_reads(borders: list[int], index: int, crossfade: float) -> range:
+    """The shots whose footage (and narration) reel `index` reads: its own, plus the next
+    reel's first shot when there are crossfades (the reel renders that shot's head)."""
+    a, b = borders[index], borders[index + 1]
+    n = borders[-1]
+    return range(a, min(n, b + 1) if crossfade > 0 else b)
+
+
+@dataclass(frozen=True)
+class ReelTarget:
+    """One reel as the build sees it before any clip exists: the inputs and settings of
+    its picture job (final/reels/reel-NN.mp4) and its speech job (final/sound/speech-NN.f32)."""
+    num: str  # "01": the reel's number in its file names
+    shots: tuple[str, ...]  # the shots whose clips and narration it reads (next reel's first too)
+    picture: str  # key of the cut settings its picture uses (canvas, crossfade, subtitles...)
+    speech: str  # key of the settings its speech bus uses
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def reel_targets(shots: list[dict[str, Any]], *, crossfade: float, burn: bool,
+                 canvas: tuple[str, str], fades: tuple[float, float],
+                 shots_per_reel: int | None = None) -> list[ReelTarget]:
+    """The cut's reels from the storyboard's shots (as in storyboard.json), the crossfade
+    and burn-in asked (`cut_request`), the storyboard's canvas (resolution, ratio) and the
+    master fades (fade in, fade out): which shots each reel reads, and a key of every
+    setting each of its two parts uses besides those files. The reel rules take the
+    shots' clips, takes and narration as inputs and the keys as params, so a setting that
+    changes remakes exactly the reels it reaches (Snakemake's params rerun trigger)."""
+    borders = reel_borders([float(s.get("duration") or 0) for s in shots], crossfade,
+                           shots_per_reel)
+    count = len(borders) - 1
+    out = []
+    for i in range(count):
+        read = [shots[k] for k in reel_reads(borders, i, crossfade)]
+        # not the reel count: shots added at the end remake the last reel only
+        common = [crossfade, i == 0, i == count - 1,
+                  [[s.get("id"), s.get("duration"), s.get("role"),
+                    s.get("narration_text") or ""] for s in read]]
+        picture = [*common, list(canvas), burn, fades[0] if i == 0 else None,
+                   fades[1] if i == count - 1 else None,
+                   [[[d.get("speaker"), d.get("text")] for d in s.get("dialog") or []]
+                    for s in read] if burn else None]
+        out.append(ReelTarget(f"{i + 1:02d}", tuple(str(s.get("id")) for s in read),
+                              _digest(picture), _digest(common)))
+    return out
+
+
+def episode_reel_targets(paths: EpisodePaths, cfg: WorkflowConfig,
+                         shots: list[dict[str, Any]]) -> list[ReelTarget]:
+    """`reel_targets` for the episode: its stitch request, storyboard canvas and fades
+    (bgm-config.json, else the storyboard's bgm). `shots` as the build read them."""
+    # a bad request or bgm-config.json is named by its check job (and by the part's job,
+    # which reads them strictly): the plan here falls back to the defaults
+    try:
+        crossfade, burn = cut_request(paths, cfg)
+    except InputError:
+        crossfade, burn = float(cfg.crossfade), bool(cfg.burn_subtitles)
+    try:
+        raw = json.loads(paths.storyboard.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raw = {}
+    raw = raw if isinstance(raw, dict) else {}
+    bgm = BGMConfig()
+    try:
+        if paths.bgm_config.is_file():
+            bgm = load_model(BGMConfig, paths.bgm_config)
+        elif isinstance(raw.get("bgm"), dict):
+            bgm = BGMConfig.model_validate(raw["bgm"])
+    except (InputError, ValueError):
+        bgm = BGMConfig()
+    canvas = (str(raw.get("resolution", "")), str(raw.get("ratio", "")))
+    return reel_targets(shots, crossfade=crossfade, burn=burn, canvas=canvas,
+                        fades=(bgm.fade_in_s, bgm.fade_out_s), shots_per_reel=cfg.reel_shots)
+
+
 def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
-    """Cut the plan into reels of `shots_per_reel` shots, by shot index: reel k starts at
-    shot k·N, so a new take of one shot (any length) moves no reel's boundary. Only when the
-    shot at a boundary is not longer than two crossfades (its head and tail would touch)
-    does that boundary move on to the next shot that is."""
+    """Cut the plan into reels at `reel_borders` (from the storyboard's durations, as the
+    build planned them). A boundary shot that turns out, in the cut, no longer than two
+    crossfades cannot open a reel (its crossfades would overlap across the join): a clear
+    error naming the shot and the fix."""
     n, fps, c = len(plan.segments), plan.fps, plan.crossfade
     if n == 0:
         return []
@@ -560,15 +684,17 @@ def plan_reels(plan: Plan, shots_per_reel: int | None = None) -> list[Reel]:
         sstarts.append(sstarts[-1] + samples[k] - cs)
     total_frames = _frames(plan.duration, fps)
     total_samples = int(round(plan.duration * SR))
-    step = max(1, shots_per_reel or REEL_SHOTS)
-    borders = [0]
-    for m in range(1, math.ceil(n / step)):
-        k = m * step
-        while k < n and frames[k] <= 2 * cf:
-            k += 1
-        if k < n and k > borders[-1]:
-            borders.append(k)
-    borders.append(n)
+    borders = reel_borders([float(s.shot.duration) for s in plan.segments],
+                           plan.crossfade_asked if c > 0 else 0.0, shots_per_reel)
+    for k in borders[1:-1]:
+        if cf and frames[k] <= 2 * cf:
+            seg = plan.segments[k]
+            raise StitchError(
+                f"shot {seg.shot.id} lasts {seg.length:.2f} s in the cut (its storyboard "
+                f"duration is {seg.shot.duration} s), not longer than two {c} s crossfades, "
+                f"and it opens reel {borders.index(k) + 1}: use a shorter crossfade "
+                f"(`spark-video stitch --crossfade {max(0.0, round(seg.length / 2 - 0.05, 2))}`)"
+                " or re-render the shot at its planned length")
     reels = []
     for i, (a, b) in enumerate(zip(borders, borders[1:], strict=False)):
         f0 = starts[a] + (cf if a > 0 else 0)
@@ -1092,12 +1218,27 @@ def reel_key(plan: Plan, reel: Reel, kind: str, extra: str = "") -> str:
     return h.hexdigest()[:32]
 
 
+def reel_file(paths: EpisodePaths, num: str) -> Path:
+    """final/reels/reel-NN.mp4: reel `num`'s picture (the `reel` rule's output)."""
+    return paths.final_mp4.parent / "reels" / f"reel-{num}.mp4"
+
+
+def speech_file(paths: EpisodePaths, num: str) -> Path:
+    """final/sound/speech-NN.f32: reel `num`'s speech bus (the `speech` rule's output)."""
+    return paths.final_mp4.parent / "sound" / f"speech-{num}.f32"
+
+
+def master_file(paths: EpisodePaths) -> Path:
+    """final/sound/master.m4a: the finished sound (the `master` rule's output)."""
+    return paths.final_mp4.parent / "sound" / "master.m4a"
+
+
 def reels_dir(paths: EpisodePaths) -> Path:
-    return paths.final_mp4.parent.resolve() / "reels"
+    return reel_file(paths, "01").parent.resolve()
 
 
 def sound_dir(paths: EpisodePaths) -> Path:
-    return paths.final_mp4.parent.resolve() / "sound"
+    return master_file(paths).parent.resolve()
 
 
 def reel_name(reel: Reel) -> str:
@@ -1238,6 +1379,8 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
         last = None
     if known is not None:
         sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
+        if _current(m4a, part_key(_master_args(plan, bus, folder, sgain, mgains, trim))):
+            return m4a, 0  # made and measured by the master job: nothing to decode again
     elif isinstance(last, dict) and last.get("base") == base and last.get("volume", 0) > 0 \
             and plan.bgm.volume > 0:
         # only the music volume changed: the last gains, the music moved by the change
@@ -1254,12 +1397,9 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
     for _ in range(5):
         def args_for(out: Path, sgain: float = sgain, mgains: list[float] = mgains,
                      trim: float = trim) -> list[str]:
-            mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
-            if trim:
-                mix = mix.volume(volume=f"{trim:.2f}dB")
-            return _args(ffmpeg.output(mix, filename=str(out), f="mp4", **audio_options()))
+            return _master_args(plan, bus, out, sgain, mgains, trim)
 
-        key = part_key(args_for(folder / ".master.partial.m4a"))
+        key = part_key(_master_args(plan, bus, folder, sgain, mgains, trim))
         if not _current(m4a, key):
             _make(m4a, key, args_for, what=f"mixing the sound of {name}")
             passes += 1
@@ -1287,6 +1427,89 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
                       f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
 
 
+def _master_args(plan: Plan, bus: Path, out: Path, sgain: float, mgains: list[float],
+                 trim: float) -> list[str]:
+    """The ffmpeg arguments of the master; `out` a folder: those its key is made of."""
+    if out.is_dir():
+        out = out / ".master.partial.m4a"
+    mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
+    if trim:
+        mix = mix.volume(volume=f"{trim:.2f}dB")
+    return _args(ffmpeg.output(mix, filename=str(out), f="mp4", **audio_options()))
+
+
+@dataclass
+class Cut:
+    """One stitch's plan and where its parts go: what every part builder reads. Made by
+    `prepare_cut`, for the whole stitch (`stitch_episode`) or for one part's build job."""
+    paths: EpisodePaths
+    plan: Plan
+    cues: list[subtitles.Cue]
+    reels: list[Reel]
+    burn: bool
+    rdir: Path
+    sdir: Path
+    report: Callable[[float], None]
+
+    def reel(self, num: str | int) -> Reel:
+        """Reel `num` (1-based, as in final/reels/reel-NN.mp4)."""
+        i = int(num) - 1
+        if not 0 <= i < len(self.reels):
+            raise StitchError(f"the cut has {len(self.reels)} reel(s), not a reel {num}: "
+                              "build `final` (the storyboard changed since this was planned)")
+        return self.reels[i]
+
+
+def cut_request(paths: EpisodePaths, cfg: WorkflowConfig) -> tuple[float, bool]:
+    """The crossfade and burn-in the cut is made with: final/stitch-request.json (what
+    `spark-video stitch` asked) over the config. Every part's build reads this one answer."""
+    req = StitchRequest()
+    if paths.stitch_request.is_file():
+        req = load_model(StitchRequest, paths.stitch_request)
+    crossfade = float(cfg.crossfade if req.crossfade is None else req.crossfade)
+    burn = bool(cfg.burn_subtitles if req.burn_subtitles is None else req.burn_subtitles)
+    return crossfade, burn
+
+
+def prepare_cut(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
+                burn_subtitles: bool | None = None, shots_per_reel: int | None = None,
+                progress: Callable[[float], None] | None = None) -> Cut:
+    """Plan the cut and its reels (no encoding) and make final/'s part folders."""
+    plan = plan_stitch(paths, cfg, crossfade=crossfade)
+    burn = cfg.burn_subtitles if burn_subtitles is None else burn_subtitles
+    reels = plan_reels(plan, shots_per_reel or cfg.reel_shots)
+    rdir, sdir = reels_dir(paths), sound_dir(paths)
+    for d in (rdir, sdir):
+        d.mkdir(parents=True, exist_ok=True)
+    _drop_stale(rdir, sdir, len(reels))
+    return Cut(paths, plan, build_cues(plan), reels, burn, rdir, sdir,
+               progress or _default_progress())
+
+
+def make_reel_picture(cut: Cut, reel: Reel) -> bool:
+    """final/reels/reel-NN.mp4, made again only when its key changed."""
+    return build_reel_picture(cut.plan, reel, len(cut.reels), cut.cues, cut.burn, cut.rdir,
+                              cut.report, cut.paths.name)
+
+
+def make_reel_speech(cut: Cut, reel: Reel) -> bool:
+    """final/sound/speech-NN.f32, made again only when its key changed."""
+    return build_reel_speech(cut.plan, reel, len(cut.reels), cut.sdir, cut.paths.name)
+
+
+def make_master(cut: Cut) -> tuple[media.Loudness, Path, int]:
+    """final/sound/master.m4a from the reels' speech (each made first if it is stale) and
+    the music: (the speech's loudness, the file, the encodes run)."""
+    for reel in cut.reels:
+        make_reel_speech(cut, reel)
+    bus = speech_bus(cut.paths, cut.reels)
+    speech = cached_speech_loudness(cut.plan, bus, cut.sdir)
+    m4a, passes = build_master(cut.plan, bus, cut.sdir, speech, cut.paths.name)
+    if passes:
+        _say("mix")
+    return speech, m4a, passes
+
+
 def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float | None = None,
                    burn_subtitles: bool | None = None,
                    progress: Callable[[float], None] | None = None,
@@ -1294,27 +1517,21 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     """Stitch the episode into paths.final_mp4 (+ paths.final_srt). See the module docstring.
 
     Every part (reel picture, reel speech, master sound) is kept in final/ and made again
-    only when its key changed; the final is then a mux (stream copy) of the reels and the
-    master. `tts`: narrate with this TTS provider first (direct callers and tests; the
-    Snakemake build narrates in its own per-shot rule, before the stitch).
+    only when its key changed (in the Snakemake build each part is its own job before this
+    one, which then finds them current); the final is then a mux (stream copy) of the reels
+    and the master. `tts`: narrate with this TTS provider first (direct callers and tests;
+    the Snakemake build narrates in its own per-shot rule, before the stitch).
     """
     t0 = time.monotonic()
     if tts is not None:
         narrate(paths, cfg, tts=tts)
-    plan = plan_stitch(paths, cfg, crossfade=crossfade)
-    burn = cfg.burn_subtitles if burn_subtitles is None else burn_subtitles
-    cues = build_cues(plan)
-    srt_text = subtitles.to_srt(cues)
-    reels = plan_reels(plan, shots_per_reel or REEL_SHOTS)
-
+    cut = prepare_cut(paths, cfg, crossfade=crossfade, burn_subtitles=burn_subtitles,
+                      shots_per_reel=shots_per_reel, progress=progress)
+    plan, reels = cut.plan, cut.reels
+    srt_text = subtitles.to_srt(cut.cues)
     # absolute: ffmpeg runs in the reels' folder (for the subtitles files), so no path
     # handed to it may depend on the caller's working directory (a relative projects_dir)
     final = paths.final_mp4.resolve()
-    rdir, sdir = reels_dir(paths), sound_dir(paths)
-    for d in (rdir, sdir):
-        d.mkdir(parents=True, exist_ok=True)
-    _drop_stale(rdir, sdir, len(reels))
-    report = progress or _default_progress()
     built = Built()
     failed: list[BaseException] = []
     sound_out: list[Any] = []
@@ -1322,11 +1539,9 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     def make_sound() -> None:
         try:
             for reel in reels:
-                if build_reel_speech(plan, reel, len(reels), sdir, paths.name):
+                if make_reel_speech(cut, reel):
                     built.speech.append(reel.index)
-            bus = speech_bus(paths, reels)
-            speech = cached_speech_loudness(plan, bus, sdir)
-            m4a, mpasses = build_master(plan, bus, sdir, speech, paths.name)
+            speech, m4a, mpasses = make_master(cut)
             built.mix = mpasses > 0
             built.passes += mpasses + len(built.speech)
             sound_out.extend([speech, m4a])
@@ -1337,23 +1552,21 @@ def stitch_episode(paths: EpisodePaths, cfg: WorkflowConfig, *, crossfade: float
     mixer.start()
     try:
         for reel in reels:
-            if build_reel_picture(plan, reel, len(reels), cues, burn, rdir, report, paths.name):
+            if make_reel_picture(cut, reel):
                 built.reels.append(reel.index)
     finally:
         mixer.join()
     if failed:
         raise failed[0]
     speech, m4a = sound_out
-    if built.mix:
-        _say("mix")
     _say("mux")
-    listing = rdir / "reels.txt"
+    listing = cut.rdir / "reels.txt"
     atomic_write_text(listing, "".join(f"file '{reel_name(r)}.mp4'\n" for r in reels))
-    _mux(plan, listing, m4a, final, rdir, report, paths.name)
+    _mux(plan, listing, m4a, final, cut.rdir, cut.report, paths.name)
     atomic_write_text(paths.final_srt.resolve(), srt_text)
     _say(f"stitched {paths.name}: {len(built.reels)} of {len(reels)} reel(s) made again"
          f"{', the mix' if built.mix else ''}, the mux", event=False)
-    return _result(paths, plan, cues, speech, elapsed_s=time.monotonic() - t0,
+    return _result(paths, plan, cut.cues, speech, elapsed_s=time.monotonic() - t0,
                    passes=len(built.reels) + built.passes + 1, reels=len(reels),
                    rebuilt=built)
 

@@ -30,6 +30,7 @@ from ..base.settings import WorkflowConfig
 from ..gates import frozen as sv_frozen
 from ..media import looks_whole
 from ..render import restore_published
+from ..stitch import ReelTarget, episode_reel_targets, master_file, reel_file, speech_file
 from ..storyboard import chain_groups, load_storyboard
 from ..workflow import inputcheck, written
 
@@ -79,6 +80,11 @@ class Memo:
         self._answers[name] = (version, value)
         return value
 
+    def last(self, name: Hashable) -> Any:
+        """The answer kept for `name` (whatever version it was for), None when there is none."""
+        hit = self._answers.get(name)
+        return None if hit is None else hit[1]
+
 
 class StoryboardRead(NamedTuple):
     """storyboard.json as the input functions see it: its shots (none when it is
@@ -127,6 +133,14 @@ def repair_published(ep: EpisodePaths) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [line for shot in bad if shot in ids for line in restore_published(ep, shot)]
+
+
+def _narrator_voice(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh).get("narrator_voice")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class Workflow:
@@ -405,16 +419,109 @@ class Workflow:
         """A narration voice is paid for at the stitch's point of the build: behind GATE 3."""
         if shot not in self.narration_ids():
             raise ValueError(f"{shot} is not a narration shot of {self.ep.storyboard}")
-        return {"storyboard": str(self.ep.storyboard),
+        # storyboard.json ancient (it is compiled again on a music change): the job waits
+        # for it, but what reruns it is its line and voice, the job's params (narration_line)
+        return {"storyboard": self.ancient(self.storyboard().path),
                 "gate": self.barrier("render") + self.barrier("bgm"),
                 "settings": optional(self.ep.narration_settings),
                 "check": self.storyboard_check()}
 
+    def continuation_takes(self) -> dict[str, str]:
+        """Every shot's continuation take (paths.continuation_takes over the storyboard's
+        shots), once per version of the storyboard and of clips/ -- not a folder listing per
+        reel."""
+        sb = self.storyboard()
+        clips = self.ep.root / "clips"
+        return self.memo.get("continuation takes", [sb.path, clips], lambda: {
+            s: str(t) for s, t in self.ep.continuation_takes(
+                [s["id"] for s in sb.shots]).items()})
+
+    def reels(self) -> list[ReelTarget]:
+        """The cut's reels (stitch.episode_reel_targets: which shots each reads and its
+        settings keys), once per version of the storyboard, the stitch request and the music
+        config: the reel borders come from the storyboard's planned durations, so a new take
+        moves none of them."""
+        try:
+            sb = self.storyboard()
+        except FileNotFoundError:
+            # storyboard.json is being compiled again (Snakemake removed it before the
+            # checkpoint's job) while Snakemake asks a reel's params: the reels planned
+            # before stand until the checkpoint has run and the DAG is planned again
+            last = self.memo.last("reels")
+            if last is None:
+                raise
+            return last
+        if sb.bad:
+            return []
+        ep = self.ep
+        return self.memo.get("reels", [sb.path, ep.stitch_request, ep.bgm_config],
+                             lambda: episode_reel_targets(ep, self.cfg, sb.shots))
+
+    def reel(self, num: str) -> ReelTarget:
+        for r in self.reels():
+            if r.num == num:
+                return r
+        raise ValueError(f"the cut of {self.ep.storyboard} has no reel {num} (it has "
+                         f"{len(self.reels())}); build `final`")
+
+    def narration_line(self, shot: str) -> list[Any]:
+        """What a narration voice is made of besides the settings file: the shot's line and
+        voice, the storyboard's narrator voice (the narration rule's params: a change
+        re-voices that shot only)."""
+        sb = self.storyboard()
+
+        def lines() -> dict[str, list[Any]]:
+            voice = _narrator_voice(sb.path)
+            return {s["id"]: [s.get("narration_text"), s.get("narrator_voice"), voice]
+                    for s in sb.shots}
+
+        return self.memo.get("narration lines", [sb.path], lines).get(shot, [])
+
+    def reel_inputs(self, num: str) -> dict[str, Any]:
+        """A reel's picture reads its shots' clips, continuation takes and narration (a
+        voice sets its shot's length), the next reel's first shot too (the reel renders that
+        crossfade in); behind GATE 3 and the music gate, like the stitch."""
+        sb = self.storyboard()
+        if sb.bad:
+            return {"check": sb.bad}
+        ep, r = self.ep, self.reel(num)
+        takes, narrated = self.continuation_takes(), self.narration_ids()
+        return {"clips": [str(ep.clip(s)) for s in r.shots],
+                # ancient: the job waits for a storyboard being compiled again, and runs
+                # only when its params (its shots' rows) changed, not on every rewrite
+                "storyboard": self.ancient(sb.path),
+                "takes": [takes[s] for s in r.shots if s in takes],
+                "narration": [str(ep.narration(s)) for s in r.shots if s in narrated],
+                "gate": self.barrier("render") + self.barrier("bgm"),
+                # the job plans the whole cut from these: a bad one is named by its check
+                # job before the reel's job starts (and deletes the reel)
+                "check": self.checked(ep.bgm_config, ep.stitch_request, ep.narration_settings)}
+
+    def speech_inputs(self, num: str) -> dict[str, Any]:
+        """A reel's speech bus: what its picture reads, and the narration settings (the
+        voice's volume)."""
+        return {**self.reel_inputs(num), "settings": optional(self.ep.narration_settings)}
+
+    def reel_files(self) -> list[str]:
+        return [str(reel_file(self.ep, r.num)) for r in self.reels()]
+
+    def speech_files(self) -> list[str]:
+        return [str(speech_file(self.ep, r.num)) for r in self.reels()]
+
+    def master_inputs(self) -> dict[str, Any]:
+        """The master sound: every reel's speech bus, the music tracks and their config,
+        the storyboard (per-scene music). No clip: a mix change re-encodes no picture."""
+        ep = self.ep
+        return {"speech": self.speech_files(), "storyboard": str(ep.storyboard),
+                "music": [str(p) for p in gates.bgm_tracks(ep)], "bgm": optional(ep.bgm_config),
+                "gate": self.barrier("render") + self.barrier("bgm"),
+                "check": self.storyboard_check() + self.checked(ep.bgm_config,
+                                                                ep.stitch_request)}
+
     def stitch_inputs(self) -> dict[str, Any]:
         ep = self.ep
         clips = self.all_clips()
-        ids = [s["id"] for s in self.storyboard_shots()]
-        takes = [str(t) for t in ep.continuation_takes(ids).values()]
+        takes = list(self.continuation_takes().values())
         music = [str(p) for p in gates.bgm_tracks(ep)]
         return {"clips": clips, "takes": takes, "state": str(ep.shots_state),
                 "storyboard": str(ep.storyboard),
@@ -422,7 +529,9 @@ class Workflow:
                 "narration_settings": optional(ep.narration_settings),
                 "gate": self.barrier("render") + self.barrier("bgm"),
                 "bgm": optional(ep.bgm_config), "music": music,
-                "check": self.storyboard_check() + self.checked(ep.bgm_config)}
+                "check": self.storyboard_check() + self.checked(ep.bgm_config),
+                # the parts the final is a mux of (each its own job, rules/stitch.smk)
+                "reels": self.reel_files(), "master": str(master_file(ep))}
 
     # -- the viewer --------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ STAGES = {
     "outline": "writing", "scene_md": "writing", "script_md": "writing",
     "scene_json": "directing", "compile_storyboard": "storyboard", "estimate": "storyboard",
     "render_clip": "rendering", "last_frame": "rendering", "shots_state": "rendering",
-    "stitch": "stitching", "build_viewer": "viewer", "gate_closed": "gate",
+    "stitch": "stitching", "reel": "stitching", "speech": "stitching",
+    "master": "stitching", "build_viewer": "viewer", "gate_closed": "gate",
 }
 QUIET_RULES = {"gate_closed", "final", "clips", "script", "storyboard", "viewer"}  # no stage
 

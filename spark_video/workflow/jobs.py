@@ -22,7 +22,7 @@ from ..base.io import (
     load_model,
     read_text_checked,
 )
-from ..base.models import Direction, Outline, SceneFragment, StitchRequest, Storyboard
+from ..base.models import Direction, Outline, SceneFragment, Storyboard
 from ..base.paths import EpisodePaths, PathError
 from ..base.project import (
     load_lore,
@@ -46,7 +46,17 @@ from ..render import (
     single_writer,
 )
 from ..roles import art
-from ..stitch import exports, narrate, stitch_episode
+from ..stitch import (
+    Cut,
+    cut_request,
+    exports,
+    make_master,
+    make_reel_picture,
+    make_reel_speech,
+    narrate,
+    prepare_cut,
+    stitch_episode,
+)
 from ..stitch.timeline import write_otio
 from ..storyboard import vfx
 from ..viewer import build_viewer
@@ -223,18 +233,50 @@ def job_shots_state(j: Job) -> None:
 
 
 def job_stitch(j: Job) -> None:
+    """The final: a mux of the reels and the master (their own jobs ran first; a part
+    whose key does not hold, e.g. the canvas moved with a take in another reel, is made
+    here), then the SRT, the OTIO and the poster."""
     gates_require(j, "render")
-    req = StitchRequest()  # `spark-video stitch` asked for this cut (optional input)
-    for request in j.inputs("request"):
-        req = load_model(StitchRequest, request)
-    res = stitch_episode(j.paths, j.cfg, crossfade=req.crossfade,
-                         burn_subtitles=req.burn_subtitles)
+    crossfade, burn = cut_request(j.paths, j.cfg)
+    res = stitch_episode(j.paths, j.cfg, crossfade=crossfade, burn_subtitles=burn)
+    if res.reels_made or res.speech_made:  # their own jobs did not run: keys moved anyway
+        j.log(f"parts made again by the mux job (their keys had moved): reels "
+              f"{res.reels_made}, speech {res.speech_made}")
     j.log(f"final: {res}")
     j.log(f"timeline: {write_otio(j.paths, res, Path(j.smk.output.otio))}")
     try:
         j.log(f"poster: {make_poster(Path(j.smk.output.mp4), res.duration_s)}")
     except MediaError as e:  # the viewer shows the final without its still
         j.log(f"no poster: {e}")
+
+
+def _cut(j: Job) -> Cut:
+    gates_require(j, "render")
+    crossfade, burn = cut_request(j.paths, j.cfg)
+    return prepare_cut(j.paths, j.cfg, crossfade=crossfade, burn_subtitles=burn)
+
+
+def job_reel(j: Job) -> None:
+    """final/reels/reel-NN.mp4: one reel's picture."""
+    cut = _cut(j)
+    reel = cut.reel(j.smk.wildcards.num)
+    make_reel_picture(cut, reel)
+    j.log(f"reel {reel.index + 1} of {len(cut.reels)}: shots {reel.first + 1}-{reel.stop}, "
+          f"{reel.frames} frames")
+
+
+def job_speech(j: Job) -> None:
+    """final/sound/speech-NN.f32: one reel's speech bus."""
+    cut = _cut(j)
+    reel = cut.reel(j.smk.wildcards.num)
+    make_reel_speech(cut, reel)
+    j.log(f"speech {reel.index + 1} of {len(cut.reels)}: {reel.samples} samples")
+
+
+def job_master(j: Job) -> None:
+    """final/sound/master.m4a: the mix of the speech bus and the music, loudness set."""
+    speech, m4a, passes = make_master(_cut(j))
+    j.log(f"master: {m4a} (speech {speech.integrated:.2f} LUFS, {passes} encode(s))")
 
 
 def job_narration(j: Job) -> None:

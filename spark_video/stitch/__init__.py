@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -51,14 +52,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ffmpeg
-from ffmpeg import filters as ff
-from ffmpeg.dag.nodes import OutputStream
-from ffmpeg.schema import StreamType
-from ffmpeg.streams.audio import AudioStream
-from ffmpeg.streams.video import VideoStream
 from pydantic import BaseModel, Field
 
 from .. import media
@@ -70,6 +65,27 @@ from ..providers import get_provider
 from ..providers.base import CallContext
 from ..stitch import subtitles
 from ..storyboard import load_storyboard
+
+if TYPE_CHECKING:
+    from ffmpeg.dag.nodes import OutputStream
+    from ffmpeg.streams.audio import AudioStream
+    from ffmpeg.streams.video import VideoStream
+
+
+class _Deferred:
+    """A module imported on first use. Snakemake imports this package when it parses the
+    workflow (the reels are planned here) and makes no graph then: typed-ffmpeg, ~0.15 s of
+    every run's parse, loads only when a job builds one (tests/test_dag_imports.py)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+ffmpeg = _Deferred("ffmpeg")
+ff = _Deferred("ffmpeg.filters")
 
 SR = sound.SAMPLE_RATE
 CONTINUATION_XFADE_S = 1.0
@@ -780,8 +796,9 @@ def _shot_sound(plan: Plan, k: int) -> AudioStream:
 def _acrossfade(sounds: list[AudioStream], seconds: float) -> AudioStream:
     """Sounds joined by crossfades (qsin both ways). typed-ffmpeg declares `acrossfade`
     with no inputs, so it is applied as a custom filter with the inputs typed here."""
-    return ffmpeg.afilter(*sounds, name="acrossfade",
-                          input_typings=(StreamType.audio,) * len(sounds), n=len(sounds),
+    audio = _Deferred("ffmpeg.schema").StreamType.audio
+    return ffmpeg.afilter(*sounds, name="acrossfade", input_typings=(audio,) * len(sounds),
+                          n=len(sounds),
                           d=round(seconds, 6), c1="qsin", c2="qsin")
 
 

@@ -13,18 +13,6 @@ SPEECH_F32 = str(sv_stitch.speech_file(EP, "{num}"))
 MASTER_M4A = str(sv_stitch.master_file(EP))
 
 
-def reel_inputs(wildcards):
-    return WF.reel_inputs(wildcards.num)
-
-
-def speech_inputs(wildcards):
-    return WF.speech_inputs(wildcards.num)
-
-
-def master_inputs(wildcards):
-    return WF.master_inputs()
-
-
 rule narration:
     output:
         f"{E}/tts/{{shot}}.wav",
@@ -46,7 +34,7 @@ rule reel:
     output:
         REEL_MP4,
     input:
-        unpack(reel_inputs),
+        unpack(lambda wildcards: WF.reel_inputs(wildcards.num)),
     params:
         cut=lambda wildcards: WF.reel(wildcards.num).picture,
     log:
@@ -61,7 +49,7 @@ rule speech:
     output:
         SPEECH_F32,
     input:
-        unpack(speech_inputs),
+        unpack(lambda wildcards: WF.speech_inputs(wildcards.num)),
     params:
         cut=lambda wildcards: WF.reel(wildcards.num).speech,
     log:
@@ -74,7 +62,7 @@ rule master:
     output:
         MASTER_M4A,
     input:
-        unpack(master_inputs),
+        unpack(lambda wildcards: WF.master_inputs()),
     log:
         f"{LOGS}/master.log",
     script:

@@ -492,6 +492,11 @@ class Workflow:
                 "storyboard": self.ancient(sb.path),
                 "takes": [takes[s] for s in r.shots if s in takes],
                 "narration": [str(ep.narration(s)) for s in r.shots if s in narrated],
+                # the job plans the whole cut, so every voice must exist first; the others'
+                # are ancient (a change to one reruns only the reels that show it; the mux
+                # job remakes a part whose key a voice elsewhere changed)
+                "voices": [self.ancient(str(ep.narration(s))) for s in narrated
+                           if s not in r.shots],
                 "gate": self.barrier("render") + self.barrier("bgm"),
                 # the job plans the whole cut from these: a bad one is named by its check
                 # job before the reel's job starts (and deletes the reel)

@@ -86,6 +86,7 @@ class _Deferred:
 
 ffmpeg = _Deferred("ffmpeg")
 ff = _Deferred("ffmpeg.filters")
+ffmpeg_schema = _Deferred("ffmpeg.schema")
 
 SR = sound.SAMPLE_RATE
 CONTINUATION_XFADE_S = 1.0
@@ -796,7 +797,7 @@ def _shot_sound(plan: Plan, k: int) -> AudioStream:
 def _acrossfade(sounds: list[AudioStream], seconds: float) -> AudioStream:
     """Sounds joined by crossfades (qsin both ways). typed-ffmpeg declares `acrossfade`
     with no inputs, so it is applied as a custom filter with the inputs typed here."""
-    audio = _Deferred("ffmpeg.schema").StreamType.audio
+    audio = ffmpeg_schema.StreamType.audio
     return ffmpeg.afilter(*sounds, name="acrossfade", input_typings=(audio,) * len(sounds),
                           n=len(sounds),
                           d=round(seconds, 6), c1="qsin", c2="qsin")
@@ -1396,7 +1397,7 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
         last = None
     if known is not None:
         sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
-        if _current(m4a, part_key(_master_args(plan, bus, folder, sgain, mgains, trim))):
+        if _current(m4a, _master_key(plan, bus, folder, sgain, mgains, trim)):
             return m4a, 0  # made and measured by the master job: nothing to decode again
     elif isinstance(last, dict) and last.get("base") == base and last.get("volume", 0) > 0 \
             and plan.bgm.volume > 0:
@@ -1416,7 +1417,7 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
                      trim: float = trim) -> list[str]:
             return _master_args(plan, bus, out, sgain, mgains, trim)
 
-        key = part_key(_master_args(plan, bus, folder, sgain, mgains, trim))
+        key = _master_key(plan, bus, folder, sgain, mgains, trim)
         if not _current(m4a, key):
             _make(m4a, key, args_for, what=f"mixing the sound of {name}")
             passes += 1
@@ -1444,11 +1445,16 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
                       f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
 
 
+def _master_key(plan: Plan, bus: Path, folder: Path, sgain: float, mgains: list[float],
+                trim: float) -> str:
+    """The master's part key: its ffmpeg arguments, writing the partial file in `folder`."""
+    return part_key(_master_args(plan, bus, folder / ".master.partial.m4a", sgain, mgains,
+                                 trim))
+
+
 def _master_args(plan: Plan, bus: Path, out: Path, sgain: float, mgains: list[float],
                  trim: float) -> list[str]:
-    """The ffmpeg arguments of the master; `out` a folder: those its key is made of."""
-    if out.is_dir():
-        out = out / ".master.partial.m4a"
+    """The ffmpeg arguments of the master, writing `out`."""
     mix = master_sound(plan, _bus(bus), speech_gain_db=sgain, music_gains=mgains)
     if trim:
         mix = mix.volume(volume=f"{trim:.2f}dB")

@@ -710,4 +710,3 @@ class DashScopeImage:
             url = ((o.get("results") or [{}])[0] or {}).get("url")
             return self._keep(t, url, out, model, rec, est,
                               missing=f"image task {task_id}: no results[0].url")
-

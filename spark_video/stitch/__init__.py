@@ -1175,10 +1175,15 @@ def _current(path: Path, key: str) -> bool:
         return False
 
 
+def _partial(path: Path) -> Path:
+    """The hidden file beside `path` that ffmpeg writes before it is renamed into place."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
 def _make(path: Path, key: str, args_for: Callable[[Path], list[str]], *, what: str,
           expected_s: float = 0, progress: Callable[[float], None] | None = None) -> None:
     """Run ffmpeg into a partial file beside `path`, then rename it and write its key."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp = _partial(path)
     keyf = path.with_name(path.name + ".key")
     keyf.unlink(missing_ok=True)
     try:
@@ -1397,7 +1402,7 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
         last = None
     if known is not None:
         sgain, mgains, trim = known["speech_gain"], known["music_gains"], known["trim"]
-        if _current(m4a, _master_key(plan, bus, folder, sgain, mgains, trim)):
+        if _current(m4a, _master_key(plan, bus, m4a, sgain, mgains, trim)):
             return m4a, 0  # made and measured by the master job: nothing to decode again
     elif isinstance(last, dict) and last.get("base") == base and last.get("volume", 0) > 0 \
             and plan.bgm.volume > 0:
@@ -1417,7 +1422,7 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
                      trim: float = trim) -> list[str]:
             return _master_args(plan, bus, out, sgain, mgains, trim)
 
-        key = _master_key(plan, bus, folder, sgain, mgains, trim)
+        key = _master_key(plan, bus, m4a, sgain, mgains, trim)
         if not _current(m4a, key):
             _make(m4a, key, args_for, what=f"mixing the sound of {name}")
             passes += 1
@@ -1445,11 +1450,10 @@ def build_master(plan: Plan, bus: Path, folder: Path, speech: media.Loudness,
                       f"{sound.TRUE_PEAK_MAX_DBTP} dBTP after {passes} encodes")
 
 
-def _master_key(plan: Plan, bus: Path, folder: Path, sgain: float, mgains: list[float],
+def _master_key(plan: Plan, bus: Path, m4a: Path, sgain: float, mgains: list[float],
                 trim: float) -> str:
-    """The master's part key: its ffmpeg arguments, writing the partial file in `folder`."""
-    return part_key(_master_args(plan, bus, folder / ".master.partial.m4a", sgain, mgains,
-                                 trim))
+    """The master's part key: its ffmpeg arguments as `_make` runs them (into m4a's partial)."""
+    return part_key(_master_args(plan, bus, _partial(m4a), sgain, mgains, trim))
 
 
 def _master_args(plan: Plan, bus: Path, out: Path, sgain: float, mgains: list[float],
@@ -1606,7 +1610,7 @@ def _drop_stale(rdir: Path, sdir: Path, count: int) -> None:
 def _mux(plan: Plan, listing: Path, sound_mp4: Path, final: Path, tdir: Path,
          report: Callable[[float], None], name: str) -> None:
     """Join the picture reels (stream copy) with the sound into `final`, atomically."""
-    tmp_mp4 = final.with_name(f".{final.stem}.partial.mp4")
+    tmp_mp4 = _partial(final)
     args = ["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(sound_mp4),
             "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
             "-bsf:v", _on_frame_grid(plan.fps), "-movflags", "+faststart",

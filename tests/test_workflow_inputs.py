@@ -322,6 +322,10 @@ def test_a_reel_reads_its_shots_and_the_music_reads_no_clip(ep, cfg):
     final = wf.stitch_inputs()
     assert final["reels"] == wf.reel_files()
     assert final["master"] == str(ep.final_mp4.parent / "sound" / "master.m4a")
+    # the mux reads its parts: no clip, take or voice again (they reach it through the reels)
+    assert not any(str(ep.clip(s)) in json.dumps(final) for s in ids)
+    assert str(take) not in json.dumps(final)
+    assert not any(str(ep.narration(s)) in json.dumps(final) for s in ids)
 
 
 def test_reel_keys_follow_only_what_each_part_uses(ep, cfg):

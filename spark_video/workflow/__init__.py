@@ -524,16 +524,16 @@ class Workflow:
                                                                 ep.stitch_request)}
 
     def stitch_inputs(self) -> dict[str, Any]:
+        """The final is a mux of the reels and the master: those are its parts, and each
+        declares the clips, takes and voices it reads (a new take reaches the final through
+        its reel, a voice through its reel, its speech bus and the master). Declaring every
+        clip, take and voice here again cost the no-op DAG one edge per shot for nothing
+        (bench/noop_bench.py). The storyboard stays: the subtitles come from its lines."""
         ep = self.ep
-        clips = self.all_clips()
-        takes = list(self.continuation_takes().values())
-        music = [str(p) for p in gates.bgm_tracks(ep)]
-        return {"clips": clips, "takes": takes, "state": str(ep.shots_state),
-                "storyboard": str(ep.storyboard),
-                "narration": [str(ep.narration(s)) for s in self.narration_shots()],
+        return {"state": str(ep.shots_state), "storyboard": str(ep.storyboard),
                 "narration_settings": optional(ep.narration_settings),
                 "gate": self.barrier("render") + self.barrier("bgm"),
-                "bgm": optional(ep.bgm_config), "music": music,
+                "bgm": optional(ep.bgm_config),
                 "check": self.storyboard_check() + self.checked(ep.bgm_config),
                 # the parts the final is a mux of (each its own job, rules/stitch.smk)
                 "reels": self.reel_files(), "master": str(master_file(ep))}
